@@ -1,0 +1,93 @@
+"""The ``ntpipe`` command line: parsing and wiring only; the work lives in the modules."""
+
+import argparse
+import json
+import logging
+import sys
+
+log = logging.getLogger("ntpipe")
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(prog="ntpipe", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="write the synthetic demo panel (genomes, peaks, BAM, VCF, truth, sheets)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scale", choices=["demo", "test", "panel"], default="demo")
+    p.add_argument("--varieties", type=int, default=None, help="number of prediction varieties (default: per scale)")
+
+    p = sub.add_parser("train", help="train a model on a sequence<TAB>label table")
+    p.add_argument("--sequences", required=True, help="TSV: sequence<TAB>label (0/1), header optional")
+    p.add_argument("--out", required=True, help="output directory for model.pt, metrics.json, history.tsv")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--valid", help="validation table (same format)")
+    group.add_argument("--folds", type=int, help="stratified K-fold cross-validation")
+    p.add_argument("--preset", default="small", help="model preset: small or seed")
+    p.add_argument("--epochs", type=int, help="maximum epochs (default: the training config's)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("evaluate", help="print a model's metrics on a sequence<TAB>label table as JSON")
+    p.add_argument("--model", required=True)
+    p.add_argument("--sequences", required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=256)
+
+    p = sub.add_parser("predict", help="predict a genome: one bigWig per model")
+    p.add_argument("--model", action="append", required=True, help="model.pt (repeat for several marks)")
+    p.add_argument("--genome", required=True, help="FASTA (plain or bgzip)")
+    p.add_argument("--out", required=True, help="output directory; writes {mark}.bw")
+    p.add_argument("--vcf", help="apply this VCF's variants to the genome (tracks on the genome's coordinates)")
+    p.add_argument("--sample", help="sample of a multi-sample VCF")
+    p.add_argument("--stride", type=int, help="bin size (default: the model's)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--reverse-complement", action="store_true", help="average with the reverse strand")
+    p.add_argument("--cache", help="window cache directory (predict each distinct window once)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "simulate":
+            from .simulate import simulate
+
+            simulate(args.out, seed=args.seed, scale=args.scale, n_varieties=args.varieties)
+        elif args.command == "train":
+            from .train import train_table
+
+            metrics = train_table(
+                args.sequences, args.out, valid=args.valid, folds=args.folds, preset=args.preset,
+                epochs=args.epochs, batch_size=args.batch_size, device=args.device, seed=args.seed,
+            )
+            print(json.dumps(metrics, indent=2))
+        elif args.command == "evaluate":
+            from .train import evaluate_table
+
+            print(json.dumps(evaluate_table(args.model, args.sequences, device=args.device, batch_size=args.batch_size), indent=2))
+        elif args.command == "predict":
+            from .predict import predict_genome
+
+            predict_genome(
+                args.model, args.genome, args.out, vcf=args.vcf, sample=args.sample, stride=args.stride,
+                batch_size=args.batch_size, device=args.device, reverse_complement=args.reverse_complement,
+                cache=args.cache,
+            )
+    except (ValueError, FileNotFoundError) as err:
+        log.error("%s", err)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""DNA to tokens, reverse complement and window views (numpy only, no I/O).
+
+Tokens: A=0, C=1, G=2, T=3, N=4. Lowercase (soft-masked) bases are bases;
+N and every other IUPAC code become N, so a window keeps its length and every
+later position stays where it is.
+"""
+
+import numpy as np
+
+__all__ = [
+    "ALPHABET",
+    "N_TOKEN",
+    "encode",
+    "decode",
+    "reverse_complement",
+    "sliding_windows",
+    "bin_layout",
+    "pad_for_bins",
+    "n_fraction",
+]
+
+ALPHABET = "ACGTN"
+N_TOKEN = 4
+
+_SEQUENCE_BYTES = b"ACGTNRYSWKMBDHVUacgtnryswkmbdhvu-."
+_LOOKUP = np.full(256, 255, dtype=np.uint8)
+_LOOKUP[np.frombuffer(_SEQUENCE_BYTES, dtype=np.uint8)] = N_TOKEN
+for _i, _b in enumerate(b"ACGT"):
+    _LOOKUP[_b] = _i
+    _LOOKUP[_b + 32] = _i  # lowercase
+_COMPLEMENT = np.array([3, 2, 1, 0, N_TOKEN], dtype=np.uint8)
+
+
+def encode(seq):
+    """Encode a DNA sequence to uint8 tokens with one vectorised lookup.
+
+    Parameters
+    ----------
+    seq : str, bytes or numpy uint8 array of ASCII codes
+
+    Returns
+    -------
+    numpy.ndarray of uint8, values 0..4.
+
+    Raises
+    ------
+    ValueError naming the first byte that is not a sequence letter.
+    """
+    if isinstance(seq, str):
+        seq = seq.encode("ascii", errors="replace")
+    raw = np.frombuffer(seq, dtype=np.uint8) if isinstance(seq, (bytes, bytearray)) else np.asarray(seq, np.uint8)
+    tokens = _LOOKUP[raw]
+    bad = np.flatnonzero(tokens == 255)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"not a DNA sequence letter: {chr(raw[i])!r} at position {i} (expected A, C, G, T, N or an IUPAC code)")
+    return tokens
+
+
+def decode(tokens):
+    """Tokens back to an uppercase string (N for 4)."""
+    return np.frombuffer(b"ACGTN", dtype=np.uint8)[np.asarray(tokens)].tobytes().decode()
+
+
+def reverse_complement(tokens):
+    """Reverse complement of tokens along the last axis (N stays N)."""
+    return _COMPLEMENT[np.asarray(tokens)][..., ::-1]
+
+
+def sliding_windows(tokens, size, stride):
+    """Windows of ``size`` every ``stride`` tokens, as a read-only view (no copy)."""
+    if size < 1 or stride < 1:
+        raise ValueError(f"window size and stride must be positive, got size={size}, stride={stride}")
+    if len(tokens) < size:
+        return np.empty((0, size), dtype=tokens.dtype)
+    return np.lib.stride_tricks.sliding_window_view(tokens, size)[::stride]
+
+
+def bin_layout(length, size, stride):
+    """Bins of one chromosome and where their centred windows start.
+
+    Bin ``i`` covers ``[i*stride, min((i+1)*stride, length))``; its window is
+    ``size`` long and centred on the bin, so it starts at
+    ``i*stride - left`` with ``left = (size - stride) // 2``; positions outside
+    the chromosome are N.
+
+    Returns
+    -------
+    n_bins, left, right : number of bins and the N padding on each side that
+    makes every window fit in ``pad_for_bins(tokens, size, stride)``.
+    """
+    if size < stride:
+        raise ValueError(f"window size {size} is smaller than the stride {stride}")
+    n_bins = -(-length // stride)
+    left = (size - stride) // 2
+    right = (n_bins - 1) * stride + size - left - length
+    return n_bins, left, max(right, 0)
+
+
+def pad_for_bins(tokens, size, stride):
+    """Pad a chromosome with N so that ``sliding_windows(padded, size, stride)[i]``
+    is the window centred on bin ``i`` (see :func:`bin_layout`)."""
+    _, left, right = bin_layout(len(tokens), size, stride)
+    return np.concatenate([np.full(left, N_TOKEN, np.uint8), tokens, np.full(right, N_TOKEN, np.uint8)])
+
+
+def n_fraction(padded, starts, size):
+    """Fraction of N in each window ``padded[s:s+size]`` (cumulative sum, no loop)."""
+    cum = np.concatenate([[0], np.cumsum(padded == N_TOKEN, dtype=np.int64)])
+    starts = np.asarray(starts, dtype=np.int64)
+    return (cum[starts + size] - cum[starts]) / size

@@ -1,0 +1,107 @@
+"""FASTA access with pyfaidx: 0-based half-open fetch, chromosome sizes in
+``.fai`` order, and whole chromosomes as tokens.
+
+Plain and bgzip-compressed FASTA are read; the index is built when missing.
+"""
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pyfaidx
+
+from .encoding import encode
+
+__all__ = ["open_fasta", "chrom_sizes", "fetch", "encode_chrom", "write_fasta"]
+
+
+def _check_header_lines(path):
+    """Read the FASTA headers once and fail clearly on the usual problems."""
+    opener = gzip.open if _is_gzip(path) else open
+    names, n_seq = set(), 0
+    with opener(path, "rb") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.startswith(b">"):
+                continue
+            n_seq += 1
+            header = line[1:].rstrip(b"\r\n")
+            name = header.split(maxsplit=1)[0].decode(errors="replace") if header.strip() else ""
+            if not name or header[:1].isspace():
+                raise ValueError(f"{path}, line {lineno}: sequence header {line.rstrip()!r} has no name right after '>'")
+            if name in names:
+                raise ValueError(f"{path}, line {lineno}: duplicate sequence name {name!r}")
+            names.add(name)
+    if n_seq == 0:
+        raise ValueError(f"{path}: no sequences found (empty FASTA or not FASTA)")
+
+
+def _is_gzip(path):
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def open_fasta(path):
+    """Open a FASTA (plain or bgzip) with pyfaidx, building ``.fai`` if missing.
+
+    Raises
+    ------
+    FileNotFoundError if the file is missing; ValueError for an empty FASTA,
+    duplicate or unnamed sequences, or a gzip file that is not bgzip.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"FASTA not found: {path}")
+    fai = Path(str(path) + ".fai")
+    if not fai.exists() or fai.stat().st_mtime < path.stat().st_mtime:
+        _check_header_lines(path)
+    try:
+        # pyfaidx keeps the full header line otherwise; the name is the first word.
+        return pyfaidx.Fasta(
+            str(path), sequence_always_upper=False, read_long_names=False, rebuild=False, build_index=True
+        )
+    except pyfaidx.UnsupportedCompressionFormat as err:
+        raise ValueError(f"{path}: compressed FASTA must be bgzip (bgzip -c file.fa > file.fa.gz): {err}") from None
+    except pyfaidx.FastaIndexingError as err:
+        raise ValueError(f"{path}: cannot index FASTA: {err}") from None
+
+
+def chrom_sizes(fasta):
+    """``[(name, length), ...]`` in ``.fai`` order (never sorted by name)."""
+    fa = fasta if isinstance(fasta, pyfaidx.Fasta) else open_fasta(fasta)
+    return [(name, len(fa[name])) for name in fa.keys()]
+
+
+def fetch(fasta, chrom, start, end):
+    """Sequence of ``chrom[start:end]`` (0-based, half-open) as a string."""
+    return str(fasta[chrom][start:end])
+
+
+def encode_chrom(fasta, chrom):
+    """A whole chromosome as uint8 tokens (A,C,G,T=0..3, anything else N=4).
+
+    Raises ValueError naming the FASTA and chromosome if a byte is not sequence.
+    """
+    seq = fasta[chrom][:].seq
+    try:
+        return encode(seq)
+    except ValueError as err:
+        raise ValueError(f"{fasta.filename}, sequence {chrom!r}: {err}") from None
+
+
+def write_fasta(path, records, width=60):
+    """Write ``{name: str or tokens}`` to ``path`` atomically and index it."""
+    from .encoding import decode
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        for name, seq in records.items():
+            if not isinstance(seq, str):
+                seq = decode(np.asarray(seq))
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), width):
+                fh.write(seq[i : i + width] + "\n")
+    os.replace(tmp, path)
+    pyfaidx.Faidx(str(path), rebuild=True).close()
+    return path
