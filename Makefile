@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CORES ?= 2
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: demo test test-slurm bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --workflow-profile workflow/profiles/default
+	@echo
+	@echo "Tracks:       results/tracks/<variety>/<mark>.bw"
+	@echo "IGV sessions: results/tracks/<variety>/igv_session.xml  (IGV: File > Open Session)"
+	@echo "Models:       results/models/<mark>/ (model.pt, metrics.json, curves.png, roc_pr.png)"
+	@echo "Demo check:   results/demo_evaluation.tsv"
+	@ls -1 results/tracks/*/*.bw
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+
+test-slurm: $(STAMP)
+	bash tests/slurm/run.sh
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf results logs benchmarks/build_labels benchmarks/train_model benchmarks/predict_variety .snakemake

@@ -1,0 +1,16 @@
+# ntpipe: Nucleic Transformer histone-mark tracks for rice varieties.
+# Run: snakemake --cores 8 --resources gpu=1   (see README.md)
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/prediction.smk"
+
+
+rule all:
+    input:
+        get_final_output(),
+    default_target: True

@@ -1,0 +1,118 @@
+"""Configuration dataclasses for the model and its training (no torch here).
+
+``PRESETS`` holds two named settings:
+
+- ``seed``: the seed notebook's runs (d_model 512, 8 heads, feed-forward 2048,
+  6 layers, k-mer 13, dropout 0.1) with its training schedule (lr_scale 0.1,
+  warmup 3200 steps, batch 64).
+- ``small``: a CPU-sized model for the demo and the tests. Tokens are
+  average-pooled by 4 after the k-mer convolution so a 1 kb window becomes
+  247 tokens. Its training warms up for 300 steps instead of 3200: with 3200,
+  a run of a few hundred steps (a few thousand sequences, a few epochs) never
+  leaves warmup, and its learning rate stays tiny.
+"""
+
+from dataclasses import dataclass, field, fields, replace
+
+__all__ = ["ModelConfig", "TrainConfig", "PRESETS", "model_config", "train_config", "from_dict"]
+
+
+@dataclass
+class ModelConfig:
+    """Nucleic Transformer hyper-parameters (see :mod:`ntpipe.model`)."""
+
+    vocab_size: int = 5  # A, C, G, T, N
+    d_model: int = 512
+    n_heads: int = 8
+    d_ff: int = 2048
+    n_layers: int = 6
+    kmers: list[int] = field(default_factory=lambda: [13])
+    dropout: float = 0.1
+    attn_dropout: float | None = None  # dropout on attention weights; None = ``dropout`` (the seed)
+    pool: int = 1  # average-pool tokens by this factor after the k-mer conv; 1 = none
+    gem_p: float = 3.0  # initial GeM exponent (learnable)
+    max_len: int = 4096  # longest sequence the positional encoding covers
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (see :func:`ntpipe.train.fit`)."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    cuda_batch_size: int = 64  # batch size used on CUDA (the GPU can take more)
+    lr_scale: float = 0.1
+    warmup: int = 3200
+    nmute: int = 0  # random point mutations per training sequence
+    rc_augment: bool = True  # reverse-complement a random half of each batch
+    patience: int = 5  # epochs without a better validation AUC before stopping
+    grad_clip: float = 1.0
+    seed: int = 0
+    num_workers: int = 0
+    eval_batch_size: int = 256
+
+
+PRESETS = {
+    "seed": {
+        "model": ModelConfig(d_model=512, n_heads=8, d_ff=2048, n_layers=6, kmers=[13], dropout=0.1, pool=1),
+        "train": TrainConfig(epochs=20, batch_size=64, cuda_batch_size=64, lr_scale=0.1, warmup=3200, nmute=0),
+    },
+    "small": {
+        "model": ModelConfig(d_model=64, n_heads=4, d_ff=128, n_layers=2, kmers=[13], dropout=0.1, pool=4),
+        "train": TrainConfig(
+            epochs=15, batch_size=32, cuda_batch_size=256, lr_scale=0.1, warmup=300, nmute=0, patience=4
+        ),
+    },
+}
+
+
+def _preset(name):
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]
+
+
+def model_config(preset="small", **overrides):
+    """The :class:`ModelConfig` of a preset, with keyword overrides (unknown keys -> ValueError)."""
+    return _override(_preset(preset)["model"], overrides)
+
+
+def train_config(preset="small", **overrides):
+    """The :class:`TrainConfig` of a preset, with keyword overrides (unknown keys -> ValueError)."""
+    return _override(_preset(preset)["train"], overrides)
+
+
+def _override(cfg, overrides):
+    _check_keys(type(cfg), overrides)
+    cfg = replace(cfg, **overrides)
+    if isinstance(cfg, ModelConfig):
+        cfg.kmers = list(cfg.kmers)  # never share the preset's list
+    return cfg
+
+
+def _check_keys(cls, d):
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {', '.join(map(repr, unknown))} (known: {', '.join(sorted(known))})")
+
+
+def from_dict(cls, d):
+    """Build dataclass ``cls`` from a dict, rejecting keys it does not have.
+
+    Parameters
+    ----------
+    cls : a dataclass type, e.g. :class:`ModelConfig`
+    d : mapping of field name to value; missing fields take their defaults
+
+    Raises
+    ------
+    ValueError naming every unknown key.
+    """
+    if d is None:
+        d = {}
+    _check_keys(cls, d)
+    obj = cls(**d)
+    if isinstance(obj, ModelConfig):
+        obj.kmers = [int(k) for k in obj.kmers]
+    return obj

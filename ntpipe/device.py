@@ -1,0 +1,56 @@
+"""Pick the torch device: one GPU at most, the first visible one."""
+
+import logging
+import os
+
+import torch
+
+__all__ = ["resolve_device"]
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(spec="auto"):
+    """Resolve a device spec to a :class:`torch.device`.
+
+    Parameters
+    ----------
+    spec : str or torch.device
+        ``"auto"`` takes ``cuda`` (``cuda:0``, the first *visible* GPU, i.e. the
+        one SLURM / ``CUDA_VISIBLE_DEVICES`` gives the job; never several) when
+        one is visible, else the CPU. ``"cpu"``, ``"cuda"`` or ``"cuda:N"``
+        ask for that device.
+
+    Raises
+    ------
+    ValueError when CUDA is asked for but no CUDA device is visible, or the
+    spec is not a device.
+    """
+    if isinstance(spec, torch.device):
+        spec = str(spec)
+    spec = "auto" if spec is None else str(spec).strip().lower()
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")
+    has_cuda = torch.cuda.is_available()
+    if spec == "auto":
+        if has_cuda:
+            device = torch.device("cuda", 0)
+            log.info("using CUDA device %s (%s; CUDA_VISIBLE_DEVICES=%s)", device, torch.cuda.get_device_name(0), visible)
+        else:
+            device = torch.device("cpu")
+            log.info("no CUDA device visible (CUDA_VISIBLE_DEVICES=%s): running on CPU", visible)
+        return device
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise ValueError(f"not a device: {spec!r} (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda":
+        if not has_cuda:
+            raise ValueError(f"device {spec!r} asked for, but no CUDA device is visible (CUDA_VISIBLE_DEVICES={visible})")
+        index = 0 if device.index is None else device.index
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"device {spec!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) are visible")
+        device = torch.device("cuda", index)
+    elif device.type != "cpu":
+        raise ValueError(f"unsupported device {spec!r} (use auto, cpu, cuda or cuda:N)")
+    log.info("running on %s", device)
+    return device

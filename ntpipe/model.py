@@ -1,0 +1,301 @@
+"""The Nucleic Transformer, in one file (read top-down).
+
+tokens (B, L) -> Embedding -> sinusoidal positions -> k-mer aggregation (one
+Conv1d per k, joined along the sequence, LayerNorm) -> optional average pooling
+of tokens -> post-norm encoder layers (self-attention, FFN with Mish) -> GeM
+pooling over valid positions -> Linear -> one logit per sequence.
+
+Padding: sequences of a batch are padded with N to the longest one and their
+true lengths passed as ``lengths``. Token ``j`` of the conv with kernel ``k``
+is valid iff ``j <= length - k``; after pooling by ``p``, pooled token ``i`` is
+valid iff ``(i + 1) * p`` conv tokens are valid. Invalid tokens are masked out
+of the attention keys and out of GeM, so a sequence scores the same padded or
+not. N is an ordinary token: it is never dropped, so positions never shift.
+"""
+
+import math
+import os
+from dataclasses import asdict
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import ModelConfig, from_dict
+
+__all__ = ["NucleicTransformer", "from_config", "save_model", "load_model", "from_checkpoint", "min_length"]
+
+FORMAT = "ntpipe-model"
+VERSION = 1
+
+
+class PositionalEncoding(nn.Module):
+    """Fixed sinusoidal positions (Vaswani et al.), added to the embeddings."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.dropout = nn.Dropout(cfg.dropout)
+        position = torch.arange(cfg.max_len, dtype=torch.float32).unsqueeze(1)  # (max_len, 1)
+        div_term = torch.exp(torch.arange(0, cfg.d_model, 2).float() * (-math.log(10000.0) / cfg.d_model))
+        pe = torch.zeros(cfg.max_len, cfg.d_model)
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)[:, : cfg.d_model // 2]
+        self.register_buffer("pe", pe, persistent=False)  # rebuilt from the config, not stored
+
+    def forward(self, x):
+        B, L, C = x.size()
+        if L > self.pe.size(0):
+            raise ValueError(f"sequence length {L} exceeds the model's max_len {self.pe.size(0)}")
+        return self.dropout(x + self.pe[:L])  # (B, L, C)
+
+
+class KmerAggregate(nn.Module):
+    """One Conv1d (no padding) per k-mer size; outputs normalised, pooled, joined."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.kmers = list(cfg.kmers)
+        self.pool = cfg.pool
+        self.convs = nn.ModuleList(nn.Conv1d(cfg.d_model, cfg.d_model, k, padding=0) for k in self.kmers)
+        self.norm = nn.LayerNorm(cfg.d_model)
+
+    def forward(self, x, lengths):
+        # x: (B, L, C); lengths: (B,) true lengths
+        B, L, C = x.size()
+        x = x.transpose(1, 2)  # (B, C, L)
+        outputs, valid = [], []
+        for k, conv in zip(self.kmers, self.convs):
+            y = self.norm(conv(x).transpose(1, 2))  # (B, L-k+1, C)
+            n_valid = (lengths - k + 1).clamp(min=0)  # conv tokens that see no padding
+            if self.pool > 1:
+                y = F.avg_pool1d(y.transpose(1, 2), self.pool).transpose(1, 2)  # (B, (L-k+1)//p, C)
+                n_valid = n_valid // self.pool  # pooled token i valid iff (i+1)*p <= n_valid
+            T = y.size(1)
+            outputs.append(y)
+            valid.append(torch.arange(T, device=x.device).unsqueeze(0) < n_valid.unsqueeze(1))  # (B, T)
+        return torch.cat(outputs, dim=1), torch.cat(valid, dim=1)  # (B, T, C), (B, T)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention through scaled_dot_product_attention."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        if cfg.d_model % cfg.n_heads:
+            raise ValueError(f"d_model {cfg.d_model} is not a multiple of n_heads {cfg.n_heads}")
+        self.n_heads = cfg.n_heads
+        self.dropout = cfg.dropout if cfg.attn_dropout is None else cfg.attn_dropout
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model)
+        self.proj = nn.Linear(cfg.d_model, cfg.d_model)
+
+    def forward(self, x, key_mask=None, return_attention=False):
+        # x: (B, T, C); key_mask: (B, T) True for keys that may be attended, or None (all)
+        B, T, C = x.size()
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        attn_mask = None if key_mask is None else key_mask[:, None, None, :]  # (B, 1, 1, T)
+        weights = None
+        if return_attention:
+            # explicit softmax, for interpretation only (no dropout on what is returned)
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.size(-1))  # (B, nh, T, T)
+            if attn_mask is not None:
+                scores = scores.masked_fill(~attn_mask, float("-inf"))
+            weights = scores.float().softmax(dim=-1).to(q.dtype)  # (B, nh, T, T)
+            y = F.dropout(weights, self.dropout, self.training) @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)  # (B, T, C)
+        return self.proj(y), weights
+
+
+class FeedForward(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.fc1 = nn.Linear(cfg.d_model, cfg.d_ff)
+        self.fc2 = nn.Linear(cfg.d_ff, cfg.d_model)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x):
+        return self.fc2(self.dropout(F.mish(self.fc1(x))))
+
+
+class EncoderLayer(nn.Module):
+    """Post-norm Transformer encoder layer, as in the seed (Mish in the FFN)."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.attn = SelfAttention(cfg)
+        self.norm1 = nn.LayerNorm(cfg.d_model)
+        self.ffn = FeedForward(cfg)
+        self.norm2 = nn.LayerNorm(cfg.d_model)
+        self.dropout1 = nn.Dropout(cfg.dropout)
+        self.dropout2 = nn.Dropout(cfg.dropout)
+
+    def forward(self, x, key_mask=None, return_attention=False):
+        a, weights = self.attn(x, key_mask, return_attention)
+        x = self.norm1(x + self.dropout1(a))
+        x = self.norm2(x + self.dropout2(self.ffn(x)))
+        return x, weights
+
+
+class GeM(nn.Module):
+    """Generalised-mean pooling over the valid positions, learnable exponent p."""
+
+    def __init__(self, cfg, eps=1e-6):
+        super().__init__()
+        self.p = nn.Parameter(torch.tensor([float(cfg.gem_p)]))
+        self.eps = eps
+
+    def forward(self, x, valid):
+        # x: (B, T, C), valid: (B, T) -> (B, C); computed in float32 even under autocast
+        w = valid.unsqueeze(-1).float()  # (B, T, 1)
+        xp = x.float().clamp(min=self.eps).pow(self.p)
+        mean = (xp * w).sum(dim=1) / w.sum(dim=1).clamp(min=1.0)
+        return mean.clamp(min=self.eps).pow(1.0 / self.p)
+
+
+def min_length(cfg):
+    """Shortest sequence that yields one valid token: max(kmers) + pool - 1."""
+    return max(cfg.kmers) + cfg.pool - 1
+
+
+class NucleicTransformer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.pos = PositionalEncoding(cfg)
+        self.kmer = KmerAggregate(cfg)
+        self.layers = nn.ModuleList(EncoderLayer(cfg) for _ in range(cfg.n_layers))
+        self.gem = GeM(cfg)
+        self.head = nn.Linear(cfg.d_model, 1)
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=1.0)  # same scale as the positional encoding
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        # Conv1d keeps PyTorch's default (Kaiming-uniform) init
+
+    def forward(self, tokens, lengths=None, return_attention=False):
+        """Logits (B,) for integer tokens (B, L) with true lengths (B,) or None (all L).
+
+        With ``return_attention=True`` returns ``(logits, weights)``, weights of
+        shape (B, n_layers, n_heads, T, T) over the T pooled k-mer tokens.
+        """
+        B, L = tokens.size()
+        tokens = tokens.long()
+        short = min_length(self.cfg) - L
+        if short > 0:  # too short for one k-mer token: pad with N (masked below)
+            tokens = F.pad(tokens, (0, short), value=self.cfg.vocab_size - 1)
+        if lengths is None:
+            lengths = torch.full((B,), L, device=tokens.device, dtype=torch.long)
+        else:
+            lengths = torch.as_tensor(lengths, device=tokens.device).long().clamp(max=L)
+        x = self.pos(self.embed(tokens))  # (B, L, C)
+        x, valid = self.kmer(x, lengths)  # (B, T, C), (B, T)
+        valid[:, 0] |= ~valid.any(dim=1)  # a sequence shorter than one k-mer keeps its first token
+        key_mask = None if (short <= 0 and bool(valid.all())) else valid  # no mask: flash kernels
+        weights = []
+        for layer in self.layers:
+            x, w = layer(x, key_mask, return_attention)
+            weights.append(w)
+        logits = self.head(self.gem(x, valid)).squeeze(-1)  # (B,)
+        if return_attention:
+            return logits, torch.stack(weights, dim=1)  # (B, n_layers, nh, T, T)
+        return logits
+
+
+def from_config(cfg):
+    """A fresh model from a :class:`ModelConfig` or its dict."""
+    if isinstance(cfg, dict):
+        cfg = from_dict(ModelConfig, cfg)
+    return NucleicTransformer(cfg)
+
+
+def _plain(obj):
+    """Numpy and torch scalars to Python types, so that weights_only loading accepts them."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, torch.Tensor) and obj.ndim == 0:
+        return obj.item()
+    return obj
+
+
+def atomic_torch_save(obj, path):
+    """torch.save to a temporary name in the same folder, then rename."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_model(path, model, cfg, meta=None):
+    """Write weights, config and ``meta`` (plain values) to ``path`` atomically.
+
+    The file holds ``{"format": "ntpipe-model", "version": 1, "model_config":
+    asdict(cfg), "state_dict": ..., "meta": meta}`` and loads with
+    ``torch.load(path, weights_only=True)``.
+    """
+    model = getattr(model, "_orig_mod", model)  # unwrap torch.compile
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_torch_save(
+        {"format": FORMAT, "version": VERSION, "model_config": asdict(cfg), "state_dict": state, "meta": _plain(meta or {})},
+        path,
+    )
+
+
+def load_model(path, device="cpu"):
+    """Rebuild a model saved by :func:`save_model`.
+
+    Returns
+    -------
+    model (in eval mode, on ``device``), cfg (:class:`ModelConfig`), meta (dict)
+
+    Raises
+    ------
+    FileNotFoundError when the file does not exist; ValueError naming the file
+    when it is not an ntpipe model.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"model file not found: {path!r}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # not a torch file, or one that needs pickled code
+        raise ValueError(f"{path!r} is not an ntpipe model (torch.load failed: {type(err).__name__})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ValueError(f"{path!r} is not an ntpipe model (no format={FORMAT!r} entry)")
+    missing = [k for k in ("version", "model_config", "state_dict") if k not in ckpt]
+    if missing:
+        raise ValueError(f"{path!r} is not a complete ntpipe model: missing {', '.join(missing)}")
+    if ckpt["version"] != VERSION:
+        raise ValueError(f"{path!r} has ntpipe model version {ckpt['version']!r}; this ntpipe reads version {VERSION}")
+    cfg = from_dict(ModelConfig, ckpt["model_config"])
+    model = NucleicTransformer(cfg)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as err:
+        raise ValueError(f"{path!r}: weights do not match its model_config: {err}") from None
+    return model.to(device).eval(), cfg, ckpt.get("meta", {})
+
+
+def from_checkpoint(path, device="cpu"):
+    """The model alone from a :func:`save_model` file (see :func:`load_model`)."""
+    return load_model(path, device)[0]

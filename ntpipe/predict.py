@@ -1,0 +1,125 @@
+"""Predict a genome: every chromosome tiled into bins, one bigWig per model.
+
+A genome given as FASTA is predicted on its own coordinates. With a VCF, the
+variety's own sequence is predicted on the genome's (reference's)
+coordinates: each reference bin's window holds the variety's sequence around
+that position (:func:`ntpipe.variants.variety_windows`). Chromosomes are
+streamed one at a time, so memory follows the largest chromosome, not the
+genome.
+"""
+
+import logging
+from contextlib import ExitStack
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from .bigwig import BigWigWriter
+from .encoding import n_fraction, pad_for_bins
+from .genome import chrom_sizes, encode_chrom, open_fasta
+from .infer import Throughput, predict_windows
+
+log = logging.getLogger(__name__)
+
+__all__ = ["load_models", "predict_genome", "chromosome_windows"]
+
+
+def load_models(paths, device, window=None, stride=None):
+    """Load mark models and check they agree on the window (and the config's).
+
+    Returns ``(names, models, size, stride)``; a model's name is its mark
+    (from its metadata, else its directory name).
+    """
+    from .model import load_model
+
+    names, models, shapes = [], [], set()
+    for path in paths:
+        model, _cfg, meta = load_model(path, device=device)
+        model.eval()
+        meta = meta or {}
+        if not meta.get("window") or not meta.get("stride"):
+            raise ValueError(f"{path}: model has no window/stride in its metadata; train it with the ntpipe workflow or pass --stride")
+        if window is not None and int(meta["window"]) != int(window):
+            raise ValueError(f"{path}: model was trained on {meta['window']} bp windows but the config asks for {window} bp (window.size)")
+        names.append(str(meta.get("mark") or Path(path).parent.name))
+        models.append(model)
+        shapes.add(int(meta["window"]))
+        stride = stride or int(meta["stride"])
+    if len(shapes) > 1:
+        raise ValueError(f"models were trained on different window sizes {sorted(shapes)}; predict them separately")
+    if len(set(names)) != len(names):
+        raise ValueError(f"two models have the same mark name: {names}")
+    return names, models, shapes.pop(), stride
+
+
+def chromosome_windows(tokens, size, stride, variants=None):
+    """``(padded, starts)`` of one chromosome's bins: see :mod:`ntpipe.encoding` and :mod:`ntpipe.variants`."""
+    if variants is not None:
+        from .variants import variety_windows
+
+        return variety_windows(tokens, variants, size, stride)
+    padded = pad_for_bins(tokens, size, stride)
+    return padded, np.arange(-(-len(tokens) // stride), dtype=np.int64) * stride
+
+
+def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, window=None, batch_size=256,
+                   device="auto", reverse_complement=False, cache=None, max_n_fraction=0.5, names=None):
+    """Predict every bin of ``genome`` with every model; write ``out/{mark}.bw``.
+
+    Parameters
+    ----------
+    models : paths of model.pt files (one per mark).
+    genome : FASTA; the tracks are on its coordinates.
+    out : output directory.
+    vcf, sample : apply this variety's variants (tracks stay on ``genome``'s coordinates).
+    stride : bin size (default: the models').
+    window : expected window size (the config's); a model trained otherwise is an error.
+    batch_size, device, reverse_complement : inference settings.
+    cache : directory of the window cache, or None.
+    max_n_fraction : bins whose window has more N get no value.
+    names : check that the models' marks are exactly these.
+
+    Returns
+    -------
+    dict mark -> path of the bigWig written.
+    """
+    from .device import resolve_device
+
+    device = resolve_device(device)
+    fasta = open_fasta(genome)
+    sizes = chrom_sizes(fasta)
+    marks, nets, size, stride = load_models(models, device, window=window, stride=stride)
+    if names is not None and sorted(names) != sorted(marks):
+        raise ValueError(f"models are for marks {marks}, expected {sorted(names)}")
+    short = [(c, n) for c, n in sizes if n < stride]
+    if short:
+        raise ValueError(f"{genome}: sequence {short[0][0]!r} is {short[0][1]} bp, shorter than the stride ({stride} bp); remove it or lower window.stride")
+    variants = None
+    if vcf:
+        from .variants import read_variants
+
+        variants = read_variants(vcf, sample, genome)  # validates everything before any output
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {m: out / f"{m}.bw" for m in marks}
+    if cache:
+        from .cache import WindowCache
+    total = sum(-(-n // stride) for _, n in sizes)
+    bar = Throughput(total, f"predict {Path(genome).name}" + (f" + {sample or Path(vcf).name}" if vcf else ""))
+    with ExitStack() as stack:
+        stack.callback(bar.close)
+        stack.callback(fasta.close)
+        writers = [stack.enter_context(BigWigWriter(paths[m], sizes)) for m in marks]
+        window_cache = stack.enter_context(WindowCache(cache, nets, marks)) if cache else None
+        for chrom, _length in sizes:
+            chrom_variants = variants.get(chrom) if variants is not None else None
+            padded, starts = chromosome_windows(encode_chrom(fasta, chrom), size, stride, chrom_variants)
+            called = n_fraction(padded, starts, size) <= max_n_fraction
+            probs = np.zeros((len(nets), len(starts)), dtype=np.float32)
+            predict = window_cache.predict if window_cache is not None else partial(predict_windows, nets)
+            probs[:, called] = predict(padded, starts[called], size, batch_size, device, reverse_complement, bar)
+            bar.update(int((~called).sum()))
+            for writer, p in zip(writers, probs):
+                writer.add_bins(chrom, p, called, stride)
+    return paths

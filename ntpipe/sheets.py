@@ -1,0 +1,158 @@
+"""Config and sample sheets: load, fill defaults, and validate with messages
+that name the file, line and column.
+
+The JSON schemas live in ``workflow/schemas/``; Snakemake's ``validate()``
+uses the same files, so the workflow and the ``ntpipe`` commands agree.
+"""
+
+import re
+from pathlib import Path
+
+import jsonschema
+import pandas as pd
+import yaml
+
+__all__ = ["SCHEMA_DIR", "load_config", "load_training_sheet", "load_varieties_sheet", "NAME_PATTERN"]
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "workflow" / "schemas"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
+TRAINING_COLUMNS = ["cultivar", "mark", "genome", "peaks", "bam", "control"]
+VARIETY_COLUMNS = ["variety", "genome", "vcf", "sample"]
+
+
+def _schema(name):
+    with open(SCHEMA_DIR / name) as fh:
+        return yaml.safe_load(fh)
+
+
+def _with_defaults(validator_class):
+    """A validator that fills ``default:`` values in (as Snakemake's does)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        for name, sub in properties.items():
+            if isinstance(instance, dict) and "default" in sub:
+                instance.setdefault(name, sub["default"] if not isinstance(sub["default"], (dict, list)) else type(sub["default"])(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultingValidator = _with_defaults(jsonschema.Draft7Validator)
+
+
+def load_config(config, path="config"):
+    """Validate a config dict (or YAML file) against the schema and fill its defaults.
+
+    Raises
+    ------
+    ValueError naming the key and what was expected.
+    """
+    if not isinstance(config, dict):
+        path = str(config)
+        with open(config) as fh:
+            config = yaml.safe_load(fh) or {}
+    errors = sorted(_DefaultingValidator(_schema("config.schema.yaml")).iter_errors(config), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        key = ".".join(map(str, e.path)) or "(top level)"
+        raise ValueError(f"{path}: {key}: {e.message}")
+    return config
+
+
+def _read_sheet(path, kind, columns, required):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{kind} sheet not found: {path}")
+    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    sheet.columns = [c.strip() for c in sheet.columns]
+    missing = [c for c in required if c not in sheet.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; a {kind} sheet has columns {columns} (tab-separated, header row)")
+    unknown = [c for c in sheet.columns if c not in columns]
+    if unknown:
+        raise ValueError(f"{path}: unknown column(s) {unknown}; expected {columns}")
+    if sheet.empty:
+        raise ValueError(f"{path}: the {kind} sheet has no rows")
+    for col in columns:
+        if col not in sheet.columns:
+            sheet[col] = ""
+    sheet = sheet[columns].apply(lambda s: s.str.strip())
+    sheet.index = range(2, len(sheet) + 2)  # file line numbers, for messages
+    return sheet
+
+
+def _check_rows(sheet, path, schema_name):
+    validator = jsonschema.Draft7Validator(_schema(schema_name))
+    for line, row in sheet.iterrows():
+        record = {k: v for k, v in row.items() if v != ""}
+        for err in validator.iter_errors(record):
+            col = err.path[0] if err.path else (err.message.split("'")[1] if "'" in err.message else "?")
+            value = record.get(col, "")
+            if err.validator == "pattern":
+                raise ValueError(f"{path}, line {line}, column {col!r}: {value!r} may hold only letters, digits, '.', '_' and '-'")
+            raise ValueError(f"{path}, line {line}, column {col!r}: {err.message}")
+
+
+def _check_files(sheet, path, columns, buildable):
+    for line, row in sheet.iterrows():
+        for col in columns:
+            f = row[col]
+            if f and not Path(f).exists() and Path(f) not in buildable:
+                raise ValueError(f"{path}, line {line}, column {col!r}: file not found: {f}")
+
+
+def load_training_sheet(path, buildable=()):
+    """Read and validate the training sheet.
+
+    Parameters
+    ----------
+    path : the TSV (columns cultivar, mark, genome, peaks | bam [, control]).
+    buildable : paths that do not exist yet but a workflow rule makes (the demo files).
+
+    Returns
+    -------
+    pandas.DataFrame indexed by file line number, all columns present (empty string when unset).
+    """
+    buildable = {Path(p) for p in buildable}
+    sheet = _read_sheet(path, "training", TRAINING_COLUMNS, ["cultivar", "mark", "genome"])
+    _check_rows(sheet, path, "training.schema.yaml")
+    for line, row in sheet.iterrows():
+        if bool(row["peaks"]) == bool(row["bam"]):
+            what = "both" if row["peaks"] else "neither"
+            raise ValueError(f"{path}, line {line}: row {row['cultivar']}/{row['mark']} has {what} of 'peaks' and 'bam'; give exactly one")
+        if row["control"] and not row["bam"]:
+            raise ValueError(f"{path}, line {line}, column 'control': a control needs a 'bam' in the same row")
+    dup = sheet[sheet.duplicated(["cultivar", "mark"], keep="first")]
+    if not dup.empty:
+        line, row = next(dup.iterrows())
+        raise ValueError(f"{path}, line {line}: cultivar {row['cultivar']!r} and mark {row['mark']!r} appear twice")
+    for cultivar, rows in sheet.groupby("cultivar"):
+        if rows.genome.nunique() > 1:
+            raise ValueError(f"{path}, lines {list(rows.index)}: cultivar {cultivar!r} names different genomes {sorted(rows.genome.unique())}")
+    _check_files(sheet, path, ["genome", "peaks", "bam", "control"], buildable)
+    return sheet
+
+
+def load_varieties_sheet(path, buildable=()):
+    """Read and validate the varieties sheet (variety, genome | vcf [, sample]).
+
+    Returns a DataFrame indexed by file line number; see :func:`load_training_sheet`.
+    """
+    buildable = {Path(p) for p in buildable}
+    sheet = _read_sheet(path, "varieties", VARIETY_COLUMNS, ["variety"])
+    if "genome" not in sheet.columns and "vcf" not in sheet.columns:
+        raise ValueError(f"{path}: a varieties sheet needs a 'genome' or a 'vcf' column")
+    _check_rows(sheet, path, "varieties.schema.yaml")
+    for line, row in sheet.iterrows():
+        if bool(row['genome']) == bool(row['vcf']):
+            what = "both" if row["genome"] else "neither"
+            raise ValueError(f"{path}, line {line}: variety {row['variety']!r} has {what} of 'genome' and 'vcf'; give exactly one")
+        if row['sample'] and not row['vcf']:
+            raise ValueError(f"{path}, line {line}, column 'sample': a sample needs a 'vcf' in the same row")
+    dup = sheet[sheet.duplicated("variety", keep="first")]
+    if not dup.empty:
+        line, row = next(dup.iterrows())
+        raise ValueError(f"{path}, line {line}: duplicate variety name {row['variety']!r}")
+    _check_files(sheet, path, ["genome", "vcf"], buildable)
+    return sheet

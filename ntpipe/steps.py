@@ -1,0 +1,132 @@
+"""One function per Snakemake rule that is more than a single call.
+
+The scripts in ``workflow/scripts`` are thin adapters around these.
+"""
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+__all__ = ["train_mark", "evaluate_demo", "write_json"]
+
+
+def write_json(path, obj):
+    """Write JSON atomically (temporary name, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def train_mark(labels_path, out_dir, mark, window, split, model, training):
+    """Train one mark's model on its labelled windows, split by chromosome.
+
+    Writes ``out_dir``/model.pt, metrics.json (test chromosomes), history.tsv,
+    curves.png, roc_pr.png and baseline.json (4-mer logistic regression on
+    the same split). Returns the test metrics.
+    """
+    from .baseline import kmer_logistic
+    from .config import model_config, train_config
+    from .labels import load_labels, split_by_chrom
+    from .train import fit
+
+    data = load_labels(labels_path)
+    if int(data["size"]) != window["size"] or int(data["stride"]) != window["stride"]:
+        raise ValueError(f"{labels_path}: labels were built for window {int(data['size'])}/{int(data['stride'])}, config says {window['size']}/{window['stride']}")
+    parts = split_by_chrom(data, split["valid_chroms"], split["test_chroms"])
+    for name, (tokens, _, labels) in parts.items():
+        log.info("%s %s: %d windows (%d positive)", mark, name, len(labels), int(labels.sum()))
+    preset = model.get("preset", "small")
+    model_cfg = model_config(preset, **model.get("overrides", {}))
+    train_cfg = train_config(preset, **{k: v for k, v in training.items() if k != "device"})
+    meta = {"mark": mark, "window": int(window["size"]), "stride": int(window["stride"]), "preset": preset}
+    metrics = fit(parts["train"], parts["valid"], model_cfg, train_cfg, out_dir, test=parts["test"], meta=meta,
+                  device=training.get("device", "auto"))
+    baseline = kmer_logistic(parts["train"], parts["test"], k=4)
+    write_json(Path(out_dir) / "baseline.json", baseline)
+    log.info("%s test AUC %.3f (4-mer logistic regression %.3f)", mark, metrics["auc"], baseline["auc"])
+    return metrics
+
+
+def _bin_truth(bed, chrom, n_bins, length, stride):
+    """1 where the truth covers at least half of a bin."""
+    from .labels import _covered_before, _merge
+
+    iv = bed[bed.chrom == chrom]
+    starts, ends = _merge(iv.start.to_numpy(np.int64), iv.end.to_numpy(np.int64)) if len(iv) else (np.zeros(0, np.int64),) * 2
+    lo = np.arange(n_bins, dtype=np.int64) * stride
+    hi = np.minimum(lo + stride, length)
+    if len(starts) == 0:
+        return np.zeros(n_bins, np.uint8)
+    cov = _covered_before(hi, starts, ends) - _covered_before(lo, starts, ends)
+    return (cov >= 0.5 * (hi - lo)).astype(np.uint8)
+
+
+def _read_bed(path):
+    return pd.read_csv(path, sep="\t", header=None, usecols=[0, 1, 2], names=["chrom", "start", "end"], dtype={"chrom": str})
+
+
+def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out):
+    """Bin-level metrics of every demo variety's tracks against the simulator's truth.
+
+    For VCF varieties (tracks on the reference) the truth lifted to the
+    reference (``NAME.MARK.ref.bed``) is used. Also scores every planted
+    motif-changing variant: the mean track over the affected interval in the
+    variety that carries it, against the mean of the other varieties, written
+    next to ``out`` as ``demo_events.tsv``.
+    """
+    import pyBigWig
+
+    from .bigwig import read_bins
+    from .metrics import binary_metrics
+
+    rows, tracks = [], {}
+    for v in varieties:
+        name = v["variety"]
+        for mark in marks:
+            bw_path = Path(tracks_dir) / name / f"{mark}.bw"
+            truth = _read_bed(Path(truth_dir) / f"{name}.{mark}{'.ref' if v.get('vcf') else ''}.bed")
+            with pyBigWig.open(str(bw_path)) as bw:
+                sizes = bw.chroms()
+            y, p = [], []
+            for chrom, length in sizes.items():
+                values = read_bins(bw_path, chrom, stride)
+                tracks[(name, mark, chrom)] = values
+                called = ~np.isnan(values)
+                y.append(_bin_truth(truth, chrom, len(values), length, stride)[called])
+                p.append(values[called])
+            m = binary_metrics(np.concatenate(y), np.concatenate(p))
+            rows.append({"variety": name, "mark": mark, "coordinates": "reference" if v.get("vcf") else "own", **m})
+    table = pd.DataFrame(rows)
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    os.replace(tmp, out)
+    if events and Path(events).exists():
+        _score_events(pd.read_csv(events, sep="\t", dtype={"chrom": str}), varieties, tracks, stride, out.with_name("demo_events.tsv"))
+    return table
+
+
+def _score_events(events, varieties, tracks, stride, out):
+    on_reference = [v["variety"] for v in varieties if v.get("vcf")]
+    rows = []
+    for ev in events.itertuples():
+        if ev.variety not in on_reference:
+            continue
+        lo, hi = ev.ref_start // stride, -(-ev.ref_end // stride)
+        mean = {v: float(np.nanmean(tracks[(v, ev.mark, ev.chrom)][lo:hi])) for v in on_reference if (v, ev.mark, ev.chrom) in tracks}
+        carriers = set(events.variety[(events.chrom == ev.chrom) & (events.ref_pos == ev.ref_pos) & (events.mark == ev.mark)])
+        others = [m for v, m in mean.items() if v not in carriers and not np.isnan(m)]
+        rows.append({"variety": ev.variety, "mark": ev.mark, "chrom": ev.chrom, "ref_start": ev.ref_start, "ref_end": ev.ref_end,
+                     "effect": ev.effect, "carrier_mean": mean.get(ev.variety, np.nan),
+                     "others_mean": float(np.mean(others)) if others else np.nan})
+    table = pd.DataFrame(rows)
+    tmp = out.with_name(out.name + ".tmp")
+    table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
+    os.replace(tmp, out)

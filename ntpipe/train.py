@@ -1,0 +1,461 @@
+"""Training, evaluation and checkpointing of one Nucleic Transformer.
+
+:func:`fit` trains on (tokens, lengths, labels) arrays and writes into its
+output folder:
+
+- ``model.pt``: the best epoch's weights (by validation AUC), see
+  :func:`ntpipe.model.save_model`;
+- ``checkpoint.pt``: everything needed to resume after an interrupt
+  (rewritten after every epoch; a rerun with the same folder resumes);
+- ``history.tsv``, ``curves.png``, ``roc_pr.png`` (with a test set) and
+  ``metrics.json``.
+
+:func:`train_table` and :func:`evaluate_table` are what ``ntpipe train`` and
+``ntpipe evaluate`` call.
+"""
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+from dataclasses import asdict
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .config import ModelConfig, TrainConfig, from_dict, model_config, train_config
+from .data import SequenceDataset, make_loader, mutate_batch, read_table, reverse_complement_batch
+from .device import resolve_device
+from .metrics import binary_metrics
+from .model import NucleicTransformer, _plain, atomic_torch_save, load_model, save_model
+
+__all__ = [
+    "lr_at",
+    "train_one_epoch",
+    "evaluate",
+    "predict_proba",
+    "fit",
+    "train_table",
+    "evaluate_table",
+    "HISTORY_COLUMNS",
+]
+
+log = logging.getLogger(__name__)
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_auc", "val_acc", "val_sens", "val_spec", "val_mcc", "val_auprc"]
+
+
+def lr_at(step, d_model, lr_scale, warmup):
+    """The seed's (Noam) schedule: ``lr_scale * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)``.
+
+    ``step`` counts optimiser steps from 1; the peak is at ``step == warmup``.
+    """
+    step = max(int(step), 1)
+    return lr_scale * d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+
+
+def _autocast(device):
+    # bf16 on CUDA (tensor cores, no loss scaling needed); plain fp32 on CPU
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def _progress(iterable, desc):
+    return tqdm(iterable, desc=desc, file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
+
+
+def train_one_epoch(model, loader, optimizer, state, model_cfg, train_cfg, device, generator):
+    """One pass over ``loader`` with augmentation; returns the mean training loss.
+
+    ``state["step"]`` (optimiser steps so far) is advanced and sets the
+    learning rate of each step; ``generator`` drives the augmentations.
+    """
+    model.train()
+    total, count = 0.0, 0
+    for tokens, lengths, labels in _progress(loader, "train"):
+        if train_cfg.rc_augment:
+            tokens = reverse_complement_batch(tokens, lengths, generator)
+        tokens = mutate_batch(tokens, lengths, train_cfg.nmute, generator)
+        state["step"] += 1
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(state["step"], model_cfg.d_model, train_cfg.lr_scale, train_cfg.warmup)
+        tokens, lengths, labels = (t.to(device, non_blocking=True) for t in (tokens, lengths, labels))
+        with _autocast(device):
+            logits = model(tokens, lengths)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if train_cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
+        optimizer.step()
+        total += loss.item() * len(labels)
+        count += len(labels)
+    return total / max(count, 1)
+
+
+@torch.inference_mode()
+def _logits(model, loader, device):
+    model.eval()
+    out = []
+    for tokens, lengths, _ in _progress(loader, "eval"):
+        with _autocast(device):
+            out.append(model(tokens.to(device, non_blocking=True), lengths.to(device, non_blocking=True)).float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def evaluate(model, loader, device):
+    """Loss and :func:`~ntpipe.metrics.binary_metrics` of ``model`` over ``loader``.
+
+    Returns
+    -------
+    metrics : dict (``loss`` plus the binary metrics)
+    prob : numpy float32 array of the predicted probabilities, in loader order
+    """
+    logits = _logits(model, loader, device)
+    labels = torch.from_numpy(loader.dataset.labels)
+    loss = F.binary_cross_entropy_with_logits(logits, labels).item() if len(labels) else math.nan
+    prob = torch.sigmoid(logits).numpy().astype(np.float32)
+    return {"loss": loss, **binary_metrics(loader.dataset.labels, prob)}, prob
+
+
+def predict_proba(model, tokens, lengths=None, batch_size=256, device="cpu"):
+    """Probabilities (n,) float32 of a model on tokens (n, L) with true lengths (n,) or None."""
+    device = resolve_device(device) if isinstance(device, str) and device == "auto" else torch.device(device)
+    tokens = np.asarray(tokens, dtype=np.uint8)
+    dataset = SequenceDataset(tokens, lengths, np.zeros(len(tokens), dtype=np.float32))
+    loader = make_loader(dataset, batch_size, pin_memory=device.type == "cuda")
+    model.to(device)
+    return torch.sigmoid(_logits(model, loader, device)).numpy().astype(np.float32)
+
+
+# --- files, each written under a temporary name and renamed -------------------------------
+
+
+def _atomic_write(path, write):
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _json_ready(obj):
+    """NaN -> None so that the JSON is standard."""
+    obj = _plain(obj)
+    if isinstance(obj, dict):
+        return {k: _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _write_text(path, text):
+    def write(tmp):
+        with open(tmp, "w") as handle:
+            handle.write(text)
+
+    _atomic_write(path, write)
+
+
+def _write_json(path, obj):
+    _write_text(path, json.dumps(_json_ready(obj), indent=2) + "\n")
+
+
+def _write_history(path, history):
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, HISTORY_COLUMNS, delimiter="\t", extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    _write_text(path, buf.getvalue())
+
+
+def _save_figure(fig, path):
+    import matplotlib.pyplot as plt
+
+    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def _plot_curves(path, history):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax1.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
+    ax1.plot(epochs, [h["val_loss"] for h in history], "o-", label="validation")
+    ax1.set(xlabel="epoch", ylabel="loss (BCE)", title="loss")
+    ax1.legend()
+    ax2.plot(epochs, [h["val_auc"] for h in history], "o-", label="AUC")
+    ax2.plot(epochs, [h["val_mcc"] for h in history], "o-", label="MCC")
+    ax2.set(xlabel="epoch", ylim=(-0.05, 1.02), title="validation")
+    ax2.legend()
+    _save_figure(fig, path)
+
+
+def _plot_roc_pr(path, y_true, prob):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 4))
+    if 0 < int(np.sum(y_true)) < len(y_true):
+        fpr, tpr, _ = roc_curve(y_true, prob)
+        precision, recall, _ = precision_recall_curve(y_true, prob)
+        m = binary_metrics(y_true, prob)
+        ax1.plot(fpr, tpr, label=f"AUC {m['auc']:.3f}")
+        ax2.plot(recall, precision, label=f"AUPRC {m['auprc']:.3f}")
+        ax2.axhline(np.mean(y_true), color="grey", ls=":", label="chance")
+    ax1.plot([0, 1], [0, 1], color="grey", ls=":")
+    ax1.set(xlabel="false positive rate", ylabel="true positive rate", title="test ROC")
+    ax2.set(xlabel="recall", ylabel="precision", title="test precision-recall")
+    for ax in (ax1, ax2):
+        ax.legend(loc="lower right" if ax is ax1 else "lower left")
+    _save_figure(fig, path)
+
+
+# --- fit ---------------------------------------------------------------------------------
+
+
+def _check_split(name, split):
+    if split is None or len(split) != 3:
+        raise ValueError(f"{name} must be a (tokens, lengths or None, labels) tuple")
+    tokens, lengths, labels = split
+    if len(tokens) == 0:
+        raise ValueError(f"{name} set is empty")
+    return SequenceDataset(tokens, lengths, labels)
+
+
+def _rng_state(generators, device):
+    state = {"torch": torch.get_rng_state(), **{k: g.get_state() for k, g in generators.items()}}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state, generators, device):
+    torch.set_rng_state(state["torch"])
+    for k, g in generators.items():
+        g.set_state(state[k])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _load_checkpoint(path, model, optimizer, model_cfg, generators, device):
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if ckpt.get("model_config") != asdict(model_cfg):
+        raise ValueError(f"{path!r} was written for another model config; remove it or use another output folder")
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    _set_rng_state(ckpt["rng"], generators, device)
+    log.info("resuming from %s after epoch %d", path, ckpt["epoch"])
+    return ckpt
+
+
+def _is_better(row, best):
+    """Validation AUC decides; the loss only when AUC is undefined (one class)."""
+    if best["epoch"] == 0:
+        return True
+    if math.isfinite(row["val_auc"]):
+        return row["val_auc"] > best["score"]
+    return -row["val_loss"] > best["score"]
+
+
+def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, device="auto"):
+    """Train a model with early stopping on validation AUC; resume from a checkpoint.
+
+    Parameters
+    ----------
+    train, valid, test : (tokens uint8 (n, L), lengths (n,) or None, labels (n,)) tuples
+    model_cfg : :class:`~ntpipe.config.ModelConfig`
+    train_cfg : :class:`~ntpipe.config.TrainConfig`
+    out_dir : folder for model.pt, checkpoint.pt, history.tsv, curves.png,
+        roc_pr.png (with ``test``) and metrics.json. When it holds a
+        checkpoint.pt of the same model config, training resumes after the
+        checkpoint's epoch (up to ``train_cfg.epochs``).
+    meta : dict stored in model.pt's ``meta`` (plus ``best_epoch`` and ``metrics``)
+    device : "auto", "cpu", "cuda" or a torch.device
+
+    Returns
+    -------
+    dict: test metrics when ``test`` is given, else the validation metrics of
+    the best epoch, plus ``best_epoch`` and ``epochs_run`` (NaN written as None).
+    """
+    train_set, valid_set = _check_split("train", train), _check_split("valid", valid)
+    test_set = _check_split("test", test) if test is not None else None
+    device = resolve_device(device)
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {name: os.path.join(out_dir, name) for name in ("model.pt", "checkpoint.pt", "history.tsv", "curves.png", "roc_pr.png", "metrics.json")}
+
+    torch.manual_seed(train_cfg.seed)
+    generators = {"shuffle": torch.Generator().manual_seed(train_cfg.seed), "augment": torch.Generator().manual_seed(train_cfg.seed + 1)}
+    model = NucleicTransformer(model_cfg).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.999), eps=1e-8)
+    state = {"step": 0}
+    history, best, start, stopped = [], {"epoch": 0, "score": -math.inf, "bad": 0}, 1, False
+    if os.path.exists(paths["checkpoint.pt"]):
+        ckpt = _load_checkpoint(paths["checkpoint.pt"], model, optimizer, model_cfg, generators, device)
+        state["step"], history, best = ckpt["step"], ckpt["history"], ckpt["best"]
+        start, stopped = ckpt["epoch"] + 1, ckpt["stopped"]
+
+    cuda = device.type == "cuda"
+    batch_size = train_cfg.cuda_batch_size if cuda else train_cfg.batch_size
+    loader_args = {"num_workers": train_cfg.num_workers, "pin_memory": cuda}
+    train_loader = make_loader(train_set, batch_size, shuffle=True, generator=generators["shuffle"], **loader_args)
+    valid_loader = make_loader(valid_set, train_cfg.eval_batch_size, **loader_args)
+    meta = dict(meta or {})
+
+    for epoch in range(start, train_cfg.epochs + 1):
+        if stopped:
+            break
+        train_loss = train_one_epoch(model, train_loader, optimizer, state, model_cfg, train_cfg, device, generators["augment"])
+        val, _ = evaluate(model, valid_loader, device)
+        row = {"epoch": epoch, "train_loss": train_loss, **{f"val_{k}": val[k] for k in ("loss", "auc", "acc", "sens", "spec", "mcc", "auprc")}}
+        history.append(row)
+        log.info("epoch %d: train_loss %.4f val_loss %.4f val_auc %.4f val_mcc %.4f", epoch, train_loss, val["loss"], val["auc"], val["mcc"])
+        if _is_better(row, best):
+            score = row["val_auc"] if math.isfinite(row["val_auc"]) else -row["val_loss"]
+            best = {"epoch": epoch, "score": score, "bad": 0, "metrics": {k: v for k, v in val.items()}}
+            save_model(paths["model.pt"], model, model_cfg, {**meta, "best_epoch": epoch, "metrics": val})
+        else:
+            best["bad"] += 1
+        stopped = best["bad"] >= train_cfg.patience
+        if stopped:
+            log.info("early stop: no better validation AUC for %d epochs (best epoch %d)", train_cfg.patience, best["epoch"])
+        atomic_torch_save(
+            {
+                "model_config": asdict(model_cfg), "train_config": asdict(train_cfg), "epoch": epoch, "step": state["step"],
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": _rng_state(generators, device),
+                "history": _plain(history), "best": _plain(best), "stopped": stopped,
+            },
+            paths["checkpoint.pt"],
+        )
+        _write_history(paths["history.tsv"], history)
+        _plot_curves(paths["curves.png"], history)
+
+    if best["epoch"] == 0:
+        raise ValueError(f"no epoch trained in {out_dir!r} (epochs={train_cfg.epochs})")
+    best_model, _, _ = load_model(paths["model.pt"], device)
+    if test_set is not None:
+        metrics, prob = evaluate(best_model, make_loader(test_set, train_cfg.eval_batch_size, **loader_args), device)
+        _plot_roc_pr(paths["roc_pr.png"], test_set.labels, prob)
+    else:
+        metrics = dict(best["metrics"])
+    metrics = _json_ready({**metrics, "best_epoch": best["epoch"], "epochs_run": len(history)})
+    _write_json(paths["metrics.json"], metrics)
+    return metrics
+
+
+# --- tables (the CLI) ----------------------------------------------------------------------
+
+
+def _subset(split, idx):
+    tokens, lengths, labels = split
+    lengths_i = lengths[idx]
+    return tokens[idx, : int(lengths_i.max())], lengths_i, labels[idx]
+
+
+def _configs(preset, tokens, epochs, batch_size, seed):
+    mcfg = model_config(preset)
+    mcfg.max_len = max(mcfg.max_len, tokens.shape[1])
+    overrides = {"seed": seed}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    if batch_size is not None:
+        overrides.update(batch_size=batch_size, cuda_batch_size=batch_size)
+    return mcfg, train_config(preset, **overrides)
+
+
+def _both_classes(path, labels, need=1):
+    counts = np.bincount(labels, minlength=2)
+    if counts.min() < need:
+        raise ValueError(f"{path}: needs at least {need} sequence(s) of each label, has {counts[0]} of 0 and {counts[1]} of 1")
+
+
+def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=None, batch_size=None, device="auto", seed=0):
+    """Train on a ``sequence<TAB>label`` table (``ntpipe train``).
+
+    Parameters
+    ----------
+    sequences : training table (see :func:`ntpipe.data.read_table`)
+    out : output folder
+    valid : validation table; or
+    folds : K for stratified, seeded K-fold cross-validation: fold ``i`` trains
+        in ``out/fold{i}/`` with that fold held out for validation and early
+        stopping; ``out/metrics.json`` holds every fold's metrics, their mean
+        and ``best_fold``, and ``out/model.pt`` is a copy of the fold model with
+        the highest validation AUC. With neither, a stratified, seeded 10% of
+        the table is held out for validation.
+    preset, epochs, batch_size, device, seed : model preset and training overrides
+
+    Returns
+    -------
+    The metrics dict (also written to ``out/metrics.json``).
+
+    Raises
+    ------
+    ValueError for a bad table or split, before anything is written to ``out``.
+    """
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    data = read_table(sequences)
+    labels = data[2]
+    vdata = read_table(valid) if valid is not None else None
+    if valid is not None and folds is not None:
+        raise ValueError("give either a validation table or a number of folds, not both")
+    if folds is not None:
+        if folds < 2:
+            raise ValueError(f"folds must be at least 2, got {folds}")
+        _both_classes(sequences, labels, need=folds)
+    elif vdata is None:
+        _both_classes(sequences, labels, need=2)
+    tokens = data[0] if vdata is None or data[0].shape[1] >= vdata[0].shape[1] else vdata[0]
+    mcfg, tcfg = _configs(preset, tokens, epochs, batch_size, seed)
+    meta = {"preset": preset, "sequences": os.fspath(sequences), "valid": None if valid is None else os.fspath(valid)}
+
+    if vdata is not None:
+        return fit(data, vdata, mcfg, tcfg, out, meta={**meta, "n_train": len(labels)}, device=device)
+    if folds is None:
+        train_idx, valid_idx = train_test_split(np.arange(len(labels)), test_size=0.1, stratify=labels, random_state=seed)
+        return fit(_subset(data, train_idx), _subset(data, valid_idx), mcfg, tcfg, out, meta={**meta, "n_train": len(train_idx)}, device=device)
+
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    per_fold = []
+    for i, (train_idx, valid_idx) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        fold_dir = os.path.join(out, f"fold{i}")
+        m = fit(_subset(data, train_idx), _subset(data, valid_idx), mcfg, tcfg, fold_dir, meta={**meta, "fold": i, "folds": folds, "n_train": len(train_idx)}, device=device)
+        per_fold.append(m)
+    keys = ["auc", "auprc", "acc", "mcc", "sens", "spec"]
+    mean = {k: float(np.nanmean([np.nan if m[k] is None else m[k] for m in per_fold])) for k in keys}
+    aucs = [-math.inf if m["auc"] is None else m["auc"] for m in per_fold]
+    best_fold = int(np.argmax(aucs))
+    shutil.copyfile(os.path.join(out, f"fold{best_fold}", "model.pt"), os.path.join(out, "model.pt.tmp"))
+    os.replace(os.path.join(out, "model.pt.tmp"), os.path.join(out, "model.pt"))
+    metrics = _json_ready({"folds": per_fold, "mean": mean, "best_fold": best_fold, **mean})
+    _write_json(os.path.join(out, "metrics.json"), metrics)
+    return metrics
+
+
+def evaluate_table(model_path, sequences, device="auto", batch_size=256):
+    """Metrics of a saved model on a ``sequence<TAB>label`` table (``ntpipe evaluate``)."""
+    tokens, lengths, labels = read_table(sequences)
+    device = resolve_device(device)
+    model, cfg, _ = load_model(model_path, device)
+    if tokens.shape[1] > cfg.max_len:
+        raise ValueError(f"{sequences}: sequences up to {tokens.shape[1]} bp, longer than the model's max_len {cfg.max_len}")
+    prob = predict_proba(model, tokens, lengths, batch_size=batch_size, device=device)
+    return _json_ready(binary_metrics(labels, prob))

@@ -1,0 +1,415 @@
+"""Varieties given as a VCF against the reference: read one sample's calls,
+apply them to the reference, and cut the variety's windows on reference
+coordinates.
+
+Genotype rule (one sample, the called alleles of its ``GT``):
+
+- homozygous ALT (``1/1``, ``2/2``): that ALT allele is applied;
+- heterozygous (``0/1``, ``1/2``, ``./1``): its ALT allele is applied, the one
+  with the lowest allele index when two differ (rice varieties are inbred, so
+  heterozygous calls are mostly calling noise, and the ALT keeps the variety's
+  own sequence);
+- homozygous reference (``0/0``) or missing (``./.``, ``.``, or no ``GT``):
+  the reference is kept;
+- multi-allelic records apply the allele the sample carries (``2/2`` applies
+  the second ALT), never simply the first ALT.
+
+FILTER is not looked at: filter the VCF first (``bcftools view -f PASS``) if
+only passing calls should count. Applied records must not overlap each other
+(the REF spans of two applied records sharing a base is an error), every
+record's REF must match the reference at its position, and symbolic or
+breakend alleles (``<DEL>``, ``*``, ``N[Chr2:100[``) cannot be applied.
+All of this is checked before anything is written.
+
+Coordinates are 0-based; VCF positions in messages are the file's 1-based
+``POS``.
+"""
+
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyfaidx
+
+from .encoding import N_TOKEN, bin_layout, encode
+from .genome import encode_chrom, fetch, open_fasta, write_fasta
+
+__all__ = ["Variants", "read_variants", "apply_variants", "variety_windows", "write_consensus"]
+
+log = logging.getLogger(__name__)
+
+_ALLELE = re.compile(r"[ACGTNRYSWKMBDHVU]+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Variants:
+    """Applied variants of one chromosome, sorted by position.
+
+    Attributes
+    ----------
+    pos : numpy int64 array, 0-based position of each record's REF.
+    ref, alt : lists of str, the REF and the applied allele of each record.
+    """
+
+    pos: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    ref: list = field(default_factory=list)
+    alt: list = field(default_factory=list)
+
+    def __post_init__(self):
+        object.__setattr__(self, "pos", np.asarray(self.pos, dtype=np.int64).reshape(-1))
+        object.__setattr__(self, "ref", list(self.ref))
+        object.__setattr__(self, "alt", list(self.alt))
+        if not len(self.pos) == len(self.ref) == len(self.alt):
+            raise ValueError(
+                f"Variants needs one pos, ref and alt per record, got {len(self.pos)}, {len(self.ref)}, {len(self.alt)}"
+            )
+        for allele in (*self.ref, *self.alt):
+            if not _ALLELE.fullmatch(allele):
+                raise ValueError(f"not a sequence allele: {allele!r} (expected A, C, G, T, N or IUPAC letters)")
+
+    def __len__(self):
+        return len(self.pos)
+
+    @property
+    def ref_len(self):
+        return np.fromiter((len(r) for r in self.ref), dtype=np.int64, count=len(self.ref))
+
+    @property
+    def alt_len(self):
+        return np.fromiter((len(a) for a in self.alt), dtype=np.int64, count=len(self.alt))
+
+
+def _within(lengths):
+    """``0..n-1`` for each run of length n, concatenated (no loop)."""
+    total = int(lengths.sum())
+    firsts = np.cumsum(lengths) - lengths
+    return np.arange(total, dtype=np.int64) - np.repeat(firsts, lengths)
+
+
+def _ref_mismatch(ref_tokens, pos, refs):
+    """Index of the first record whose REF runs past the chromosome end or
+    differs from the reference (compared as tokens, so IUPAC codes equal N),
+    else None. Vectorised over all records."""
+    if not len(pos):
+        return None
+    rlen = np.fromiter((len(r) for r in refs), dtype=np.int64, count=len(refs))
+    bad = pos + rlen > len(ref_tokens)
+    if len(ref_tokens):
+        idx = np.minimum(np.repeat(pos, rlen) + _within(rlen), len(ref_tokens) - 1)
+        differs = ref_tokens[idx] != encode("".join(refs))
+        bad |= np.logical_or.reduceat(differs, np.cumsum(rlen) - rlen)  # every REF is >= 1 base
+    hits = np.flatnonzero(bad)
+    return int(hits[0]) if hits.size else None
+
+
+def _first_overlap(pos, rlen):
+    """Index ``j`` of the first record overlapping record ``j-1`` (sorted input), else None."""
+    bad = np.flatnonzero(pos[1:] < pos[:-1] + rlen[:-1])
+    return int(bad[0]) + 1 if bad.size else None
+
+
+def _check_layout(length, variants):
+    pos, rlen = variants.pos, variants.ref_len
+    if len(pos) and (pos[0] < 0 or np.any(np.diff(pos) < 0)):
+        raise ValueError("variants must be sorted by position and start at 0 or later")
+    j = _first_overlap(pos, rlen)
+    if j is not None:
+        raise ValueError(
+            f"overlapping variants at 0-based positions {pos[j - 1]} ({variants.ref[j - 1]}>{variants.alt[j - 1]})"
+            f" and {pos[j]} ({variants.ref[j]}>{variants.alt[j]})"
+        )
+    if len(pos) and pos[-1] + rlen[-1] > length:
+        raise ValueError(f"variant at 0-based position {pos[-1]} runs past the chromosome end ({length})")
+
+
+def apply_variants(ref_tokens, variants):
+    """Apply one chromosome's variants to its reference tokens.
+
+    Vectorised: every reference base not covered by a record's REF is
+    scattered to its consensus position, every applied allele to where its REF
+    started; no per-base or per-record Python loop.
+
+    Parameters
+    ----------
+    ref_tokens : numpy uint8 array, the reference chromosome (``encode``).
+    variants : Variants or None, sorted and non-overlapping.
+
+    Returns
+    -------
+    var_tokens : numpy uint8 array, the variety's consensus.
+    ref_to_var : numpy int64 array of ``len(ref_tokens) + 1``: the consensus
+        position of every reference position. Base ``k`` of a record's REF
+        maps to base ``min(k, len(ALT))`` of its allele, so the deleted bases
+        of a deletion map to where the deletion is (the first base after the
+        allele); the last entry maps ``len(ref)`` to ``len(var)``. The array
+        is non-decreasing.
+
+    Raises
+    ------
+    ValueError if the variants are unsorted, overlap, run past the end, or
+    their REF differs from ``ref_tokens``.
+    """
+    ref_tokens = np.asarray(ref_tokens, dtype=np.uint8)
+    length = len(ref_tokens)
+    if variants is None or len(variants) == 0:
+        return ref_tokens.copy(), np.arange(length + 1, dtype=np.int64)
+    _check_layout(length, variants)
+    bad = _ref_mismatch(ref_tokens, variants.pos, variants.ref)
+    if bad is not None:
+        raise ValueError(f"REF {variants.ref[bad]!r} at 0-based position {variants.pos[bad]} differs from the reference tokens")
+    pos, rlen, alen = variants.pos, variants.ref_len, variants.alt_len
+    k_ref = _within(rlen)
+    covered = np.repeat(pos, rlen) + k_ref
+    out_len = np.ones(length, dtype=np.int64)
+    out_len[covered] = 0
+    out_len[pos] += alen  # one record per position: REF spans never share a base
+    ref_to_var = np.zeros(length + 1, dtype=np.int64)
+    np.cumsum(out_len, out=ref_to_var[1:])
+
+    var_tokens = np.empty(int(ref_to_var[-1]), dtype=np.uint8)
+    kept = np.ones(length, dtype=bool)
+    kept[covered] = False
+    var_tokens[ref_to_var[:-1][kept]] = ref_tokens[kept]
+    var_tokens[np.repeat(ref_to_var[pos], alen) + _within(alen)] = encode("".join(variants.alt))
+
+    ref_to_var[covered] = np.repeat(ref_to_var[pos], rlen) + np.minimum(k_ref, np.repeat(alen, rlen))
+    return var_tokens, ref_to_var
+
+
+def _map_positions(ref_to_var, positions):
+    """Consensus position of reference positions, also outside the chromosome
+    (before it: unchanged; past its end: shifted by the net indel length)."""
+    length = len(ref_to_var) - 1
+    inside = ref_to_var[np.clip(positions, 0, length)]
+    return np.where(positions < 0, positions, np.where(positions > length, ref_to_var[-1] + positions - length, inside))
+
+
+def variety_windows(ref_tokens, variants, size, stride):
+    """A VCF variety's windows on reference coordinates.
+
+    Reference bin ``i`` covers ``[i*stride, min((i+1)*stride, L))`` (the bins
+    of :func:`ntpipe.encoding.bin_layout`). Its centre is the reference
+    position ``c_i = i*stride - left + size//2`` with
+    ``left = (size - stride)//2``, i.e. the base at offset ``size//2`` of the
+    reference window ``[i*stride - left, i*stride - left + size)``
+    (``i*stride + stride//2`` when size and stride are both even). The
+    variety's window for bin ``i`` is the ``size`` bases of its consensus
+    starting at ``map(c_i) - size//2``, ``map`` being ``ref_to_var`` of
+    :func:`apply_variants` (a centre inside a deletion maps to where the
+    deletion is; positions outside the chromosome keep their distance to its
+    ends); consensus positions outside the chromosome are N. An indel shifts
+    the flanks; the window stays ``size`` long.
+
+    So a bin whose reference window holds no variant gets exactly the
+    reference window, and with no variants ``padded`` equals
+    ``pad_for_bins(ref_tokens, size, stride)`` and ``starts`` equals
+    ``arange(n_bins) * stride``.
+
+    Parameters
+    ----------
+    ref_tokens : numpy uint8 array, the reference chromosome.
+    variants : Variants or None.
+    size, stride : window length and bin width (``size >= stride``).
+
+    Returns
+    -------
+    padded : numpy uint8 array, the consensus with N on both sides.
+    starts : numpy int64 array of ``n_bins``: ``padded[starts[i]:starts[i]+size]``
+        is bin ``i``'s window.
+    """
+    ref_tokens = np.asarray(ref_tokens, dtype=np.uint8)
+    n_bins, left, right = bin_layout(len(ref_tokens), size, stride)
+    var_tokens, ref_to_var = apply_variants(ref_tokens, variants)
+    if n_bins == 0:
+        pad = np.full(left + right, N_TOKEN, np.uint8)
+        return np.concatenate([pad[:left], var_tokens, pad[left:]]), np.empty(0, np.int64)
+    half = size // 2
+    centres = np.arange(n_bins, dtype=np.int64) * stride - left + half
+    raw = _map_positions(ref_to_var, centres) - half  # window starts in consensus coordinates
+    pad_left = max(0, -int(raw.min()))
+    pad_right = max(0, int(raw.max()) + size - len(var_tokens))
+    padded = np.concatenate(
+        [np.full(pad_left, N_TOKEN, np.uint8), var_tokens, np.full(pad_right, N_TOKEN, np.uint8)]
+    )
+    return padded, raw + pad_left
+
+
+class _MissingFile(FileNotFoundError, ValueError):
+    """A missing input: both a FileNotFoundError and a ValueError."""
+
+
+def _open_vcf(vcf, sample, need_index):
+    import pysam
+
+    path = Path(vcf)
+    if not path.is_file():
+        raise _MissingFile(f"VCF not found: {path}")
+    try:
+        handle = pysam.VariantFile(str(path))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read as VCF/BCF: {err}") from None
+    samples = list(handle.header.samples)
+    if sample is None:
+        if len(samples) != 1:
+            handle.close()
+            raise ValueError(
+                f"{path}: has {len(samples)} samples ({', '.join(samples) or 'none'});"
+                " expected exactly one, or name the sample to use"
+            )
+        sample = samples[0]
+    elif sample not in samples:
+        handle.close()
+        raise ValueError(f"{path}: sample {sample!r} is not in the VCF; available samples: {', '.join(samples) or 'none'}")
+    if need_index and handle.index is None:
+        handle.close()
+        raise ValueError(f"{path}: reading chosen chromosomes needs an index (bgzip + tabix -p vcf, or bcftools index)")
+    handle.subset_samples([sample])
+    return handle, sample
+
+
+def _records(handle, vcf, chroms):
+    """Records of the whole file, or of ``chroms`` through the index; pysam's
+    read errors become ValueErrors naming the file."""
+    if chroms is None:
+        it = iter(handle)
+    else:
+        contigs = set(handle.header.contigs)
+        it = (rec for chrom in chroms if chrom in contigs for rec in handle.fetch(chrom))
+    while True:
+        try:
+            rec = next(it)
+        except StopIteration:
+            return
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{vcf}: cannot read record: {err}") from None
+        yield rec
+
+
+def _applied_allele(rec, sample):
+    """The allele string the sample carries at ``rec`` (see the module's
+    genotype rule), or None to keep the reference."""
+    call = rec.samples[sample]
+    gt = call.get("GT") if "GT" in call else None
+    if not gt:
+        return None
+    alt_idx = [a for a in gt if a is not None and a > 0]
+    if not alt_idx:
+        return None
+    return rec.alleles[min(alt_idx)]
+
+
+def read_variants(vcf, sample, reference, chroms=None):
+    """One sample's applied variants per chromosome (genotype rule in the
+    module docstring).
+
+    Parameters
+    ----------
+    vcf : path to a VCF or BCF (plain, bgzip; indexed only if ``chroms`` is given).
+    sample : str or None; None only for a single-sample VCF.
+    reference : FASTA path or ``pyfaidx.Fasta`` the VCF was called against.
+    chroms : optional list of chromosome names to read (uses the index).
+
+    Returns
+    -------
+    dict ``{chrom: Variants}`` with every reference chromosome (or every one of
+    ``chroms``) in ``.fai`` order, empty Variants where nothing is applied.
+
+    Raises
+    ------
+    ValueError naming the file, chromosome and 1-based position for: a sample
+    not in the VCF, a record on a chromosome the reference lacks, a REF that
+    differs from the reference, an applied symbolic or breakend allele,
+    overlapping applied records, a missing VCF, or a missing index when
+    ``chroms`` is given.
+    """
+    fasta = reference if isinstance(reference, pyfaidx.Fasta) else open_fasta(reference)
+    names = list(fasta.keys())
+    if chroms is not None:
+        unknown = [c for c in chroms if c not in fasta]
+        if unknown:
+            raise ValueError(f"{fasta.filename}: no sequence named {', '.join(map(repr, unknown))}")
+        names = [c for c in names if c in set(chroms)]
+    handle, sample = _open_vcf(vcf, sample, need_index=chroms is not None)
+    all_records = {name: ([], []) for name in names}  # every record: pos, REF (for the REF check)
+    applied = {name: ([], [], []) for name in names}
+    try:
+        for rec in _records(handle, vcf, None if chroms is None else names):
+            where = f"{vcf}: {rec.chrom}:{rec.pos}"
+            if rec.chrom not in all_records:
+                raise ValueError(
+                    f"{where}: chromosome {rec.chrom!r} is not in the reference {fasta.filename}"
+                    f" (reference has {', '.join(list(fasta.keys())[:5])}{', ...' if len(fasta.keys()) > 5 else ''})"
+                )
+            if rec.ref is None or not _ALLELE.fullmatch(rec.ref):
+                raise ValueError(f"{where}: REF {rec.ref!r} is not a sequence allele")
+            all_records[rec.chrom][0].append(rec.start)
+            all_records[rec.chrom][1].append(rec.ref)
+            allele = _applied_allele(rec, sample)
+            if allele is None:
+                continue
+            if not _ALLELE.fullmatch(allele):
+                raise ValueError(
+                    f"{where}: sample {sample!r} carries the symbolic or breakend allele {allele!r},"
+                    " which cannot be applied (expected an explicit sequence allele of A, C, G, T, N)"
+                )
+            lists = applied[rec.chrom]
+            lists[0].append(rec.start)
+            lists[1].append(rec.ref)
+            lists[2].append(allele)
+    finally:
+        handle.close()
+
+    result = {}
+    for name in names:
+        pos = np.asarray(all_records[name][0], dtype=np.int64)
+        if len(pos):
+            refs = all_records[name][1]
+            ref_tokens = encode_chrom(fasta, name)
+            bad = _ref_mismatch(ref_tokens, pos, refs)
+            if bad is not None:
+                start = int(pos[bad])
+                got = fetch(fasta, name, start, start + len(refs[bad]))
+                raise ValueError(
+                    f"{vcf}: {name}:{start + 1}: REF {refs[bad]!r} does not match the reference"
+                    f" {fasta.filename} there ({got!r}); was the VCF called against another reference?"
+                )
+        a_pos, a_ref, a_alt = applied[name]
+        order = np.argsort(np.asarray(a_pos, dtype=np.int64), kind="stable")
+        variants = Variants(np.asarray(a_pos, dtype=np.int64)[order], [a_ref[i] for i in order], [a_alt[i] for i in order])
+        j = _first_overlap(variants.pos, variants.ref_len)
+        if j is not None:
+            p, q = variants.pos[j - 1], variants.pos[j]
+            raise ValueError(
+                f"{vcf}: {name}:{q + 1}: applied record {variants.ref[j]}>{variants.alt[j]} overlaps the applied"
+                f" record at {name}:{p + 1} ({variants.ref[j - 1]}>{variants.alt[j - 1]}) for sample {sample!r};"
+                " expected non-overlapping calls (normalise with bcftools norm, or drop one)"
+            )
+        result[name] = variants
+    log.info("%s, sample %s: %d variants applied", vcf, sample, sum(len(v) for v in result.values()))
+    return result
+
+
+class _ConsensusRecords:
+    """``write_fasta`` input that builds one chromosome at a time."""
+
+    def __init__(self, fasta, variants):
+        self.fasta, self.variants = fasta, variants
+
+    def items(self):
+        for name in self.fasta.keys():
+            yield name, apply_variants(encode_chrom(self.fasta, name), self.variants.get(name))[0]
+
+
+def write_consensus(reference, vcf, sample, out_fasta):
+    """Write a VCF variety's consensus FASTA (every reference sequence, in
+    ``.fai`` order, uppercase, non-ACGT as N) atomically, with its ``.fai``.
+
+    The VCF is read and checked completely first, so a bad VCF leaves no
+    output. Returns the output path.
+    """
+    fasta = reference if isinstance(reference, pyfaidx.Fasta) else open_fasta(reference)
+    variants = read_variants(vcf, sample, fasta)
+    Path(out_fasta).parent.mkdir(parents=True, exist_ok=True)
+    return write_fasta(out_fasta, _ConsensusRecords(fasta, variants))

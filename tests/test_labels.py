@@ -1,0 +1,134 @@
+import gzip
+
+import numpy as np
+import pysam
+import pytest
+
+from ntpipe.encoding import decode
+from ntpipe.genome import write_fasta
+from ntpipe.labels import (
+    LabelConfig, bam_labels, build_labels, load_labels, peak_labels, read_peaks, sample_windows, split_by_chrom,
+)
+
+SIZE, STRIDE = 300, 100
+
+
+def test_peak_labels_thresholds_and_ambiguous_windows():
+    # peak [1000, 1250): bins 10, 11 fully covered, bin 12 half covered
+    labels = peak_labels((np.array([1000]), np.array([1250])), 3000, SIZE, STRIDE, 0.5)
+    assert labels[10] == labels[11] == labels[12] == 1
+    assert labels[9] == -1  # window [800, 1100) touches the peak, its bin does not
+    assert labels[8] == 0  # window [700, 1000) ends where the peak starts
+    assert labels[13] == -1 and labels[14] == 0
+    strict = peak_labels((np.array([1000]), np.array([1250])), 3000, SIZE, STRIDE, 0.8)
+    assert strict[12] == -1
+
+
+def test_peak_labels_at_chromosome_ends():
+    labels = peak_labels((np.array([0, 2950]), np.array([60, 3010])), 3010, SIZE, STRIDE, 0.5)
+    assert len(labels) == 31
+    assert labels[0] == 1  # 60 of the first 100 bp
+    assert labels[30] == 1  # the last bin is 10 bp long and fully covered
+    assert labels[29] == 1  # [2900, 3000) is half covered: positive at 0.5
+    assert labels[28] == -1  # its window [2700, 3000) touches the peak
+    assert labels[26] == 0
+    no_peaks = peak_labels(None, 450, SIZE, STRIDE, 0.5)
+    assert no_peaks.tolist() == [0] * 5
+
+
+def _genome(tmp_path):
+    rng = np.random.default_rng(0)
+    seqs = {
+        "Chr1": "".join(rng.choice(list("ACGT"), 3000)),
+        "Chr2": "N" * 1000 + "".join(rng.choice(list("ACGT"), 2000)),
+        "Chr10": "".join(rng.choice(list("ACGT"), 2000)),
+    }
+    return write_fasta(tmp_path / "g.fa", seqs), seqs
+
+
+def test_read_peaks_formats_and_errors(tmp_path):
+    sizes = {"Chr1": 3000, "Chr10": 2000}
+    narrow = tmp_path / "p.narrowPeak.gz"
+    with gzip.open(narrow, "wt") as fh:
+        fh.write("track name=x\nChr1\t100\t200\tp1\t0\t.\t5\t4\t3\t50\nChr1\t150\t300\tp2\t0\t.\t5\t4\t3\t50\nChr10\t0\t10\tp3\t0\t.\t1\t1\t1\t5\n")
+    peaks = read_peaks(narrow, sizes)
+    assert peaks["Chr1"][0].tolist() == [100] and peaks["Chr1"][1].tolist() == [300]  # merged
+    for text, message in [
+        ("", "no peaks"),
+        ("Chr3\t1\t10\n", r"line 1: chromosome 'Chr3' is not in the genome"),
+        ("Chr1\t10\t3001\n", r"line 1: peak Chr1:10-3001 runs past the chromosome end \(3000\)"),
+        ("Chr1\t10\t10\n", "not a valid interval"),
+        ("Chr1\tx\t10\n", "expected BED"),
+    ]:
+        bad = tmp_path / "bad.bed"
+        bad.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            read_peaks(bad, sizes)
+
+
+def test_build_labels_from_peaks(tmp_path):
+    fa, seqs = _genome(tmp_path)
+    peaks = tmp_path / "p.bed"
+    peaks.write_text("Chr1\t1000\t1500\nChr2\t1000\t1400\nChr10\t500\t800\n")
+    cfg = LabelConfig(size=SIZE, stride=STRIDE, negative_ratio=1.0, gc_match=True, seed=1)
+    out = tmp_path / "labels" / "K4.npz"
+    summary = build_labels([{"cultivar": "A", "genome": str(fa), "peaks": str(peaks)}], cfg, out)
+    data = load_labels(out)
+    assert summary["A"]["positive"] == 5 + 4 + 3
+    assert data["tokens"].shape == (len(data["labels"]), SIZE) and data["tokens"].dtype == np.uint8
+    assert data["labels"].sum() == 12 and (data["labels"] == 0).sum() == 12
+    # Chr2's N gap: no window with more than half N survives
+    assert ((data["tokens"] == 4).mean(1) <= 0.5).all()
+    # each stored window is the genome's window centred on its bin
+    i = int(np.flatnonzero((data["chrom"] == "Chr1") & (data["start"] == 1200))[0])
+    assert decode(data["tokens"][i]) == seqs["Chr1"][1100:1400]
+    assert not list(tmp_path.glob("labels/*.tmp"))
+
+
+def test_sample_windows_caps_and_matches_gc():
+    rng = np.random.default_rng(0)
+    labels = np.array([1] * 50 + [0] * 1000, np.int8)
+    gc = np.concatenate([np.full(50, 0.7), np.linspace(0.2, 0.8, 1000)])
+    chosen = sample_windows(labels, gc, rng, LabelConfig(max_per_cultivar=20, negative_ratio=2.0, gc_match=True))
+    assert (labels[chosen] == 1).sum() == 20 and (labels[chosen] == 0).sum() == 40
+    assert gc[chosen][labels[chosen] == 0].mean() > 0.6  # matched to the positives' GC
+
+
+def _bam(path, chrom_lengths, positions):
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": c, "LN": n} for c, n in chrom_lengths.items()]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as bam:
+        for chrom, pos in sorted(positions, key=lambda x: (list(chrom_lengths).index(x[0]), x[1])):
+            r = pysam.AlignedSegment(bam.header)
+            r.query_name, r.reference_name, r.reference_start = f"r{pos}", chrom, pos
+            r.query_sequence, r.cigarstring, r.mapping_quality, r.flag = "A" * 50, "50M", 60, 0
+            r.query_qualities = pysam.qualitystring_to_array("I" * 50)
+            bam.write(r)
+    pysam.index(str(path))
+    return path
+
+
+def test_bam_labels_enrichment(tmp_path):
+    sizes = {"Chr1": 3000}
+    rng = np.random.default_rng(0)
+    chip = [("Chr1", int(p)) for p in rng.integers(1000, 1300, 200)] + [("Chr1", int(p)) for p in rng.integers(0, 2950, 60)]
+    control = [("Chr1", int(p)) for p in rng.integers(0, 2950, 260)]
+    chip_bam, ctrl_bam = _bam(tmp_path / "chip.bam", sizes, chip), _bam(tmp_path / "in.bam", sizes, control)
+    cfg = LabelConfig(size=SIZE, stride=STRIDE)
+    labels = bam_labels(chip_bam, ctrl_bam, sizes, cfg)["Chr1"]
+    assert labels[11] == 1 and labels[12] == 1  # windows over the enriched region
+    assert labels[25] == 0 and labels[2] == 0
+    no_control = bam_labels(chip_bam, None, sizes, cfg)["Chr1"]
+    assert no_control[11] == 1 and no_control[25] == 0
+
+
+def test_split_never_mixes_chromosomes():
+    chrom = np.array(["Chr1", "Chr1", "Chr2", "Chr2", "Chr10", "Chr10", "Chr3", "Chr3"])
+    data = {"tokens": np.arange(8)[:, None], "labels": np.array([0, 1] * 4, np.uint8), "chrom": chrom}
+    parts = split_by_chrom(data, ["Chr2"], ["Chr10"])
+    assert parts["valid"][0].ravel().tolist() == [2, 3]
+    assert parts["test"][0].ravel().tolist() == [4, 5]
+    assert parts["train"][0].ravel().tolist() == [0, 1, 6, 7]
+    with pytest.raises(ValueError, match=r"the test split has no windows.*Chr9"):
+        split_by_chrom(data, ["Chr2"], ["Chr9"])
+    with pytest.raises(ValueError, match="both validation and test"):
+        split_by_chrom(data, ["Chr2"], ["Chr2"])

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+import torch
+
+from ntpipe.config import ModelConfig, from_dict, model_config
+from ntpipe.model import NucleicTransformer, load_model, min_length, save_model
+
+
+def tiny(**overrides):
+    return model_config("small", **{"d_model": 16, "n_heads": 2, "d_ff": 32, "n_layers": 2, "kmers": [5], "pool": 2, **overrides})
+
+
+def make(**overrides):
+    torch.manual_seed(0)
+    return NucleicTransformer(tiny(**overrides)).eval()
+
+
+def test_shapes():
+    model = make()
+    logits = model(torch.randint(0, 5, (3, 40)))
+    assert logits.shape == (3,)
+    assert torch.isfinite(logits).all()
+    logits = model(torch.randint(0, 5, (1, 40)), torch.tensor([40]))
+    assert logits.shape == (1,)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"kmers": [3, 7], "pool": 3}, {"pool": 1}])
+def test_padding_invariance(overrides):
+    model = make(**overrides)
+    g = torch.Generator().manual_seed(1)
+    lengths = [40, 23, 31, 12]
+    seqs = [torch.randint(0, 5, (n,), generator=g) for n in lengths]
+    padded = torch.full((len(seqs), 45), 4, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        padded[i, : len(s)] = s
+    batch = model(padded, torch.tensor(lengths))
+    alone = torch.cat([model(s[None]) for s in seqs])
+    torch.testing.assert_close(batch, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_uint8_tokens_and_short_sequence():
+    model = make()
+    x = torch.randint(0, 5, (2, 30), dtype=torch.uint8)
+    torch.testing.assert_close(model(x), model(x.long()))
+    short = torch.randint(0, 4, (2, min_length(model.cfg) - 2))  # shorter than one k-mer token: still defined
+    assert torch.isfinite(model(short)).all()
+
+
+def test_n_is_a_token():
+    model = make()
+    x = torch.randint(0, 4, (1, 40))
+    y = x.clone()
+    y[0, 10] = 4
+    assert not torch.allclose(model(x), model(y))
+    # an N inside a sequence is not padding: it is not the same as a shorter sequence
+    assert not torch.allclose(model(y), model(y[:, :20], torch.tensor([20])))
+
+
+def test_attention_weights():
+    model = make()
+    x = torch.randint(0, 5, (2, 40))
+    lengths = torch.tensor([40, 25])
+    logits, weights = model(x, lengths, return_attention=True)
+    T = (40 - 5 + 1) // 2
+    assert weights.shape == (2, 2, 2, T, T)  # (B, layers, heads, T, T)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 2, 2, T))
+    valid = (25 - 5 + 1) // 2
+    assert weights[1, ..., valid:].abs().max() == 0  # padded keys get no weight
+    torch.testing.assert_close(logits, model(x, lengths), atol=1e-5, rtol=1e-5)
+
+
+def test_save_load_round_trip(tmp_path):
+    model = make()
+    path = tmp_path / "model.pt"
+    save_model(path, model, model.cfg, {"mark": "H3K4me3", "window": 1000, "auc": np.float64(0.9)})
+    loaded, cfg, meta = load_model(path)
+    assert cfg == model.cfg
+    assert meta == {"mark": "H3K4me3", "window": 1000, "auc": 0.9}
+    x = torch.randint(0, 5, (3, 40))
+    torch.testing.assert_close(loaded(x), model(x), atol=0, rtol=0)
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == "ntpipe-model" and raw["version"] == 1
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_load_rejects_other_files(tmp_path):
+    other = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, other)
+    with pytest.raises(ValueError, match="other.pt.*not an ntpipe model"):
+        load_model(other)
+    rubbish = tmp_path / "random.bin"
+    rubbish.write_bytes(np.random.default_rng(0).bytes(1000))
+    with pytest.raises(ValueError, match="random.bin.*not an ntpipe model"):
+        load_model(rubbish)
+    incomplete = tmp_path / "incomplete.pt"
+    torch.save({"format": "ntpipe-model", "version": 1}, incomplete)
+    with pytest.raises(ValueError, match="missing model_config, state_dict"):
+        load_model(incomplete)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "absent.pt")
+
+
+def test_config_from_dict_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="'colour', 'wings'"):
+        from_dict(ModelConfig, {"d_model": 8, "wings": 2, "colour": 1})
+    with pytest.raises(ValueError, match="unknown preset"):
+        model_config("huge")
+    with pytest.raises(ValueError, match="'layers'"):
+        model_config("small", layers=3)
+    assert model_config("seed").d_model == 512
+    assert from_dict(ModelConfig, {"kmers": (7,)}).kmers == [7]
+
+
+def test_max_len():
+    model = make(max_len=50)
+    with pytest.raises(ValueError, match="max_len"):
+        model(torch.randint(0, 5, (1, 60)))

@@ -1,0 +1,107 @@
+import pytest
+
+from ntpipe.sheets import load_config, load_training_sheet, load_varieties_sheet
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ["a.fa", "b.fa", "a.K4.narrowPeak", "b.K4.narrowPeak", "a.K4.bam", "in.bam", "v.vcf.gz", "v1.fa"]:
+        (tmp_path / name).write_text("x")
+    return tmp_path
+
+
+def _sheet(path, rows):
+    path.write_text("\n".join("\t".join(r) for r in rows) + "\n")
+    return path
+
+
+GOOD = [
+    ["cultivar", "mark", "genome", "peaks", "bam", "control"],
+    ["A", "H3K4me3", "a.fa", "", "a.K4.bam", "in.bam"],
+    ["B", "H3K4me3", "b.fa", "b.K4.narrowPeak", "", ""],
+]
+
+
+def test_good_training_sheet(files):
+    sheet = load_training_sheet(_sheet(files / "t.tsv", GOOD))
+    assert list(sheet.cultivar) == ["A", "B"]
+    assert sheet.loc[2, "bam"] == "a.K4.bam"
+
+
+def test_optional_columns_may_be_absent(files):
+    sheet = load_training_sheet(_sheet(files / "t.tsv", [["cultivar", "mark", "genome", "peaks"], ["A", "K4", "a.fa", "a.K4.narrowPeak"]]))
+    assert sheet.loc[2, "bam"] == ""
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([["cultivar", "genome", "peaks"], ["A", "a.fa", "a.K4.narrowPeak"]], r"missing column\(s\) \['mark'\]"),
+        ([GOOD[0], ["A", "K4", "a.fa", "", "", ""]], r"line 2: row A/K4 has neither of 'peaks' and 'bam'"),
+        ([GOOD[0], ["A", "K4", "a.fa", "a.K4.narrowPeak", "a.K4.bam", ""]], "has both of 'peaks' and 'bam'"),
+        ([GOOD[0], ["A", "K4", "a.fa", "nope.bed", "", ""]], r"line 2, column 'peaks': file not found: nope.bed"),
+        ([GOOD[0], ["A", "K4", "missing.fa", "a.K4.narrowPeak", "", ""]], r"column 'genome': file not found"),
+        ([GOOD[0], ["A b", "K4", "a.fa", "a.K4.narrowPeak", "", ""]], r"line 2, column 'cultivar': 'A b' may hold only"),
+        ([GOOD[0], ["A", "K4/x", "a.fa", "a.K4.narrowPeak", "", ""]], r"column 'mark': 'K4/x' may hold only"),
+        ([GOOD[0], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", ""], ["A", "K27", "b.fa", "b.K4.narrowPeak", "", ""]],
+         r"cultivar 'A' names different genomes"),
+        ([GOOD[0], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", ""], ["A", "K4", "a.fa", "b.K4.narrowPeak", "", ""]],
+         r"line 3: cultivar 'A' and mark 'K4' appear twice"),
+        ([GOOD[0], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", "in.bam"]], "a control needs a 'bam'"),
+        ([GOOD[0]], "no rows"),
+        ([GOOD[0] + ["extra"], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", "", "x"]], r"unknown column\(s\) \['extra'\]"),
+    ],
+)
+def test_bad_training_sheet(files, rows, message):
+    with pytest.raises(ValueError, match=message):
+        load_training_sheet(_sheet(files / "t.tsv", rows))
+
+
+def test_buildable_files_may_be_missing(files):
+    rows = [GOOD[0], ["A", "K4", "demo/a.fa", "demo/a.bed", "", ""]]
+    sheet = load_training_sheet(_sheet(files / "t.tsv", rows), buildable=["demo/a.fa", "demo/a.bed"])
+    assert len(sheet) == 1
+
+
+def test_varieties_sheet(files):
+    rows = [["variety", "genome", "vcf", "sample"], ["IRIS_313-1", "v1.fa", "", ""], ["IRIS_313-2", "", "v.vcf.gz", "S2"]]
+    sheet = load_varieties_sheet(_sheet(files / "v.tsv", rows))
+    assert list(sheet.variety) == ["IRIS_313-1", "IRIS_313-2"]
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([["variety", "genome"], ["V1", "v1.fa"], ["V1", "v1.fa"]], r"line 3: duplicate variety name 'V1'"),
+        ([["variety", "genome"], ["V 1", "v1.fa"]], r"column 'variety': 'V 1' may hold only"),
+        ([["variety", "genome", "vcf"], ["V1", "", ""]], "has neither of 'genome' and 'vcf'"),
+        ([["variety", "genome", "vcf"], ["V1", "v1.fa", "v.vcf.gz"]], "has both"),
+        ([["variety", "genome", "sample"], ["V1", "v1.fa", "S1"]], "a sample needs a 'vcf'"),
+        ([["variety", "vcf"], ["V1", "gone.vcf.gz"]], "file not found: gone.vcf.gz"),
+        ([["name", "genome"], ["V1", "v1.fa"]], "missing column"),
+    ],
+)
+def test_bad_varieties_sheet(files, rows, message):
+    with pytest.raises(ValueError, match=message):
+        load_varieties_sheet(_sheet(files / "v.tsv", rows))
+
+
+def test_config_defaults_and_errors():
+    cfg = load_config({"samples": "t.tsv", "varieties": "v.tsv", "reference": "r.fa"})
+    assert cfg["window"] == {"size": 1000, "stride": 100, "max_n_fraction": 0.5}
+    assert cfg["prediction"]["coordinates"] == "reference"
+    assert cfg["model"]["preset"] == "small"
+    with pytest.raises(ValueError, match="window.stride"):
+        load_config({"samples": "t", "varieties": "v", "reference": "r", "window": {"stride": 0}})
+    with pytest.raises(ValueError, match="'reference' is a required property"):
+        load_config({"samples": "t", "varieties": "v"})
+    with pytest.raises(ValueError, match="prediction.coordinates"):
+        load_config({"samples": "t", "varieties": "v", "reference": "r", "prediction": {"coordinates": "nope"}})
+
+
+def test_repo_config_is_valid():
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).parent.parent / "config" / "config.yaml")
+    assert cfg["samples"] == "config/training.tsv"

@@ -1,0 +1,109 @@
+import re
+from pathlib import Path
+
+import pandas as pd
+from snakemake.utils import min_version, validate
+
+from ntpipe import sheets
+
+min_version("9.0")
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+DEMO_DIR = Path(config["demo"]["outdir"])
+
+
+def _demo_files(*sheet_paths):
+    """Sheet files under the demo directory: the simulate_demo rule builds them."""
+    files = {Path(config["reference"])} if DEMO_DIR in Path(config["reference"]).parents else set()
+    for path in sheet_paths:
+        if not Path(path).exists():
+            continue
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        for col in ("genome", "peaks", "bam", "control", "vcf"):
+            if col in table:
+                files |= {Path(f) for f in table[col] if f and DEMO_DIR in Path(f).parents}
+    return sorted(files)
+
+
+DEMO_FILES = _demo_files(config["samples"], config["varieties"])
+samples = sheets.load_training_sheet(config["samples"], buildable=DEMO_FILES)
+varieties = sheets.load_varieties_sheet(config["varieties"], buildable=DEMO_FILES).set_index("variety", drop=False)
+validate(samples, schema="../schemas/training.schema.yaml")
+validate(varieties, schema="../schemas/varieties.schema.yaml")
+
+MARKS = sorted(samples["mark"].unique())
+VARIETIES = list(varieties.index)
+
+
+def _choice(names):
+    return "|".join(re.escape(n) for n in names)
+
+
+wildcard_constraints:
+    mark=_choice(MARKS),
+    variety=_choice(VARIETIES),
+
+
+def get_final_output():
+    """Every variety's tracks and IGV session, every mark's model and metrics."""
+    out = expand("results/models/{mark}/metrics.json", mark=MARKS)
+    out += expand("results/tracks/{variety}/{mark}.bw", variety=VARIETIES, mark=MARKS)
+    out += expand("results/tracks/{variety}/igv_session.xml", variety=VARIETIES)
+    if is_demo():
+        out.append("results/demo_evaluation.tsv")
+    return out
+
+
+def is_demo():
+    """True when the sheets are the simulated demo's (its ground truth is known)."""
+    return bool(DEMO_FILES) and DEMO_DIR in Path(config["reference"]).parents
+
+
+def get_label_input(wildcards):
+    rows = samples[samples["mark"] == wildcards.mark]
+    files = [f for col in ("genome", "peaks", "bam", "control") for f in rows[col] if f]
+    return sorted(set(files))
+
+
+def get_mark_rows(mark):
+    """The training rows of one mark as plain dicts (passed to the script as params)."""
+    return samples[samples["mark"] == mark].to_dict("records")
+
+
+def get_variety(wildcards):
+    return varieties.loc[wildcards.variety]
+
+
+def is_vcf_variety(variety):
+    return bool(varieties.loc[variety, "vcf"])
+
+
+def get_track_genome(wildcards):
+    """The FASTA a variety's tracks are on (and its windows read from)."""
+    row = get_variety(wildcards)
+    if not row["vcf"]:
+        return row["genome"]
+    if config["prediction"]["coordinates"] == "variety":
+        return f"results/genomes/{wildcards.variety}.fa"
+    return config["reference"]
+
+
+def get_predict_input(wildcards):
+    row = get_variety(wildcards)
+    inputs = {
+        "models": expand("results/models/{mark}/model.pt", mark=MARKS),
+        "genome": get_track_genome(wildcards),
+    }
+    if row["vcf"] and config["prediction"]["coordinates"] == "reference":
+        inputs["vcf"] = row["vcf"]
+    return inputs
+
+
+def get_predict_vcf(wildcards):
+    """VCF and sample to apply on the fly (reference coordinates), else (None, None)."""
+    row = get_variety(wildcards)
+    if row["vcf"] and config["prediction"]["coordinates"] == "reference":
+        return {"vcf": row["vcf"], "sample": row["sample"] or None}
+    return {"vcf": None, "sample": None}

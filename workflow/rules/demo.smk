@@ -1,0 +1,43 @@
+# The simulated demo panel, built when the sheets name files under demo.outdir
+# that are missing, and the demo's own check against its ground truth.
+
+
+rule simulate_demo:
+    output:
+        DEMO_FILES,
+    log:
+        "logs/simulate_demo.log",
+    params:
+        outdir=config["demo"]["outdir"],
+        seed=config["demo"]["seed"],
+        scale=config["demo"]["scale"],
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/ntpipe.yaml"
+    shell:
+        "ntpipe simulate --out {params.outdir:q} --seed {params.seed} --scale {params.scale} 2> {log:q}"
+
+
+rule evaluate_demo:
+    input:
+        tracks=expand("results/tracks/{variety}/{mark}.bw", variety=VARIETIES, mark=MARKS),
+        models=expand("results/models/{mark}/metrics.json", mark=MARKS),
+    output:
+        "results/demo_evaluation.tsv",
+    log:
+        "logs/evaluate_demo.log",
+    params:
+        truth=str(DEMO_DIR / "truth"),
+        events=str(DEMO_DIR / "events.tsv"),
+        varieties=lambda wildcards: varieties.to_dict("records"),
+        marks=MARKS,
+        stride=config["window"]["stride"],
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/evaluate_demo.py"

@@ -1,0 +1,65 @@
+# Every variety: its windows (own FASTA, or reference + VCF), one inference pass
+# for all marks, a bigWig per mark, and an IGV session.
+
+
+rule consensus_genome:
+    input:
+        vcf=lambda wildcards: get_variety(wildcards)["vcf"],
+        reference=config["reference"],
+    output:
+        (temp if config["prediction"]["temp_consensus"] else lambda f: f)("results/genomes/{variety}.fa"),
+    log:
+        "logs/consensus_genome/{variety}.log",
+    params:
+        sample=lambda wildcards: get_variety(wildcards)["sample"] or None,
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/consensus_genome.py"
+
+
+rule predict_variety:
+    input:
+        unpack(get_predict_input),
+    output:
+        expand("results/tracks/{{variety}}/{mark}.bw", mark=MARKS),
+    log:
+        "logs/predict_variety/{variety}.log",
+    benchmark:
+        "benchmarks/predict_variety/{variety}.tsv"
+    params:
+        variant=get_predict_vcf,
+        marks=MARKS,
+        window=config["window"],
+        prediction=config["prediction"],
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=240,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/predict_variety.py"
+
+
+rule igv_session:
+    input:
+        tracks=expand("results/tracks/{{variety}}/{mark}.bw", mark=MARKS),
+        genome=get_track_genome,
+    output:
+        "results/tracks/{variety}/igv_session.xml",
+    log:
+        "logs/igv_session/{variety}.log",
+    params:
+        marks=MARKS,
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/igv_session.py"

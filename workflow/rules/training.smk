@@ -1,0 +1,69 @@
+# Labelled windows per mark from every cultivar's peaks or BAM, then one model per mark.
+
+
+rule build_labels:
+    input:
+        get_label_input,
+    output:
+        temp("results/labels/{mark}.npz"),
+    log:
+        "logs/build_labels/{mark}.log",
+    benchmark:
+        "benchmarks/build_labels/{mark}.tsv"
+    params:
+        rows=lambda wildcards: get_mark_rows(wildcards.mark),
+        window=config["window"],
+        labels=config["labels"],
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/build_labels.py"
+
+
+rule train_model:
+    input:
+        "results/labels/{mark}.npz",
+    output:
+        model="results/models/{mark}/model.pt",
+        metrics=report(
+            "results/models/{mark}/metrics.json",
+            caption="../report/metrics.rst",
+            category="Models",
+            subcategory="{mark}",
+        ),
+        baseline="results/models/{mark}/baseline.json",
+        history="results/models/{mark}/history.tsv",
+        curves=report(
+            "results/models/{mark}/curves.png",
+            caption="../report/curves.rst",
+            category="Models",
+            subcategory="{mark}",
+        ),
+        roc=report(
+            "results/models/{mark}/roc_pr.png",
+            caption="../report/roc_pr.rst",
+            category="Models",
+            subcategory="{mark}",
+        ),
+    log:
+        "logs/train_model/{mark}.log",
+    benchmark:
+        "benchmarks/train_model/{mark}.tsv"
+    params:
+        window=config["window"],
+        split=config["split"],
+        model=config["model"],
+        training=config["training"],
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=16000,
+        runtime=720,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/train_model.py"

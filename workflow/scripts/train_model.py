@@ -1,0 +1,13 @@
+"""Snakemake adapter: train and evaluate one mark's model (ntpipe.steps.train_mark)."""
+
+from pathlib import Path
+
+from ntpipe.logs import setup_logging
+from ntpipe.steps import train_mark
+
+setup_logging(snakemake.log[0])
+p = snakemake.params
+train_mark(
+    snakemake.input[0], Path(snakemake.output.model).parent, mark=snakemake.wildcards.mark,
+    window=p.window, split=p.split, model=p.model, training=p.training,
+)
