@@ -17,6 +17,7 @@ __all__ = [
     "bin_layout",
     "pad_for_bins",
     "n_fraction",
+    "called_bins",
 ]
 
 ALPHABET = "ACGTN"
@@ -109,3 +110,16 @@ def n_fraction(padded, starts, size):
     cum = np.concatenate([[0], np.cumsum(padded == N_TOKEN, dtype=np.int64)])
     starts = np.asarray(starts, dtype=np.int64)
     return (cum[starts + size] - cum[starts]) / size
+
+
+def called_bins(tokens, size, stride, max_n_fraction):
+    """Bins that get a value: at most ``max_n_fraction`` of the part of their
+    window that lies on the chromosome is N (assembly gaps). The N padding past
+    a chromosome end does not count, so a contig shorter than a window is still
+    predicted on its padded window.
+    """
+    n_bins, left, _ = bin_layout(len(tokens), size, stride)
+    cum = np.concatenate([[0], np.cumsum(tokens == N_TOKEN, dtype=np.int64)])
+    lo = np.clip(np.arange(n_bins, dtype=np.int64) * stride - left, 0, len(tokens))
+    hi = np.clip(np.arange(n_bins, dtype=np.int64) * stride - left + size, 0, len(tokens))
+    return (cum[hi] - cum[lo]) <= max_n_fraction * np.maximum(hi - lo, 1)

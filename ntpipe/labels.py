@@ -14,7 +14,7 @@ ChIP's own genome-wide mean for a window. A window is positive when that
 reaches ``min_log2_enrichment`` and holds at least ``min_reads`` ChIP reads,
 negative when it is at most 0, ambiguous in between.
 
-Windows with more than ``max_n_fraction`` N are dropped. Positives are capped
+Windows whose on-chromosome part is more than ``max_n_fraction`` N are dropped. Positives are capped
 at ``max_per_cultivar`` per cultivar; negatives are sampled at
 ``negative_ratio`` per positive, matched on GC content when ``gc_match``.
 The result is stored compactly: uint8 tokens of the chosen windows.
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .encoding import N_TOKEN, bin_layout, n_fraction, pad_for_bins, sliding_windows
+from .encoding import N_TOKEN, bin_layout, called_bins, pad_for_bins, sliding_windows
 from .genome import chrom_sizes, encode_chrom, open_fasta
 
 log = logging.getLogger(__name__)
@@ -264,10 +264,10 @@ def _cultivar_windows(row, cfg, rng):
         by_chrom = bam_labels(row["bam"], row.get("control") or None, sizes, cfg)
     tokens, labels, chroms, starts = [], [], [], []
     for chrom, length in sizes.items():
-        padded = pad_for_bins(encode_chrom(fasta, chrom), cfg.size, cfg.stride)
-        win = sliding_windows(padded, cfg.size, cfg.stride)
+        seq = encode_chrom(fasta, chrom)
+        win = sliding_windows(pad_for_bins(seq, cfg.size, cfg.stride), cfg.size, cfg.stride)
         lab = by_chrom[chrom].copy()
-        lab[n_fraction(padded, np.arange(len(lab)) * cfg.stride, cfg.size) > cfg.max_n_fraction] = AMBIGUOUS
+        lab[~called_bins(seq, cfg.size, cfg.stride, cfg.max_n_fraction)] = AMBIGUOUS
         keep = np.flatnonzero(lab != AMBIGUOUS)
         tokens.append(win[keep])  # copies only the labelled windows
         labels.append(lab[keep])

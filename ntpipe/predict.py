@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .bigwig import BigWigWriter
-from .encoding import n_fraction, pad_for_bins
+from .encoding import called_bins, pad_for_bins
 from .genome import chrom_sizes, encode_chrom, open_fasta
 from .infer import Throughput, predict_windows
 
@@ -114,8 +114,9 @@ def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, wind
         window_cache = stack.enter_context(WindowCache(cache, nets, marks)) if cache else None
         for chrom, _length in sizes:
             chrom_variants = variants.get(chrom) if variants is not None else None
-            padded, starts = chromosome_windows(encode_chrom(fasta, chrom), size, stride, chrom_variants)
-            called = n_fraction(padded, starts, size) <= max_n_fraction
+            tokens = encode_chrom(fasta, chrom)
+            padded, starts = chromosome_windows(tokens, size, stride, chrom_variants)
+            called = called_bins(tokens, size, stride, max_n_fraction)
             probs = np.zeros((len(nets), len(starts)), dtype=np.float32)
             predict = window_cache.predict if window_cache is not None else partial(predict_windows, nets)
             probs[:, called] = predict(padded, starts[called], size, batch_size, device, reverse_complement, bar)

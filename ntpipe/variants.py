@@ -16,7 +16,7 @@ Genotype rule (one sample, the called alleles of its ``GT``):
 
 FILTER is not looked at: filter the VCF first (``bcftools view -f PASS``) if
 only passing calls should count. Applied records must not overlap each other
-(the REF spans of two applied records sharing a base is an error), every
+(two applied records whose REF spans share a base are an error), every
 record's REF must match the reference at its position, and symbolic or
 breakend alleles (``<DEL>``, ``*``, ``N[Chr2:100[``) cannot be applied.
 All of this is checked before anything is written.
@@ -28,6 +28,7 @@ Coordinates are 0-based; VCF positions in messages are the file's 1-based
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -72,11 +73,11 @@ class Variants:
     def __len__(self):
         return len(self.pos)
 
-    @property
+    @cached_property
     def ref_len(self):
         return np.fromiter((len(r) for r in self.ref), dtype=np.int64, count=len(self.ref))
 
-    @property
+    @cached_property
     def alt_len(self):
         return np.fromiter((len(a) for a in self.alt), dtype=np.int64, count=len(self.alt))
 
@@ -297,6 +298,8 @@ def _applied_allele(rec, sample):
     alt_idx = [a for a in gt if a is not None and a > 0]
     if not alt_idx:
         return None
+    if min(alt_idx) >= len(rec.alleles):
+        raise ValueError(f"GT {gt!r} names allele {min(alt_idx)}, but the record has only {len(rec.alleles) - 1} ALT alleles")
     return rec.alleles[min(alt_idx)]
 
 
@@ -346,7 +349,10 @@ def read_variants(vcf, sample, reference, chroms=None):
                 raise ValueError(f"{where}: REF {rec.ref!r} is not a sequence allele")
             all_records[rec.chrom][0].append(rec.start)
             all_records[rec.chrom][1].append(rec.ref)
-            allele = _applied_allele(rec, sample)
+            try:
+                allele = _applied_allele(rec, sample)
+            except ValueError as err:
+                raise ValueError(f"{where}: sample {sample!r}: {err}") from None
             if allele is None:
                 continue
             if not _ALLELE.fullmatch(allele):

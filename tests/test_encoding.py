@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ntpipe.encoding import (
-    N_TOKEN, bin_layout, decode, encode, n_fraction, pad_for_bins, reverse_complement, sliding_windows,
+    N_TOKEN, bin_layout, called_bins, decode, encode, n_fraction, pad_for_bins, reverse_complement, sliding_windows,
 )
 
 
@@ -66,3 +66,11 @@ def test_contig_shorter_than_a_window_gets_its_padded_window():
 def test_n_fraction():
     padded = encode("NNNNACGTAC")
     assert n_fraction(padded, [0, 2, 4], 4).tolist() == [1.0, 0.5, 0.0]
+
+
+def test_called_bins_ignore_padding_but_not_gaps():
+    tokens = encode("A" * 300 + "N" * 400 + "C" * 300)
+    called = called_bins(tokens, 200, 100, 0.5)
+    # windows [-50,150) ... ; bins inside the gap are no-calls, the ends are called
+    assert called.tolist() == [True, True, True, False, False, False, False, True, True, True]
+    assert called_bins(encode("ACGT" * 10), 1000, 20, 0.5).tolist() == [True, True]

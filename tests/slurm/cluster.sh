@@ -93,6 +93,10 @@ ReturnToService=2
 SlurmdParameters=config_overrides
 GresTypes=gpu
 JobAcctGatherType=jobacct_gather/linux
+# Record GPU allocations too, so sacct shows them (AllocTRES).
+AccountingStorageTRES=gres/gpu
+# Keep the job comment, where the Snakemake plugin names the rule (sacct -o Comment).
+AccountingStoreFlags=job_comment
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=$(hostname -s)
 AccountingStoragePort=6819
@@ -101,9 +105,14 @@ MinJobAge=300
 NodeName=$host CPUs=$cpus RealMemory=$mem Gres=gpu:$FAKE_GPUS State=UNKNOWN
 PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
-    # A count-only GPU gres: no device file, so jobs asking --gpus=N are
-    # scheduled but see no CUDA device and run on the CPU.
-    echo "NodeName=$host Name=gpu Count=$FAKE_GPUS" > "$DIR/etc/gres.conf"
+    # Fake GPUs: SLURM drops file-less GPU gres, so point it at empty files.
+    # Jobs asking --gpus=N are scheduled and get CUDA_VISIBLE_DEVICES, but
+    # there is no CUDA device, so ntpipe runs them on the CPU.
+    mkdir -p "$DIR/dev"
+    for i in $(seq 0 $((FAKE_GPUS - 1))); do
+        touch "$DIR/dev/gpu$i"
+        echo "NodeName=$host Name=gpu File=$DIR/dev/gpu$i"
+    done > "$DIR/etc/gres.conf"
     cat > "$DIR/etc/slurmdbd.conf" <<CONF
 AuthType=auth/munge
 DbdHost=$(hostname -s)

@@ -1,0 +1,117 @@
+"""The inference engine and whole-genome prediction to bigWig."""
+
+import numpy as np
+import pyBigWig
+import pytest
+import torch
+
+from ntpipe.config import model_config
+from ntpipe.encoding import encode, pad_for_bins, sliding_windows
+from ntpipe.genome import write_fasta
+from ntpipe.infer import predict_windows
+from ntpipe.model import NucleicTransformer, save_model
+from ntpipe.predict import predict_genome
+
+SIZE, STRIDE = 200, 50
+
+
+def _model(tmp_path, mark="H3K4me3", size=SIZE, stride=STRIDE, seed=0):
+    torch.manual_seed(seed)
+    cfg = model_config("small", d_model=16, n_heads=2, d_ff=32, n_layers=1, pool=2)
+    model = NucleicTransformer(cfg).eval()
+    path = tmp_path / f"{mark}.pt"
+    save_model(path, model, cfg, {"mark": mark, "window": size, "stride": stride})
+    return path, model
+
+
+def _genome(tmp_path):
+    rng = np.random.default_rng(1)
+    seqs = {
+        "Chr1": "".join(rng.choice(list("ACGT"), 1030)),
+        "Chr2": "".join(rng.choice(list("ACGT"), 400)) + "N" * 500 + "".join(rng.choice(list("ACGT"), 400)),
+        "Chr10": "".join(rng.choice(list("acgt"), 120)),  # shorter than a window, soft-masked
+    }
+    return write_fasta(tmp_path / "g.fa", seqs), seqs
+
+
+def test_engine_equals_the_model_called_directly(tmp_path):
+    _, model = _model(tmp_path)
+    padded = pad_for_bins(encode("".join(np.random.default_rng(2).choice(list("ACGTN"), 2000))), SIZE, STRIDE)
+    starts = np.arange(0, len(padded) - SIZE + 1, STRIDE)
+    probs = predict_windows([model, model], padded, starts, SIZE, batch_size=7)
+    windows = torch.from_numpy(sliding_windows(padded, SIZE, STRIDE)[: len(starts)].astype(np.int64))
+    with torch.inference_mode():
+        for lo in range(0, len(starts), 7):  # the same batches
+            direct = torch.sigmoid(model(windows[lo : lo + 7])).numpy()
+            np.testing.assert_array_equal(probs[0, lo : lo + 7], direct)
+    np.testing.assert_array_equal(probs[0], probs[1])
+
+
+def test_reverse_complement_averaging(tmp_path):
+    _, model = _model(tmp_path)
+    padded = pad_for_bins(encode("ACGTTGCAAC" * 50), SIZE, STRIDE)
+    starts = np.arange(5) * STRIDE
+    both = predict_windows([model], padded, starts, SIZE, reverse_complement=True)
+    fwd = predict_windows([model], padded, starts, SIZE)
+    rc_padded = padded[::-1].copy()
+    rc_padded = np.where(rc_padded < 4, 3 - rc_padded, 4).astype(np.uint8)
+    rc_starts = len(padded) - SIZE - starts
+    rev = predict_windows([model], rc_padded, rc_starts, SIZE)
+    np.testing.assert_allclose(both, (fwd + rev) / 2, rtol=1e-6)
+
+
+def test_predict_genome_writes_engine_values(tmp_path):
+    fa, seqs = _genome(tmp_path)
+    path, model = _model(tmp_path)
+    path2, model2 = _model(tmp_path, mark="H3K27me3", seed=1)
+    out = predict_genome([path, path2], fa, tmp_path / "tracks", batch_size=16)
+    assert sorted(out) == ["H3K27me3", "H3K4me3"]
+    chrom1 = pad_for_bins(encode(seqs["Chr1"]), SIZE, STRIDE)
+    expected = predict_windows([model], chrom1, np.arange(21) * STRIDE, SIZE)[0]
+    with pyBigWig.open(str(out["H3K4me3"])) as bw:
+        assert list(bw.chroms()) == ["Chr1", "Chr2", "Chr10"]  # .fai order
+        iv = bw.intervals("Chr1")
+        assert [s for s, _, _ in iv] == list(range(0, 1030, STRIDE))
+        assert iv[-1][1] == 1030  # the last bin stops at the chromosome end
+        np.testing.assert_allclose([v for _, _, v in iv], expected, rtol=1e-6)
+        # Chr2's gap: bins whose window is mostly N have no value at all
+        starts = [s for s, _, _ in bw.intervals("Chr2")]
+        assert 600 not in starts and 650 not in starts and 0 in starts and 1250 in starts
+        # a contig shorter than a window is predicted on its padded window
+        assert len(bw.intervals("Chr10")) == 3
+    assert not list((tmp_path / "tracks").glob("*.tmp*"))
+
+
+def test_model_window_must_match_config(tmp_path):
+    fa, _ = _genome(tmp_path)
+    path, _ = _model(tmp_path)
+    with pytest.raises(ValueError, match="trained on 200 bp windows but the config asks for 1000"):
+        predict_genome([path], fa, tmp_path / "out", window=1000)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_chromosome_shorter_than_the_stride_is_an_error(tmp_path):
+    fa = write_fasta(tmp_path / "g.fa", {"Chr1": "ACGT" * 100, "tiny": "ACGT" * 5})
+    path, _ = _model(tmp_path)
+    with pytest.raises(ValueError, match=r"'tiny' is 20 bp, shorter than the stride \(50 bp\)"):
+        predict_genome([path], fa, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_not_a_model_is_an_error(tmp_path):
+    fa, _ = _genome(tmp_path)
+    bogus = tmp_path / "model.pt"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not an ntpipe model"):
+        predict_genome([bogus], fa, tmp_path / "out")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_engine_matches_cpu(tmp_path):
+    _, model = _model(tmp_path)
+    padded = pad_for_bins(encode("".join(np.random.default_rng(3).choice(list("ACGT"), 3000))), SIZE, STRIDE)
+    starts = np.arange(60) * STRIDE
+    cpu = predict_windows([model], padded, starts, SIZE)
+    gpu = predict_windows([model.cuda()], padded, starts, SIZE, device=torch.device("cuda"))
+    np.testing.assert_allclose(gpu, cpu, atol=2e-2)  # bf16 autocast on CUDA

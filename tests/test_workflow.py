@@ -1,0 +1,109 @@
+"""The Snakemake workflow: lint, dry runs, and one end-to-end run at test scale."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyBigWig
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(*args, cwd=REPO, check=True):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def test_lint_is_clean():
+    proc = snakemake("--lint", check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def test_dry_run_plans_the_demo():
+    out = snakemake("-n", "--cores", "2").stdout
+    for rule in ["simulate_demo", "build_labels", "train_model", "predict_variety", "igv_session", "evaluate_demo"]:
+        assert rule in out
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, test_panel):
+    """A working directory whose config points at the test-scale panel."""
+    work = tmp_path_factory.mktemp("work")
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config.update(
+        samples=str(test_panel / "training.tsv"),
+        varieties=str(test_panel / "varieties.tsv"),
+        reference=str(test_panel / "reference.fa"),
+        split={"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]},
+        labels={"max_per_cultivar": 40},
+        training={"epochs": 2},
+        demo={"outdir": str(work / "no-demo")},
+    )
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
+    return work
+
+
+def run(workdir, *targets, check=True):
+    return snakemake("-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
+                     "--cores", "2", "--resources", "gpu=1", *targets, check=check)
+
+
+@pytest.fixture(scope="module")
+def finished(workdir, test_panel):
+    run(workdir)
+    return workdir
+
+
+@pytest.mark.slow
+def test_end_to_end_writes_every_track_and_session(finished, test_panel):
+    varieties = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
+    marks = sorted(pd.read_csv(test_panel / "training.tsv", sep="\t").mark.unique())
+    reference = [line.split("\t")[0] for line in (test_panel / "reference.fa.fai").read_text().splitlines()]
+    for row in varieties.itertuples():
+        for mark in marks:
+            with pyBigWig.open(str(finished / "results" / "tracks" / row.variety / f"{mark}.bw")) as bw:
+                if row.vcf:  # VCF varieties are on the reference's coordinates, in .fai order
+                    assert list(bw.chroms()) == reference
+                values = np.concatenate([np.array([v for _, _, v in bw.intervals(c) or []]) for c in bw.chroms()])
+                assert len(values) > 0 and np.all((values >= 0) & (values <= 1))
+        assert (finished / "results" / "tracks" / row.variety / "igv_session.xml").exists()
+    for mark in marks:
+        metrics = yaml.safe_load((finished / "results" / "models" / mark / "metrics.json").read_text())
+        assert {"auc", "auprc", "acc", "mcc", "sens", "spec", "n_pos", "n_neg"} <= set(metrics)
+        assert (finished / "results" / "models" / mark / "curves.png").stat().st_size > 0
+    assert (finished / "logs" / "predict_variety").is_dir()
+
+
+@pytest.mark.slow
+def test_one_variety_rerun_touches_nothing_else(finished, test_panel):
+    varieties = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False).variety.tolist()
+    target, others = varieties[0], varieties[1:]
+    before = {p: p.stat().st_mtime_ns for v in others for p in (finished / "results" / "tracks" / v).iterdir()}
+    before |= {p: p.stat().st_mtime_ns for p in (finished / "results" / "models").glob("*/model.pt")}
+    shutil.rmtree(finished / "results" / "tracks" / target)
+    run(finished, f"results/tracks/{target}/igv_session.xml")
+    assert (finished / "results" / "tracks" / target / "igv_session.xml").exists()
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+
+
+@pytest.mark.slow
+def test_adding_a_variety_predicts_only_the_new_one(finished, test_panel, tmp_path):
+    sheet = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
+    extra = sheet.iloc[[0]].copy()
+    extra["variety"] = "NEW_variety-1"
+    bigger = tmp_path / "varieties.tsv"
+    pd.concat([sheet, extra]).to_csv(bigger, sep="\t", index=False)
+    proc = run(finished, "-n", "--config", f"varieties={bigger}")
+    planned = [line.split("=", 1)[1].strip() for line in proc.stdout.splitlines() if line.strip().startswith("wildcards:")]
+    assert planned and all("NEW_variety-1" in w for w in planned)
