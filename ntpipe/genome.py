@@ -53,9 +53,13 @@ def open_fasta(path):
     if not path.is_file():
         raise FileNotFoundError(f"FASTA not found: {path}")
     fai = Path(str(path) + ".fai")
-    if not fai.exists() or fai.stat().st_mtime < path.stat().st_mtime:
-        _check_header_lines(path)
     try:
+        if not fai.exists() or fai.stat().st_mtime < path.stat().st_mtime:
+            _check_header_lines(path)
+            # index under a temporary name, then rename: parallel jobs never read half an index
+            tmp = Path(f"{fai}.{os.getpid()}.tmp")
+            pyfaidx.Faidx(str(path), indexname=str(tmp), rebuild=True).close()
+            os.replace(tmp, fai)
         # pyfaidx keeps the full header line otherwise; the name is the first word.
         return pyfaidx.Fasta(
             str(path), sequence_always_upper=False, read_long_names=False, rebuild=False, build_index=True

@@ -38,7 +38,7 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-_DefaultingValidator = _with_defaults(jsonschema.Draft7Validator)
+_DefaultingValidator = _with_defaults(jsonschema.Draft202012Validator)
 
 
 def load_config(config, path="config"):
@@ -83,7 +83,7 @@ def _read_sheet(path, kind, columns, required):
 
 
 def _check_rows(sheet, path, schema_name):
-    validator = jsonschema.Draft7Validator(_schema(schema_name))
+    validator = jsonschema.Draft202012Validator(_schema(schema_name))
     for line, row in sheet.iterrows():
         record = {k: v for k, v in row.items() if v != ""}
         for err in validator.iter_errors(record):

@@ -287,7 +287,8 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
         roc_pr.png (with ``test``) and metrics.json. When it holds a
         checkpoint.pt of the same model config, training resumes after the
         checkpoint's epoch (up to ``train_cfg.epochs``).
-    meta : dict stored in model.pt's ``meta`` (plus ``best_epoch`` and ``metrics``)
+    meta : dict stored in model.pt's ``meta`` (plus ``best_epoch`` and ``metrics``);
+        a resumed run starts from the checkpoint's meta, updated with this one
     device : "auto", "cpu", "cuda" or a torch.device
 
     Returns
@@ -307,17 +308,18 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.999), eps=1e-8)
     state = {"step": 0}
     history, best, start, stopped = [], {"epoch": 0, "score": -math.inf, "bad": 0}, 1, False
+    meta = dict(meta or {})
     if os.path.exists(paths["checkpoint.pt"]):
         ckpt = _load_checkpoint(paths["checkpoint.pt"], model, optimizer, model_cfg, generators, device)
         state["step"], history, best = ckpt["step"], ckpt["history"], ckpt["best"]
         start, stopped = ckpt["epoch"] + 1, ckpt["stopped"]
+        meta = {**ckpt.get("meta", {}), **meta}  # a resumed run keeps the first run's meta
 
     cuda = device.type == "cuda"
     batch_size = train_cfg.cuda_batch_size if cuda else train_cfg.batch_size
     loader_args = {"num_workers": train_cfg.num_workers, "pin_memory": cuda}
     train_loader = make_loader(train_set, batch_size, shuffle=True, generator=generators["shuffle"], **loader_args)
     valid_loader = make_loader(valid_set, train_cfg.eval_batch_size, **loader_args)
-    meta = dict(meta or {})
 
     for epoch in range(start, train_cfg.epochs + 1):
         if stopped:
@@ -340,7 +342,7 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
             {
                 "model_config": asdict(model_cfg), "train_config": asdict(train_cfg), "epoch": epoch, "step": state["step"],
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": _rng_state(generators, device),
-                "history": _plain(history), "best": _plain(best), "stopped": stopped,
+                "history": _plain(history), "best": _plain(best), "stopped": stopped, "meta": _plain(meta),
             },
             paths["checkpoint.pt"],
         )

@@ -8,7 +8,8 @@
 #   bash tests/slurm/cluster.sh stop      # stop the daemons, delete the directory
 #
 # Needs root (Debian/Ubuntu). All state lives in NTPIPE_SLURM_DIR (default
-# /tmp/ntpipe-slurm): slurm.conf, slurmdbd.conf, spool, logs, and a private
+# /tmp/ntpipe-slurm), linked from /etc/slurm/slurm.conf while running (see
+# link_default_conf): slurm.conf, slurmdbd.conf, spool, logs, and a private
 # MariaDB instance on 127.0.0.1:$NTPIPE_SLURM_DB_PORT for slurmdbd. The
 # Snakemake SLURM plugin polls job states with sacct, so accounting is needed.
 # The system's munged is used (started if not running, stopped only if
@@ -20,7 +21,7 @@ DB_PORT=${NTPIPE_SLURM_DB_PORT:-3307}
 CLUSTER=ntpipe
 # What the node claims to have, so that the shipped profile's requests
 # (--gpus=1, --cpus-per-gpu, --mem) are accepted unchanged on a small machine
-# without a GPU: NTPIPE_SLURM_GPUS count-only GPUs, and at least
+# without a GPU: NTPIPE_SLURM_GPUS fake GPUs (empty device files), and at least
 # NTPIPE_SLURM_CPUS CPUs and NTPIPE_SLURM_MEM_MB memory (the real values if
 # larger). Jobs then share the real cores; fine for test-scale runs.
 FAKE_GPUS=${NTPIPE_SLURM_GPUS:-2}
@@ -29,6 +30,7 @@ FAKE_MEM_MB=${NTPIPE_SLURM_MEM_MB:-256000}
 ACCOUNT=ntpipe
 PACKAGES=(slurm-wlm slurm-client slurmdbd munge mariadb-server mariadb-client)
 export SLURM_CONF=$DIR/etc/slurm.conf
+DEFAULT_CONF=/etc/slurm/slurm.conf
 
 log() { echo "[cluster.sh] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -176,12 +178,24 @@ start() {
     sacctmgr -i add user "$(id -un)" account="$ACCOUNT" cluster="$CLUSTER" >/dev/null || true
     wait_for 10 "the accounting association" \
         bash -c "sacctmgr -n -P list assoc user=$(id -un) format=account | grep -qx $ACCOUNT"
+    link_default_conf
     slurmctld -c
     slurmd
     wait_for 60 "the node to be idle" \
         bash -c "sinfo -h -N -o %T | grep -qx idle"
     log "cluster up: $(sinfo -h -N -o '%N %T %c CPUs %m MB')"
     log "export SLURM_CONF=$SLURM_CONF"
+}
+
+# Inside a job, the SLURM jobstep plugin clears every SLURM_* variable,
+# SLURM_CONF included, before it calls srun; so srun finds the config only at
+# the default path. Link it there, unless a real config is in the way.
+link_default_conf() {
+    if [[ -e $DEFAULT_CONF && ! -L $DEFAULT_CONF ]]; then
+        die "$DEFAULT_CONF exists and is not ours; stop that cluster or move it away"
+    fi
+    mkdir -p "$(dirname "$DEFAULT_CONF")"
+    ln -sfn "$SLURM_CONF" "$DEFAULT_CONF"
 }
 
 # kill_pidfile FILE: SIGTERM the process named in FILE and wait for it to exit.
@@ -207,6 +221,9 @@ stop() {
     kill_pidfile "$DIR/run/mariadb.pid"
     if [[ -e $DIR/run/munged.ours ]]; then
         kill_pidfile /run/munge/munged.pid
+    fi
+    if [[ $(readlink "$DEFAULT_CONF" 2>/dev/null) == "$SLURM_CONF" ]]; then
+        rm -f "$DEFAULT_CONF"
     fi
     if [[ ${NTPIPE_SLURM_KEEP:-0} == 1 ]]; then
         log "stopped; kept $DIR"

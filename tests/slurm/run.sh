@@ -77,6 +77,7 @@ log "checking the SLURM accounting and the tracks"
 sacct -a -X -P -o JobID,State,ExitCode,Elapsed,AllocTRES,Comment > sacct.tsv
 column -t -s '|' sacct.tsv >&2
 python - <<'PY'
+import os
 import sys
 
 import pandas as pd
@@ -111,12 +112,15 @@ for name in names:
         if bw is None or not bw.isBigWig() or not bw.chroms():
             errors.append(f"{path}: not a bigWig with chromosomes")
             continue
-        lo = min(bw.stats(c, type="min")[0] for c in bw.chroms())
-        hi = max(bw.stats(c, type="max")[0] for c in bw.chroms())
+        # stats() gives None for a chromosome without entries (all no-call bins).
+        lows = [v for c in bw.chroms() for v in bw.stats(c, type="min") if v is not None]
+        highs = [v for c in bw.chroms() for v in bw.stats(c, type="max") if v is not None]
         bw.close()
-        if not 0.0 <= lo <= hi <= 1.0:
-            errors.append(f"{path}: values outside [0, 1] ({lo}, {hi})")
-    if not __import__("os").path.exists(f"results/tracks/{name}/igv_session.xml"):
+        if not lows:
+            errors.append(f"{path}: no values")
+        elif not 0.0 <= min(lows) <= max(highs) <= 1.0:
+            errors.append(f"{path}: values outside [0, 1] ({min(lows)}, {max(highs)})")
+    if not os.path.exists(f"results/tracks/{name}/igv_session.xml"):
         errors.append(f"results/tracks/{name}/igv_session.xml: missing")
 for err in errors:
     print("check failed:", err, file=sys.stderr)

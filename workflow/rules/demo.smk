@@ -5,10 +5,11 @@
 rule simulate_demo:
     output:
         DEMO_FILES,
+        sheet=DEMO_DIR / "training.tsv",
     log:
         "logs/simulate_demo.log",
     params:
-        outdir=config["demo"]["outdir"],
+        outdir=lambda wildcards, output: Path(output.sheet).parent,
         seed=config["demo"]["seed"],
         scale=config["demo"]["scale"],
     resources:

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+
+from ntpipe.baseline import kmer_features, kmer_logistic
+from ntpipe.encoding import encode
+
+
+def test_kmer_features_counts():
+    tokens = np.stack([encode("ACGTA"), encode("AANAA")])
+    f = kmer_features(tokens, None, k=2)
+    assert f.shape == (2, 16)
+    # ACGTA: AC, CG, GT, TA, each 1/4; column = 4*first + second
+    assert {int(j): float(v) for j, v in zip(np.flatnonzero(f[0]), f[0][f[0] > 0])} == {1: 0.25, 6: 0.25, 11: 0.25, 12: 0.25}
+    # AANAA: only the two AA are counted (k-mers with N skipped)
+    assert f[1, 0] == 1.0 and f[1].sum() == 1.0
+
+
+def test_kmer_features_respects_lengths():
+    tokens = np.stack([encode("ACGTAC"), encode("ACGNNN")])
+    full = kmer_features(tokens[:1, :3], None, k=2)
+    assert np.array_equal(kmer_features(tokens, np.array([3, 3]), k=2), np.vstack([full, full]))
+    assert kmer_features(tokens, np.array([1, 0]), k=2).sum() == 0  # too short: all zeros
+
+
+def _gc_task(n, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    p = np.where(labels[:, None] == 1, [0.2, 0.3, 0.3, 0.2], [0.3, 0.2, 0.2, 0.3])  # positives GC-rich
+    tokens = np.array([rng.choice(4, 100, p=row) for row in p], dtype=np.uint8)
+    return tokens, None, labels
+
+
+def test_kmer_logistic_learns_composition():
+    m = kmer_logistic(_gc_task(300, 0), _gc_task(200, 1), k=2)
+    assert m["auc"] > 0.9
+    with pytest.raises(ValueError, match="both labels"):
+        kmer_logistic((np.zeros((3, 10), np.uint8), None, [1, 1, 1]), _gc_task(10, 1))

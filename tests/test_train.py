@@ -1,0 +1,203 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ntpipe.config import model_config, train_config
+from ntpipe.data import mutate_batch, read_table, reverse_complement_batch
+from ntpipe.encoding import decode, encode, reverse_complement
+from ntpipe.model import load_model
+from ntpipe.train import HISTORY_COLUMNS, evaluate_table, fit, lr_at, predict_proba, train_table
+
+MOTIF = "TGACGTCA"
+
+
+def motif_task(n, length, seed, min_length=None):
+    """Random sequences; label 1 ones carry MOTIF at a random place."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(min_length or length, length + 1, n)
+    tokens = rng.integers(0, 4, (n, length)).astype(np.uint8)
+    labels = rng.permutation(np.arange(n) % 2)
+    motif = encode(MOTIF)
+    for i in np.flatnonzero(labels):
+        start = rng.integers(0, lengths[i] - len(motif) + 1)
+        tokens[i, start : start + len(motif)] = motif
+    tokens[np.arange(length)[None, :] >= lengths[:, None]] = 4
+    return tokens, lengths, labels
+
+
+def tiny_configs(**train):
+    mcfg = model_config("small", d_model=32, n_heads=4, d_ff=64, n_layers=1, kmers=[7], pool=2, dropout=0.0)
+    tcfg = train_config("small", **{"epochs": 4, "batch_size": 32, "warmup": 40, "lr_scale": 0.3, "patience": 10, **train})
+    return mcfg, tcfg
+
+
+def write_table(path, tokens, lengths, labels, header=True):
+    lines = ["sequence\tlabel"] if header else []
+    lines += [f"{decode(t[:n])}\t{y}" for t, n, y in zip(tokens, lengths, labels)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_lr_schedule():
+    assert lr_at(1, 512, 0.1, 3200) == pytest.approx(0.1 * 512**-0.5 * 3200**-1.5)
+    peak = 0.1 * 512**-0.5 * 3200**-0.5
+    assert lr_at(3200, 512, 0.1, 3200) == pytest.approx(peak)
+    assert lr_at(12800, 512, 0.1, 3200) == pytest.approx(peak / 2)
+    assert lr_at(1600, 512, 0.1, 3200) == pytest.approx(peak / 2)
+    assert max(lr_at(s, 64, 0.1, 300) for s in range(1, 2000)) == lr_at(300, 64, 0.1, 300)
+
+
+def test_reverse_complement_of_padded_batch():
+    seqs = ["ACGTTG", "AACCN", "GGGTTTCA"]
+    tokens = torch.full((3, 8), 4, dtype=torch.uint8)
+    for i, s in enumerate(seqs):
+        tokens[i, : len(s)] = torch.from_numpy(encode(s))
+    lengths = torch.tensor([len(s) for s in seqs])
+    out = reverse_complement_batch(tokens, lengths, torch.Generator().manual_seed(0), fraction=1.0)
+    for i, s in enumerate(seqs):
+        assert decode(out[i, : len(s)].numpy()) == decode(reverse_complement(encode(s)))
+        assert (out[i, len(s) :] == 4).all()
+    half = reverse_complement_batch(tokens.repeat(4, 1), lengths.repeat(4), torch.Generator().manual_seed(0))
+    flipped = (half != tokens.repeat(4, 1)).any(dim=1)
+    assert flipped.sum() == 6  # exactly half of the rows
+
+
+def test_mutations():
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 4, (200, 100), dtype=torch.uint8)
+    lengths = torch.full((200,), 60)
+    tokens[:, 60:] = 4
+    out = mutate_batch(tokens, lengths, 8, g)
+    changed = (out != tokens).sum(dim=1).float()
+    assert changed.max() <= 8
+    assert 5 <= changed.mean() <= 7  # 8 draws, each a new base 3 times in 4
+    assert (out[:, 60:] == 4).all()  # padding untouched
+    assert mutate_batch(tokens, lengths, 0, g) is tokens
+
+
+def test_fit_learns_and_resumes(tmp_path):
+    train, valid = motif_task(600, 80, 0, min_length=50), motif_task(200, 80, 1, min_length=50)
+    mcfg, tcfg = tiny_configs(epochs=2)
+    out = tmp_path / "run"
+    first = fit(train, valid, mcfg, tcfg, out, meta={"mark": "H3K4me3"}, device="cpu")
+    assert first["epochs_run"] == 2
+    history = (out / "history.tsv").read_text().splitlines()
+    assert history[0].split("\t") == HISTORY_COLUMNS and len(history) == 3
+
+    mcfg, tcfg = tiny_configs(epochs=5)
+    metrics = fit(train, valid, mcfg, tcfg, out, test=motif_task(200, 80, 2, min_length=50), device="cpu")
+    rows = [line.split("\t") for line in (out / "history.tsv").read_text().splitlines()[1:]]
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5]  # resumed: epochs 3-5 only were added
+    assert [r[:3] for r in rows[:2]] == [h.split("\t")[:3] for h in history[1:]]
+    val_loss = [float(r[2]) for r in rows]
+    assert val_loss[-1] < val_loss[0]
+    assert metrics["auc"] > 0.8, metrics
+    for name in ("model.pt", "checkpoint.pt", "curves.png", "roc_pr.png", "metrics.json"):
+        assert (out / name).stat().st_size > 0
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]
+    assert json.loads((out / "metrics.json").read_text())["auc"] == pytest.approx(metrics["auc"])
+    model, cfg, meta = load_model(out / "model.pt")
+    assert cfg == mcfg and meta["mark"] == "H3K4me3" and meta["best_epoch"] == metrics["best_epoch"]
+    prob = predict_proba(model, *valid[:2], batch_size=64)
+    assert prob.dtype == np.float32 and prob.shape == (200,)
+
+    # asking again for 5 epochs trains nothing and gives the same answer
+    again = fit(train, valid, mcfg, tcfg, out, test=motif_task(200, 80, 2, min_length=50), device="cpu")
+    assert again["auc"] == pytest.approx(metrics["auc"])
+
+
+def test_fit_is_reproducible(tmp_path):
+    train, valid = motif_task(128, 40, 0), motif_task(64, 40, 1)
+    mcfg, tcfg = tiny_configs(epochs=1)
+    a = fit(train, valid, mcfg, tcfg, tmp_path / "a", device="cpu")
+    b = fit(train, valid, mcfg, tcfg, tmp_path / "b", device="cpu")
+    assert a == b
+
+
+@pytest.fixture
+def tables(tmp_path):
+    train = write_table(tmp_path / "train.tsv", *motif_task(120, 60, 0, min_length=40))
+    valid = write_table(tmp_path / "valid.tsv", *motif_task(40, 60, 1, min_length=40), header=False)
+    return train, valid
+
+
+def test_train_and_evaluate_table(tmp_path, tables):
+    train, valid = tables
+    metrics = train_table(train, tmp_path / "out", valid=valid, epochs=1, batch_size=32)
+    assert set(metrics) >= {"auc", "auprc", "acc", "mcc", "sens", "spec"}
+    evaluated = evaluate_table(tmp_path / "out" / "model.pt", valid, device="cpu")
+    assert evaluated["auc"] == pytest.approx(metrics["auc"], abs=1e-6)
+    held_out = train_table(train, tmp_path / "holdout", epochs=1, batch_size=32)
+    assert held_out["n_pos"] + held_out["n_neg"] == 12  # a stratified 10%
+
+
+def test_train_table_folds(tmp_path, tables):
+    train, _ = tables
+    metrics = train_table(train, tmp_path / "cv", folds=3, epochs=1, batch_size=32)
+    assert len(metrics["folds"]) == 3
+    assert metrics["mean"]["auc"] == pytest.approx(np.mean([f["auc"] for f in metrics["folds"]]))
+    assert sum(f["n_pos"] + f["n_neg"] for f in metrics["folds"]) == 120
+    for i in range(3):
+        assert (tmp_path / "cv" / f"fold{i}" / "model.pt").exists()
+    best = tmp_path / "cv" / f"fold{metrics['best_fold']}" / "model.pt"
+    assert (tmp_path / "cv" / "model.pt").read_bytes() == best.read_bytes()
+    assert json.loads((tmp_path / "cv" / "metrics.json").read_text())["best_fold"] == metrics["best_fold"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "no sequences"),
+        ("sequence\tlabel\n", "no sequences"),
+        ("ACGT\t1\nACGT\t2\n", "line 2: label '2' is not 0 or 1"),
+        ("ACGT\t1\nACXT\t0\n", "line 2: base 'X' at position 3"),
+        ("ACGT\t1\tfoo\n", "line 1: expected 2 tab-separated columns"),
+        ("ACGT 1\n", "line 1: expected 2"),
+    ],
+)
+def test_bad_tables(tmp_path, content, message):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(content)
+    with pytest.raises(ValueError, match=message) as err:
+        train_table(bad, tmp_path / "out", epochs=1)
+    assert "bad.tsv" in str(err.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_read_table_accepts_lowercase_and_n(tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_text("acgtn\t0\nACG\t1\n\n")
+    tokens, lengths, labels = read_table(path)
+    assert tokens.tolist() == [[0, 1, 2, 3, 4], [0, 1, 2, 4, 4]]
+    assert lengths.tolist() == [5, 3] and labels.tolist() == [0, 1]
+
+
+def test_bad_split_leaves_nothing(tmp_path):
+    path = tmp_path / "one_class.tsv"
+    path.write_text("ACGTACGTACGTACGT\t1\n" * 10)
+    with pytest.raises(ValueError, match="each label"):
+        train_table(path, tmp_path / "out", folds=3)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_fit_on_cuda(tmp_path):
+    train, valid = motif_task(256, 80, 0), motif_task(64, 80, 1)
+    mcfg, tcfg = tiny_configs(epochs=1)
+    metrics = fit(train, valid, mcfg, tcfg, tmp_path, device="cuda")
+    assert math.isfinite(metrics["loss"])
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path):
+    train, valid = motif_task(128, 40, 0), motif_task(64, 40, 1)
+    mcfg, tcfg = tiny_configs(epochs=2)
+    fit(train, valid, mcfg, tcfg, tmp_path / "resumed", device="cpu")
+    mcfg, tcfg = tiny_configs(epochs=3)
+    resumed = fit(train, valid, mcfg, tcfg, tmp_path / "resumed", device="cpu")
+    straight = fit(train, valid, mcfg, tcfg, tmp_path / "straight", device="cpu")
+    assert resumed == straight
+    assert (tmp_path / "resumed" / "history.tsv").read_text() == (tmp_path / "straight" / "history.tsv").read_text()
