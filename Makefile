@@ -35,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf results logs benchmarks/build_labels benchmarks/train_model benchmarks/predict_variety .snakemake
+	rm -rf results logs .snakemake

@@ -3,7 +3,7 @@
 import math
 
 import numpy as np
-from sklearn.metrics import average_precision_score, matthews_corrcoef, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 __all__ = ["binary_metrics"]
 
@@ -41,10 +41,15 @@ def binary_metrics(y_true, prob, threshold=0.5):
         "auc": float(roc_auc_score(y, p)) if both else nan,
         "auprc": float(average_precision_score(y, p)) if both else nan,
         "acc": (tp + tn) / y.size if y.size else nan,
-        # sklearn's MCC is 0 (no warning) when a row or column of the confusion matrix is empty
-        "mcc": float(matthews_corrcoef(y, pred)) if y.size else nan,
+        "mcc": _mcc(tp, tn, n_neg - tn, n_pos - tp) if y.size else nan,
         "sens": tp / n_pos if n_pos else nan,
         "spec": tn / n_neg if n_neg else nan,
         "n_pos": n_pos,
         "n_neg": n_neg,
     }
+
+
+def _mcc(tp, tn, fp, fn):
+    """Matthews correlation from the confusion counts; 0 when a margin is empty (as scikit-learn)."""
+    denominator = math.sqrt(float(tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return (tp * tn - fp * fn) / denominator if denominator else 0.0

@@ -35,7 +35,7 @@ finish() {
     if ((rc != 0)); then
         export NTPIPE_SLURM_KEEP=1
         if [[ -e $SLURM_CONF ]]; then
-            sacct -a -X -P -o JobID,State,ExitCode,Elapsed,AllocTRES%40,Comment%80 >&2
+            sacct -a -X -o JobID,State,ExitCode,Elapsed,AllocTRES%45,Comment%60 >&2
         fi
     fi
     bash "$HERE/cluster.sh" stop
@@ -74,8 +74,8 @@ snakemake --snakefile "$REPO/Snakefile" \
     --slurm-keep-successful-logs
 
 log "checking the SLURM accounting and the tracks"
+sacct -a -X -o JobID,State,ExitCode,Elapsed,AllocTRES%45,Comment%60 >&2
 sacct -a -X -P -o JobID,State,ExitCode,Elapsed,AllocTRES,Comment > sacct.tsv
-column -t -s '|' sacct.tsv >&2
 python - <<'PY'
 import os
 import sys

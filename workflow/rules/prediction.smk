@@ -29,7 +29,7 @@ rule predict_variety:
     log:
         "logs/predict_variety/{variety}.log",
     benchmark:
-        "benchmarks/predict_variety/{variety}.tsv"
+        "results/benchmarks/predict_variety/{variety}.tsv"
     params:
         variant=get_predict_vcf,
         marks=MARKS,

@@ -9,7 +9,7 @@ rule build_labels:
     log:
         "logs/build_labels/{mark}.log",
     benchmark:
-        "benchmarks/build_labels/{mark}.tsv"
+        "results/benchmarks/build_labels/{mark}.tsv"
     params:
         rows=lambda wildcards: get_mark_rows(wildcards.mark),
         window=config["window"],
@@ -52,7 +52,7 @@ rule train_model:
     log:
         "logs/train_model/{mark}.log",
     benchmark:
-        "benchmarks/train_model/{mark}.tsv"
+        "results/benchmarks/train_model/{mark}.tsv"
     params:
         window=config["window"],
         split=config["split"],
