@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/snakemake --lint
 
 test-slurm: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,slurm]'
 	bash tests/slurm/run.sh
 
 bench: $(STAMP)
