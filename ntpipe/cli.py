@@ -5,6 +5,8 @@ import json
 import logging
 import sys
 
+from .logs import setup_logging
+
 log = logging.getLogger("ntpipe")
 
 
@@ -53,11 +55,7 @@ def parse_arguments(argv=None):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(verbose=args.verbose)
     try:
         if args.command == "simulate":
             from .simulate import simulate

@@ -15,6 +15,7 @@ output folder:
 """
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -29,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .config import ModelConfig, TrainConfig, from_dict, model_config, train_config
+from .config import model_config, train_config
 from .data import SequenceDataset, make_loader, mutate_batch, read_table, reverse_complement_batch
 from .device import resolve_device
 from .metrics import binary_metrics
@@ -255,10 +256,26 @@ def _set_rng_state(state, generators, device):
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def _load_checkpoint(path, model, optimizer, model_cfg, generators, device):
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if ckpt.get("model_config") != asdict(model_cfg):
-        raise ValueError(f"{path!r} was written for another model config; remove it or use another output folder")
+def _fingerprint(*datasets):
+    """SHA-1 of the training and validation data, so a checkpoint resumes only on the same data."""
+    h = hashlib.sha1()
+    for d in datasets:
+        for a in (d.tokens, d.lengths, d.labels):
+            h.update(str(a.shape).encode())
+            h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
+def _load_checkpoint(path, model, optimizer, model_cfg, fingerprint, generators, device):
+    """Restore a checkpoint in place and return it; None when it is for another model or data."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        log.warning("ignoring unreadable checkpoint %s (%s): starting over", path, type(err).__name__)
+        return None
+    if ckpt.get("model_config") != asdict(model_cfg) or ckpt.get("data") != fingerprint:
+        log.warning("%s was written for another model config or other data: starting over", path)
+        return None
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     _set_rng_state(ckpt["rng"], generators, device)
@@ -275,6 +292,21 @@ def _is_better(row, best):
     return -row["val_loss"] > best["score"]
 
 
+def _record_epoch(run, train_loss, val, patience):
+    """Append the epoch to the history; update the best epoch and the early stop."""
+    row = {"epoch": run["epoch"], "train_loss": train_loss, **{f"val_{k}": val[k] for k in ("loss", "auc", "acc", "sens", "spec", "mcc", "auprc")}}
+    run["history"].append(row)
+    log.info("epoch %d: train_loss %.4f val_loss %.4f val_auc %.4f val_mcc %.4f", row["epoch"], train_loss, val["loss"], val["auc"], val["mcc"])
+    if _is_better(row, run["best"]):
+        score = row["val_auc"] if math.isfinite(row["val_auc"]) else -row["val_loss"]
+        run["best"] = {"epoch": row["epoch"], "score": score, "bad": 0, "metrics": dict(val)}
+    else:
+        run["best"]["bad"] += 1
+    run["stopped"] = run["best"]["bad"] >= patience
+    if run["stopped"]:
+        log.info("early stop: no better validation AUC for %d epochs (best epoch %d)", patience, run["best"]["epoch"])
+
+
 def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, device="auto"):
     """Train a model with early stopping on validation AUC; resume from a checkpoint.
 
@@ -285,8 +317,10 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     train_cfg : :class:`~ntpipe.config.TrainConfig`
     out_dir : folder for model.pt, checkpoint.pt, history.tsv, curves.png,
         roc_pr.png (with ``test``) and metrics.json. When it holds a
-        checkpoint.pt of the same model config, training resumes after the
-        checkpoint's epoch (up to ``train_cfg.epochs``).
+        checkpoint.pt of the same model config and data, training resumes
+        after the checkpoint's epoch (up to ``train_cfg.epochs``); a
+        checkpoint of another model config or other data is ignored (warning)
+        and overwritten.
     meta : dict stored in model.pt's ``meta`` (plus ``best_epoch`` and ``metrics``);
         a resumed run starts from the checkpoint's meta, updated with this one
     device : "auto", "cpu", "cuda" or a torch.device
@@ -306,14 +340,14 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     generators = {"shuffle": torch.Generator().manual_seed(train_cfg.seed), "augment": torch.Generator().manual_seed(train_cfg.seed + 1)}
     model = NucleicTransformer(model_cfg).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.999), eps=1e-8)
-    state = {"step": 0}
-    history, best, start, stopped = [], {"epoch": 0, "score": -math.inf, "bad": 0}, 1, False
-    meta = dict(meta or {})
+    # everything about the run that a checkpoint must bring back, besides weights and RNGs
+    run = {"epoch": 0, "step": 0, "history": [], "best": {"epoch": 0, "score": -math.inf, "bad": 0}, "stopped": False,
+           "meta": dict(meta or {}), "data": _fingerprint(train_set, valid_set)}
     if os.path.exists(paths["checkpoint.pt"]):
-        ckpt = _load_checkpoint(paths["checkpoint.pt"], model, optimizer, model_cfg, generators, device)
-        state["step"], history, best = ckpt["step"], ckpt["history"], ckpt["best"]
-        start, stopped = ckpt["epoch"] + 1, ckpt["stopped"]
-        meta = {**ckpt.get("meta", {}), **meta}  # a resumed run keeps the first run's meta
+        ckpt = _load_checkpoint(paths["checkpoint.pt"], model, optimizer, model_cfg, run["data"], generators, device)
+        if ckpt is not None:
+            run.update({k: ckpt[k] for k in run if k != "meta"})
+            run["meta"] = {**ckpt["meta"], **run["meta"]}  # a resumed run keeps the first run's meta
 
     cuda = device.type == "cuda"
     batch_size = train_cfg.cuda_batch_size if cuda else train_cfg.batch_size
@@ -321,34 +355,20 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     train_loader = make_loader(train_set, batch_size, shuffle=True, generator=generators["shuffle"], **loader_args)
     valid_loader = make_loader(valid_set, train_cfg.eval_batch_size, **loader_args)
 
-    for epoch in range(start, train_cfg.epochs + 1):
-        if stopped:
-            break
-        train_loss = train_one_epoch(model, train_loader, optimizer, state, model_cfg, train_cfg, device, generators["augment"])
+    while run["epoch"] < train_cfg.epochs and not run["stopped"]:
+        run["epoch"] += 1
+        train_loss = train_one_epoch(model, train_loader, optimizer, run, model_cfg, train_cfg, device, generators["augment"])
         val, _ = evaluate(model, valid_loader, device)
-        row = {"epoch": epoch, "train_loss": train_loss, **{f"val_{k}": val[k] for k in ("loss", "auc", "acc", "sens", "spec", "mcc", "auprc")}}
-        history.append(row)
-        log.info("epoch %d: train_loss %.4f val_loss %.4f val_auc %.4f val_mcc %.4f", epoch, train_loss, val["loss"], val["auc"], val["mcc"])
-        if _is_better(row, best):
-            score = row["val_auc"] if math.isfinite(row["val_auc"]) else -row["val_loss"]
-            best = {"epoch": epoch, "score": score, "bad": 0, "metrics": {k: v for k, v in val.items()}}
-            save_model(paths["model.pt"], model, model_cfg, {**meta, "best_epoch": epoch, "metrics": val})
-        else:
-            best["bad"] += 1
-        stopped = best["bad"] >= train_cfg.patience
-        if stopped:
-            log.info("early stop: no better validation AUC for %d epochs (best epoch %d)", train_cfg.patience, best["epoch"])
-        atomic_torch_save(
-            {
-                "model_config": asdict(model_cfg), "train_config": asdict(train_cfg), "epoch": epoch, "step": state["step"],
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": _rng_state(generators, device),
-                "history": _plain(history), "best": _plain(best), "stopped": stopped, "meta": _plain(meta),
-            },
-            paths["checkpoint.pt"],
-        )
-        _write_history(paths["history.tsv"], history)
-        _plot_curves(paths["curves.png"], history)
+        _record_epoch(run, train_loss, val, train_cfg.patience)
+        if run["best"]["epoch"] == run["epoch"]:
+            save_model(paths["model.pt"], model, model_cfg, {**run["meta"], "best_epoch": run["epoch"], "metrics": val})
+        checkpoint = {"model_config": asdict(model_cfg), "train_config": asdict(train_cfg), "model": model.state_dict(),
+                      "optimizer": optimizer.state_dict(), "rng": _rng_state(generators, device), **_plain(run)}
+        atomic_torch_save(checkpoint, paths["checkpoint.pt"])
+        _write_history(paths["history.tsv"], run["history"])
+        _plot_curves(paths["curves.png"], run["history"])
 
+    best, history = run["best"], run["history"]
     if best["epoch"] == 0:
         raise ValueError(f"no epoch trained in {out_dir!r} (epochs={train_cfg.epochs})")
     best_model, _, _ = load_model(paths["model.pt"], device)

@@ -6,6 +6,15 @@ from ntpipe.config import ModelConfig, from_dict, model_config
 from ntpipe.model import NucleicTransformer, load_model, min_length, save_model
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and two threads on a busy 2-core machine slow down many-fold."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny(**overrides):
     return model_config("small", **{"d_model": 16, "n_heads": 2, "d_ff": 32, "n_layers": 2, "kmers": [5], "pool": 2, **overrides})
 
@@ -115,3 +124,18 @@ def test_max_len():
     model = make(max_len=50)
     with pytest.raises(ValueError, match="max_len"):
         model(torch.randint(0, 5, (1, 60)))
+
+
+def test_resolve_device(caplog, monkeypatch):
+    from ntpipe.device import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="not a device"):
+        resolve_device("gpu0")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with caplog.at_level("INFO", logger="ntpipe.device"):
+        assert resolve_device("auto") == torch.device("cpu")
+    assert "no CUDA device visible (CUDA_VISIBLE_DEVICES=): running on CPU" in caplog.text
+    with pytest.raises(ValueError, match="no CUDA device is visible"):
+        resolve_device("cuda")

@@ -14,6 +14,15 @@ from ntpipe.train import HISTORY_COLUMNS, evaluate_table, fit, lr_at, predict_pr
 MOTIF = "TGACGTCA"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread, and two threads on a busy 2-core machine slow down many-fold."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def motif_task(n, length, seed, min_length=None):
     """Random sequences; label 1 ones carry MOTIF at a random place."""
     rng = np.random.default_rng(seed)
@@ -201,3 +210,13 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
     straight = fit(train, valid, mcfg, tcfg, tmp_path / "straight", device="cpu")
     assert resumed == straight
     assert (tmp_path / "resumed" / "history.tsv").read_text() == (tmp_path / "straight" / "history.tsv").read_text()
+
+
+def test_checkpoint_of_other_data_is_not_resumed(tmp_path, caplog):
+    mcfg, tcfg = tiny_configs(epochs=1)
+    fit(motif_task(64, 40, 0), motif_task(32, 40, 1), mcfg, tcfg, tmp_path, device="cpu")
+    with caplog.at_level("WARNING", logger="ntpipe.train"):
+        metrics = fit(motif_task(64, 40, 5), motif_task(32, 40, 1), mcfg, tcfg, tmp_path, device="cpu")
+    assert "other data: starting over" in caplog.text
+    assert metrics["epochs_run"] == 1
+    assert metrics == fit(motif_task(64, 40, 5), motif_task(32, 40, 1), mcfg, tcfg, tmp_path / "fresh", device="cpu")

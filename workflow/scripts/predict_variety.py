@@ -5,7 +5,7 @@ from pathlib import Path
 from ntpipe.logs import setup_logging
 from ntpipe.predict import predict_genome
 
-setup_logging(snakemake.log[0])
+setup_logging(snakemake.log[0], threads=snakemake.threads)
 p = snakemake.params
 predict_genome(
     snakemake.input.models, snakemake.input.genome, Path(snakemake.output[0]).parent, names=p.marks,

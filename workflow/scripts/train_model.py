@@ -5,7 +5,7 @@ from pathlib import Path
 from ntpipe.logs import setup_logging
 from ntpipe.steps import train_mark
 
-setup_logging(snakemake.log[0])
+setup_logging(snakemake.log[0], threads=snakemake.threads)
 p = snakemake.params
 train_mark(
     snakemake.input[0], Path(snakemake.output.model).parent, mark=snakemake.wildcards.mark,
