@@ -71,7 +71,7 @@ class Throughput:
     """A tqdm bar over windows that logs windows/s when closed."""
 
     def __init__(self, total, desc):
-        self.bar = tqdm(total=total, desc=desc, unit="win", unit_scale=True, mininterval=2, leave=False)
+        self.bar = tqdm(total=total, desc=desc, unit="win", unit_scale=True, mininterval=2, leave=False, disable=None)
         self.start = time.perf_counter()
         self.desc = desc
 

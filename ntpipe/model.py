@@ -1,7 +1,7 @@
 """The Nucleic Transformer, in one file (read top-down).
 
 tokens (B, L) -> Embedding -> sinusoidal positions -> k-mer aggregation (one
-Conv1d per k, joined along the sequence, LayerNorm) -> optional average pooling
+Conv1d per k, joined along the sequence, LayerNorm) -> optional max pooling
 of tokens -> post-norm encoder layers (self-attention, FFN with Mish) -> GeM
 pooling over valid positions -> Linear -> one logit per sequence.
 
@@ -44,10 +44,7 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("pe", pe, persistent=False)  # rebuilt from the config, not stored
 
     def forward(self, x):
-        B, L, C = x.size()
-        if L > self.pe.size(0):
-            raise ValueError(f"sequence length {L} exceeds the model's max_len {self.pe.size(0)}")
-        return self.dropout(x + self.pe[:L])  # (B, L, C)
+        return self.dropout(x + self.pe[: x.size(1)])  # (B, L, C)
 
 
 class KmerAggregate(nn.Module):
@@ -61,19 +58,42 @@ class KmerAggregate(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
 
     def forward(self, x, lengths):
-        # x: (B, L, C); lengths: (B,) true lengths
-        B, L, C = x.size()
+        # x: (B, L, C) embeddings + positions; lengths: (B,) true lengths
         x = x.transpose(1, 2)  # (B, C, L)
-        outputs, valid = [], []
+        return self._join([conv(x).transpose(1, 2) for conv in self.convs], lengths)  # each (B, L-k+1, C)
+
+    def from_tokens(self, tokens, embedding, pe, lengths):
+        """The same as ``forward(embedding[tokens] + pe)`` without dropout, by table lookup.
+
+        A convolution is linear and its input is one of 5 embeddings plus a
+        fixed position code, so ``conv(E[tokens] + pe) = sum_j T_j[tokens[t+j]]
+        + conv(pe)`` with ``T_j = E W_j^T``: k lookups and adds per output
+        instead of k*C*C multiply-adds. Used at inference (eval mode); equal
+        to the convolution up to float32 rounding.
+        """
+        B, L = tokens.size()
+        V, C = embedding.size()
+        outputs = []
         for k, conv in zip(self.kmers, self.convs):
-            y = self.norm(conv(x).transpose(1, 2))  # (B, L-k+1, C)
+            tables = torch.einsum("vc,ock->kvo", embedding, conv.weight).reshape(k * V, C)  # (k*V, C)
+            offsets = torch.arange(k, device=tokens.device) * V  # row block of kernel position j
+            idx = tokens.unfold(1, k, 1) + offsets  # (B, L-k+1, k)
+            y = F.embedding_bag(idx.reshape(-1, k), tables, mode="sum").view(B, L - k + 1, C)
+            outputs.append(y + conv(pe[:L].T.unsqueeze(0)).transpose(1, 2))  # + positions and bias
+        return self._join(outputs, lengths)
+
+    def _join(self, conv_outputs, lengths):
+        outputs, valid = [], []
+        for k, y in zip(self.kmers, conv_outputs):
+            y = self.norm(y)  # (B, L-k+1, C)
             n_valid = (lengths - k + 1).clamp(min=0)  # conv tokens that see no padding
             if self.pool > 1:
-                y = F.avg_pool1d(y.transpose(1, 2), self.pool).transpose(1, 2)  # (B, (L-k+1)//p, C)
+                # max, not mean: a motif seen by one k-mer token must survive pooling
+                y = F.max_pool1d(y.transpose(1, 2), self.pool).transpose(1, 2)  # (B, (L-k+1)//p, C)
                 n_valid = n_valid // self.pool  # pooled token i valid iff (i+1)*p <= n_valid
             T = y.size(1)
             outputs.append(y)
-            valid.append(torch.arange(T, device=x.device).unsqueeze(0) < n_valid.unsqueeze(1))  # (B, T)
+            valid.append(torch.arange(T, device=y.device).unsqueeze(0) < n_valid.unsqueeze(1))  # (B, T)
         return torch.cat(outputs, dim=1), torch.cat(valid, dim=1)  # (B, T, C), (B, T)
 
 
@@ -198,8 +218,13 @@ class NucleicTransformer(nn.Module):
             lengths = torch.full((B,), L, device=tokens.device, dtype=torch.long)
         else:
             lengths = torch.as_tensor(lengths, device=tokens.device).long().clamp(max=L)
-        x = self.pos(self.embed(tokens))  # (B, L, C)
-        x, valid = self.kmer(x, lengths)  # (B, T, C), (B, T)
+        if tokens.size(1) > self.cfg.max_len:
+            raise ValueError(f"sequence length {tokens.size(1)} exceeds the model's max_len {self.cfg.max_len}")
+        if self.training:
+            x = self.pos(self.embed(tokens))  # (B, L, C)
+            x, valid = self.kmer(x, lengths)  # (B, T, C), (B, T)
+        else:  # no dropout: the k-mer convolution by table lookup, same result
+            x, valid = self.kmer.from_tokens(tokens, self.embed.weight, self.pos.pe, lengths)
         valid[:, 0] |= ~valid.any(dim=1)  # a sequence shorter than one k-mer keeps its first token
         key_mask = None if (short <= 0 and bool(valid.all())) else valid  # no mask: flash kernels
         weights = []

@@ -11,13 +11,14 @@ The truth of any genome is :func:`true_marks` of its own sequence, nothing else:
 - ``H3K4me3`` (sharp). Hits of :data:`ACTIVATING_MOTIFS` are grouped per strand
   by single linkage (next hit starts at most ``K4_LINK`` = 300 bp later); a group
   of at least ``K4_MIN`` = 2 hits is a promoter and the mark covers
-  ``[first - 100, last_end + 1000]`` on the plus strand (mirrored on the minus
-  strand): it spreads downstream of its cues, 1.1-1.4 kb.
+  ``[first - 300, last_end + 500]`` on the plus strand (mirrored on the minus
+  strand): it spreads downstream of its cues, 0.9-1.2 kb, so a 1 kb window
+  centred on a marked bin holds its cues.
 - ``H3K27me3`` (broad). Hits of :data:`REPRESSIVE_MOTIFS` on either strand are
   grouped by single linkage (gap at most ``K27_LINK`` = 1300 bp). A group is a
   domain if it nucleates: some ``K27_WINDOW`` = 1200 bp holds at least
   ``K27_MIN`` = 3 of its hits. The domain covers its hits padded by 500 bp
-  (3-8 kb at demo scale); spreading hits sit 650-1000 bp apart, so every 1 kb
+  (2-5 kb at demo scale); spreading hits sit 650-1000 bp apart, so every 1 kb
   window inside a domain holds a motif.
 
 Genes are planted at the threshold (2 activating / 3 core repressive motifs),
@@ -79,11 +80,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MARKS = ("H3K4me3", "H3K27me3")
-ACTIVATING_MOTIFS = ("GCCACGTG", "AAACCCTA", "ATCCGACG", "CGGTCAAC")
-REPRESSIVE_MOTIFS = ("GAGAGAAG", "AGAGGGAG", "GGAGAGGA")
-MOTIF_LEN = 8
+ACTIVATING_MOTIFS = ("GCCACGTGAT", "AAACCCTAAC", "ATCCGACGGA", "CGGTCAACGC")
+REPRESSIVE_MOTIFS = ("GAGAGAAGAG", "AGAGGGAGAA", "GGAGAGGATC")
+MOTIF_LEN = 10
 
-K4_LINK, K4_MIN, K4_UP, K4_DOWN = 300, 2, 100, 1000
+K4_LINK, K4_MIN, K4_UP, K4_DOWN = 300, 2, 300, 500
 K27_LINK, K27_WINDOW, K27_MIN, K27_PAD = 1300, 1200, 3, 500
 
 _BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
@@ -126,8 +127,8 @@ class _Scale:
 SCALES = {
     "demo": _Scale(
         n_chroms=12, chrom_len=(85_000, 95_000), end_spacer=500,
-        genes={"H3K4me3": (5, 6), "H3K27me3": (2, 3), "near_H3K4me3": (1, 1), "near_H3K27me3": (0, 1), "none": (3, 4)},
-        k27_spread=(2, 6), n_gaps=2, gap_len=(300, 3000), n_repeats=6, repeat_len=(300, 1500),
+        genes={"H3K4me3": (22, 26), "H3K27me3": (9, 10), "near_H3K4me3": (3, 4), "near_H3K27me3": (2, 3), "none": (5, 6)},
+        k27_spread=(1, 4), n_gaps=2, gap_len=(300, 3000), n_repeats=6, repeat_len=(300, 1500),
         block_len=(20_000, 50_000), reads=(40_000, 20_000), n_varieties=6, n_fasta_varieties=2,
     ),
     "test": _Scale(
@@ -373,7 +374,7 @@ def _plan_gene(rng, cls, scale):
             elements.append([o, ACTIVATING_MOTIFS[rng.integers(len(ACTIVATING_MOTIFS))], -1])
             o += int(rng.integers(30, 101))
         n_core = n
-        lo, hi = -400, 1000
+        lo, hi = -700, 700
     elif cls in ("H3K27me3", "near_H3K27me3"):
         n = n_core = 3 if cls == "near_H3K27me3" or rng.random() < 0.6 else 4
         o = -int(rng.integers(250, 321))

@@ -50,7 +50,7 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
                   device=training.get("device", "auto"))
     baseline = kmer_logistic(parts["train"], parts["test"], k=4)
     write_json(Path(out_dir) / "baseline.json", baseline)
-    log.info("%s test AUC %.3f (4-mer logistic regression %.3f)", mark, metrics["auc"], baseline["auc"])
+    log.info("%s test AUC %s (4-mer logistic regression %s)", mark, metrics.get("auc"), baseline.get("auc"))
     return metrics
 
 

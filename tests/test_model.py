@@ -139,3 +139,16 @@ def test_resolve_device(caplog, monkeypatch):
     assert "no CUDA device visible (CUDA_VISIBLE_DEVICES=): running on CPU" in caplog.text
     with pytest.raises(ValueError, match="no CUDA device is visible"):
         resolve_device("cuda")
+
+
+def test_inference_lookup_equals_the_convolution():
+    # eval mode computes the k-mer convolution by table lookup; train mode convolves
+    torch.manual_seed(0)
+    model = NucleicTransformer(model_config("small", dropout=0.0, kmers=[7, 13]))
+    tokens = torch.randint(0, 5, (4, 300))
+    lengths = torch.tensor([300, 250, 120, 40])
+    model.train()
+    conv = model(tokens, lengths)
+    model.eval()
+    lookup = model(tokens, lengths)
+    torch.testing.assert_close(lookup, conv, rtol=1e-4, atol=1e-5)

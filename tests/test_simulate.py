@@ -14,6 +14,7 @@ from ntpipe.simulate import (
     K4_UP,
     K27_PAD,
     MARKS,
+    MOTIF_LEN,
     REPRESSIVE_MOTIFS,
     apply_variants,
     lift_to_reference,
@@ -52,7 +53,7 @@ def _sizes(fa_path):
 def _plant(n, motifs):
     seq = np.full(n, 1, dtype=np.uint8)  # all C: no motif anywhere
     for pos, word in motifs:
-        seq[pos : pos + 8] = encode(word)
+        seq[pos : pos + len(word)] = encode(word)
     return seq
 
 
@@ -65,9 +66,9 @@ def test_k4_needs_a_cluster_and_spreads_downstream():
     assert true_marks({"c": _plant(5000, [(1000, a)])})["H3K4me3"] == []
     assert true_marks({"c": _plant(5000, [(1000, a), (1400, b)])})["H3K4me3"] == []  # too far apart
     plus = true_marks({"c": _plant(5000, [(1000, a), (1100, b)])})["H3K4me3"]
-    assert plus == [("c", 1000 - K4_UP, 1108 + K4_DOWN)]
+    assert plus == [("c", 1000 - K4_UP, 1100 + MOTIF_LEN + K4_DOWN)]
     minus = true_marks({"c": _plant(5000, [(3000, _rc(a)), (3100, _rc(b))])})["H3K4me3"]
-    assert minus == [("c", 3000 - K4_DOWN, 3108 + K4_UP)]
+    assert minus == [("c", 3000 - K4_DOWN, 3100 + MOTIF_LEN + K4_UP)]
 
 
 def test_k27_needs_nucleation_and_spreads_over_linked_motifs():
@@ -76,8 +77,8 @@ def test_k27_needs_nucleation_and_spreads_over_linked_motifs():
     spread = [(3300, r[2]), (4100, _rc(r[0])), (4900, r[1])]
     assert true_marks({"c": _plant(9000, two + spread)})["H3K27me3"] == []
     three = two + [(2300, _rc(r[2]))]
-    assert true_marks({"c": _plant(9000, three + spread)})["H3K27me3"] == [("c", 2000 - K27_PAD, 4908 + K27_PAD)]
-    assert true_marks({"c": _plant(9000, three)})["H3K27me3"] == [("c", 2000 - K27_PAD, 2308 + K27_PAD)]
+    assert true_marks({"c": _plant(9000, three + spread)})["H3K27me3"] == [("c", 2000 - K27_PAD, 4900 + MOTIF_LEN + K27_PAD)]
+    assert true_marks({"c": _plant(9000, three)})["H3K27me3"] == [("c", 2000 - K27_PAD, 2300 + MOTIF_LEN + K27_PAD)]
 
 
 def test_motifs_ignore_case_and_n():

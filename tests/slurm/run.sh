@@ -73,6 +73,14 @@ snakemake --snakefile "$REPO/Snakefile" \
     --slurm-init-seconds-before-status-checks 2 \
     --slurm-keep-successful-logs
 
+# The same workflow, same seed, locally (no SLURM) in a sibling directory:
+# the tracks must match (tests below).
+log "running the same workflow locally for comparison"
+mkdir -p local && ln -sfn ../panel local/panel
+(cd local && snakemake --snakefile "$REPO/Snakefile" --cores 2 --resources gpu=1 \
+    --configfile "$HERE/config.yaml" \
+    --config samples=panel/training.tsv varieties=panel/varieties.tsv reference=panel/reference.fa)
+
 log "checking the SLURM accounting and the tracks"
 sacct -a -X -o JobID,State,ExitCode,Elapsed,AllocTRES%45,Comment%60 >&2
 sacct -a -X -P -o JobID,State,ExitCode,Elapsed,AllocTRES,Comment > sacct.tsv
@@ -109,7 +117,8 @@ for name in names:
         except (RuntimeError, OSError) as err:
             errors.append(f"{path}: cannot open ({err})")
             continue
-        if bw is None or not bw.isBigWig() or not bw.chroms():
+        chroms = list(bw.chroms()) if bw is not None and bw.isBigWig() else []
+        if not chroms:
             errors.append(f"{path}: not a bigWig with chromosomes")
             continue
         # stats() gives None for a chromosome without entries (all no-call bins).
@@ -120,6 +129,15 @@ for name in names:
             errors.append(f"{path}: no values")
         elif not 0.0 <= min(lows) <= max(highs) <= 1.0:
             errors.append(f"{path}: values outside [0, 1] ({min(lows)}, {max(highs)})")
+        import numpy as np
+        from ntpipe.bigwig import read_bins
+
+        for chrom in chroms:
+            here = read_bins(path, chrom, 100)
+            there = read_bins(f"local/{path}", chrom, 100)
+            if not np.allclose(here, there, atol=1e-5, equal_nan=True):
+                errors.append(f"{path}: {chrom} differs from the local run's track "
+                              f"(max difference {np.nanmax(np.abs(here - there)):.2g})")
     if not os.path.exists(f"results/tracks/{name}/igv_session.xml"):
         errors.append(f"results/tracks/{name}/igv_session.xml: missing")
 for err in errors:
