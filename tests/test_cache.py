@@ -6,15 +6,13 @@ import multiprocessing
 
 import numpy as np
 import pytest
-import torch
+from conftest import tiny_model
 
 from ntpipe.bigwig import read_bins
 from ntpipe.cache import ENTRY_DTYPE, WindowCache, _unique_rows, compact, model_id, window_keys
-from ntpipe.config import model_config
 from ntpipe.encoding import encode, pad_for_bins
 from ntpipe.genome import chrom_sizes, write_fasta
 from ntpipe.infer import predict_windows
-from ntpipe.model import NucleicTransformer, save_model
 from ntpipe.predict import predict_genome
 
 SIZE, STRIDE = 200, 50
@@ -22,12 +20,7 @@ ATOL = 1e-6  # probabilities: float32 rounding (the batches differ with and with
 
 
 def _model(tmp_path, mark="H3K4me3", seed=0):
-    torch.manual_seed(seed)
-    cfg = model_config("small", d_model=16, n_heads=2, d_ff=32, n_layers=1, pool=2)
-    model = NucleicTransformer(cfg).eval()
-    path = tmp_path / f"{mark}-{seed}.pt"
-    save_model(path, model, cfg, {"mark": mark, "window": SIZE, "stride": STRIDE})
-    return path, model
+    return tiny_model(tmp_path, mark=mark, seed=seed, size=SIZE, stride=STRIDE)
 
 
 def _genomes(tmp_path):

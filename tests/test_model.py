@@ -6,15 +6,6 @@ from ntpipe.config import ModelConfig, from_dict, model_config
 from ntpipe.model import NucleicTransformer, load_model, min_length, save_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and two threads on a busy 2-core machine slow down many-fold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny(**overrides):
     return model_config("small", **{"d_model": 16, "n_heads": 2, "d_ff": 32, "n_layers": 2, "kmers": [5], "pool": 2, **overrides})
 

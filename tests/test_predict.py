@@ -4,24 +4,18 @@ import numpy as np
 import pyBigWig
 import pytest
 import torch
+from conftest import tiny_model
 
-from ntpipe.config import model_config
 from ntpipe.encoding import encode, pad_for_bins, sliding_windows
 from ntpipe.genome import write_fasta
 from ntpipe.infer import predict_windows
-from ntpipe.model import NucleicTransformer, save_model
 from ntpipe.predict import predict_genome
 
 SIZE, STRIDE = 200, 50
 
 
-def _model(tmp_path, mark="H3K4me3", size=SIZE, stride=STRIDE, seed=0):
-    torch.manual_seed(seed)
-    cfg = model_config("small", d_model=16, n_heads=2, d_ff=32, n_layers=1, pool=2)
-    model = NucleicTransformer(cfg).eval()
-    path = tmp_path / f"{mark}.pt"
-    save_model(path, model, cfg, {"mark": mark, "window": size, "stride": stride})
-    return path, model
+def _model(tmp_path, mark="H3K4me3", seed=0):
+    return tiny_model(tmp_path, mark=mark, seed=seed, size=SIZE, stride=STRIDE)
 
 
 def _genome(tmp_path):

@@ -14,15 +14,6 @@ from ntpipe.train import HISTORY_COLUMNS, evaluate_table, fit, lr_at, predict_pr
 MOTIF = "TGACGTCA"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and two threads on a busy 2-core machine slow down many-fold."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def motif_task(n, length, seed, min_length=None):
     """Random sequences; label 1 ones carry MOTIF at a random place."""
     rng = np.random.default_rng(seed)

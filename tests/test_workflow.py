@@ -31,7 +31,7 @@ def test_lint_is_clean():
 
 
 def test_dry_run_plans_the_demo():
-    out = snakemake("-n", "--cores", "2").stdout
+    out = snakemake("-n", "--forceall", "--cores", "2").stdout
     for rule in ["simulate_demo", "build_labels", "train_model", "predict_variety", "igv_session", "evaluate_demo"]:
         assert rule in out
 
@@ -55,8 +55,9 @@ def workdir(tmp_path_factory, test_panel):
 
 
 def run(workdir, *targets, check=True):
-    return snakemake("-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(workdir / "config.yaml"),
-                     "--cores", "2", "--resources", "gpu=1", *targets, check=check)
+    # --resources takes every word after it: keep it last
+    return snakemake(*targets, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+                     str(workdir / "config.yaml"), "--cores", "2", "--resources", "gpu=1", check=check)
 
 
 @pytest.fixture(scope="module")
