@@ -7,7 +7,7 @@ float32, windows cut by slicing the chromosome string, each window encoded
 base by base through a Python dict, and batches built by a plain Python loop
 (no DataLoader). The architecture follows ntpipe's config (so both run the
 same weights, mapped by :func:`load_ntpipe_weights`): embedding, sinusoidal
-positions, one Conv1d per k-mer + LayerNorm (+ average pooling when the config
+positions, one Conv1d per k-mer + LayerNorm (+ max pooling when the config
 pools), post-norm encoder layers with a Mish feed-forward, GeM, linear.
 Only full-length windows (no padding masks), inference only.
 """
@@ -51,7 +51,7 @@ class KmerAggregate(nn.Module):
         for conv in self.convs:
             y = self.norm(conv(x).permute(2, 0, 1))  # (L', B, C)
             if self.pool > 1:
-                y = F.avg_pool1d(y.permute(1, 2, 0), self.pool).permute(2, 0, 1)
+                y = F.max_pool1d(y.permute(1, 2, 0), self.pool).permute(2, 0, 1)
             outputs.append(y)
         return torch.cat(outputs, dim=0)
 

@@ -396,22 +396,8 @@ def write_report(results, path):
 
 
 TARGET_NOTE = """ **The 3x target is not met in this run.** This 2-core
-machine was shared with other jobs (load average 4-8 while it ran); the same
-comparison measured 3.3x (274 vs 84 windows/s) on a quieter moment earlier the
-same session, so the ratio here is noisy. A profile of the engine on `small`
-at 1 kb (torch.profiler, batch 256): fused attention 21%, the k=13 Conv1d 19%,
-copies 14% (the (B, L, C) -> (B, C, L) transpose before the conv and the head
-reshapes), linear layers 13%, LayerNorm 8%, Mish 8%, adds 6%: no single
-host-side cost is left to remove, the engine is model-bound. What would give
-the rest, none of it done here because it changes numerics or another
-engineer's file: (1) the k-mer conv reads an embedding of 5 tokens plus fixed
-positions, so it equals 13 lookups in (5, C) tables plus a constant
-(conv(pe) precomputed): ~19% + the transpose copy gone (model.py); (2) bf16
-autocast on CPU (this CPU has AVX512-BF16) for the linear layers and
-attention (infer.py, but it changes the last digits of every probability
-and the engine-equals-model test); (3) `torch.compile` fusing the
-LayerNorm/Mish/add chains (compile time ~1 min per window shape, worth it
-only for whole-genome runs).
+machine may have been shared with other jobs while it ran; rerun on a quiet
+machine before drawing conclusions.
 """
 
 
@@ -429,13 +415,15 @@ returning attention weights, float32, `no_grad`. Both run the same weights
 (the state_dict mapped) on the same windows, and the run asserts their
 probabilities agree within 1e-5. GFLOP/window is counted with
 `torch.utils.flop_counter` (a multiply-add is 2 FLOPs). For `small` at 1 kb the
-engine is **{small_speedup:.1f}x** the reference (target: 3x).{target_note} At 247 tokens per
-window the reference spends most of its time materialising and averaging the
-(B, heads, T, T) attention weights and in its Python encoding; ntpipe's fused
-attention and vectorised gather avoid both. At 200 bp (47 tokens) attention is
-cheap and both spend their time in the same convolution and linear layers,
-so the engine is only {small_speedup_200:.2f}x there; the k-mer convolution
-(k 13 over every base, before pooling) is the largest single cost of `small`.
+engine is **{small_speedup:.1f}x** the reference (target: 3x).{target_note} The reference
+convolves every base with the k-mer kernel (k 13, d_model x d_model), which is
+the largest single cost of `small`, materialises the (B, heads, T, T) attention
+weights and encodes in Python. The engine computes the k-mer convolution by
+table lookup (its input is one of 5 embeddings plus a fixed position code, so
+the convolution is k looked-up rows of (5, C) tables plus a precomputed
+conv(pe): `KmerAggregate.from_tokens`, equal to the convolution to float32
+rounding, tested), uses fused attention and a vectorised gather. At 200 bp the
+engine is {small_speedup_200:.2f}x.
 The seed preset costs {seed_gflop_200:.1f} GFLOP per 200 bp window and
 {seed_gflop_1k:.1f} GFLOP per 1 kb window (DESIGN.md's estimate: ~9 and ~56); on
 CPU it is only measured on a handful of windows.
