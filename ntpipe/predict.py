@@ -87,8 +87,7 @@ def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, wind
     from .device import resolve_device
 
     device = resolve_device(device)
-    fasta = open_fasta(genome)
-    sizes = chrom_sizes(fasta)
+    sizes = chrom_sizes(genome)
     marks, nets, size, stride = load_models(models, device, window=window, stride=stride)
     if names is not None and sorted(names) != sorted(marks):
         raise ValueError(f"models are for marks {marks}, expected {sorted(names)}")
@@ -103,22 +102,25 @@ def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, wind
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {m: out / f"{m}.bw" for m in marks}
-    if cache:
-        from .cache import WindowCache
     total = sum(-(-n // stride) for _, n in sizes)
     bar = Throughput(total, f"predict {Path(genome).name}" + (f" + {sample or Path(vcf).name}" if vcf else ""))
+    fasta = open_fasta(genome)
     with ExitStack() as stack:
         stack.callback(bar.close)
         stack.callback(fasta.close)
         writers = [stack.enter_context(BigWigWriter(paths[m], sizes)) for m in marks]
-        window_cache = stack.enter_context(WindowCache(cache, nets, marks)) if cache else None
+        if cache:
+            from .cache import WindowCache
+
+            predict = stack.enter_context(WindowCache(cache, nets, marks)).predict
+        else:
+            predict = partial(predict_windows, nets)
         for chrom, _length in sizes:
             chrom_variants = variants.get(chrom) if variants is not None else None
             tokens = encode_chrom(fasta, chrom)
             padded, starts = chromosome_windows(tokens, size, stride, chrom_variants)
             called = called_bins(tokens, size, stride, max_n_fraction)
             probs = np.zeros((len(nets), len(starts)), dtype=np.float32)
-            predict = window_cache.predict if window_cache is not None else partial(predict_windows, nets)
             probs[:, called] = predict(padded, starts[called], size, batch_size, device, reverse_complement, bar)
             bar.update(int((~called).sum()))
             for writer, p in zip(writers, probs):
