@@ -31,6 +31,7 @@ import pandas as pd
 
 from .encoding import N_TOKEN, bin_layout, called_bins, pad_for_bins, sliding_windows
 from .genome import chrom_sizes, encode_chrom, open_fasta
+from .intervals import covered_before, merge_intervals
 
 log = logging.getLogger(__name__)
 
@@ -103,33 +104,7 @@ def read_peaks(path, sizes):
     if not rows:
         raise ValueError(f"{path}: no peaks (the file is empty); a mark needs at least one peak per cultivar")
     df = pd.DataFrame(rows, columns=["chrom", "start", "end"])
-    return {chrom: _merge(g.start.to_numpy(np.int64), g.end.to_numpy(np.int64)) for chrom, g in df.groupby("chrom", sort=False)}
-
-
-def _merge(starts, ends):
-    order = np.argsort(starts, kind="stable")
-    starts, ends = starts[order], ends[order]
-    reach = np.maximum.accumulate(ends)
-    new = np.concatenate([[True], starts[1:] > reach[:-1]])
-    group = np.cumsum(new) - 1
-    return starts[new], _group_max(ends, group)
-
-
-def _group_max(values, group):
-    out = np.zeros(group[-1] + 1 if len(group) else 0, dtype=values.dtype)
-    np.maximum.at(out, group, values)
-    return out
-
-
-def _covered_before(x, starts, ends):
-    """Bases covered by merged intervals before each position in ``x``."""
-    cum = np.concatenate([[0], np.cumsum(ends - starts)])
-    i = np.searchsorted(starts, x, side="right")  # intervals starting at or before x
-    full = cum[np.maximum(i - 1, 0)]
-    last_start = starts[np.maximum(i - 1, 0)] if len(starts) else np.zeros_like(x)
-    last_end = ends[np.maximum(i - 1, 0)] if len(ends) else np.zeros_like(x)
-    partial = np.clip(x - last_start, 0, last_end - last_start)
-    return np.where(i > 0, full + partial, 0)
+    return {chrom: merge_intervals(g.start.to_numpy(np.int64), g.end.to_numpy(np.int64)) for chrom, g in df.groupby("chrom", sort=False)}
 
 
 def peak_labels(intervals, length, size, stride, positive_fraction):
@@ -145,8 +120,8 @@ def peak_labels(intervals, length, size, stride, positive_fraction):
     win_end = np.clip(bin_start - left + size, 0, length)
     if len(starts) == 0:
         return np.zeros(n_bins, np.int8)
-    bin_cov = _covered_before(bin_end, starts, ends) - _covered_before(bin_start, starts, ends)
-    win_cov = _covered_before(win_end, starts, ends) - _covered_before(win_start, starts, ends)
+    bin_cov = covered_before(bin_end, starts, ends) - covered_before(bin_start, starts, ends)
+    win_cov = covered_before(win_end, starts, ends) - covered_before(win_start, starts, ends)
     labels = np.full(n_bins, AMBIGUOUS, np.int8)
     labels[bin_cov >= positive_fraction * (bin_end - bin_start)] = POSITIVE
     labels[win_cov == 0] = NEGATIVE

@@ -64,6 +64,7 @@ import numpy as np
 
 from .encoding import N_TOKEN, encode
 from .genome import write_fasta
+from .intervals import merge_intervals
 
 __all__ = [
     "MARKS",
@@ -192,19 +193,6 @@ def motif_hits(tokens, motifs):
     return plus.astype(np.int64), minus.astype(np.int64)
 
 
-def _merge(starts, ends):
-    """Union of half-open intervals, sorted."""
-    starts, ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
-    if starts.size == 0:
-        return starts, ends
-    order = np.argsort(starts, kind="stable")
-    s, e = starts[order], ends[order]
-    run_end = np.maximum.accumulate(e)
-    new = np.concatenate([[True], s[1:] > run_end[:-1]])
-    idx = np.flatnonzero(new)
-    return s[idx], np.maximum.reduceat(e, idx)
-
-
 def _groups(h, link):
     """First and last index of single-linkage groups of sorted positions."""
     cut = np.flatnonzero(np.diff(h) > link)
@@ -257,7 +245,7 @@ def true_marks(tokens_by_chrom):
         length = len(tokens)
         for mark, finder in (("H3K4me3", _k4_intervals), ("H3K27me3", _k27_intervals)):
             s, e = finder(tokens)
-            s, e = _merge(np.clip(s, 0, length), np.clip(e, 0, length))
+            s, e = merge_intervals(np.clip(s, 0, length), np.clip(e, 0, length))
             out[mark].extend((chrom, int(a), int(b)) for a, b in zip(s, e) if b > a)
     return out
 

@@ -56,15 +56,13 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
 
 def _bin_truth(bed, chrom, n_bins, length, stride):
     """1 where the truth covers at least half of a bin."""
-    from .labels import _covered_before, _merge
+    from .intervals import covered_before, merge_intervals
 
     iv = bed[bed.chrom == chrom]
-    starts, ends = _merge(iv.start.to_numpy(np.int64), iv.end.to_numpy(np.int64)) if len(iv) else (np.zeros(0, np.int64),) * 2
+    starts, ends = merge_intervals(iv.start.to_numpy(), iv.end.to_numpy())
     lo = np.arange(n_bins, dtype=np.int64) * stride
     hi = np.minimum(lo + stride, length)
-    if len(starts) == 0:
-        return np.zeros(n_bins, np.uint8)
-    cov = _covered_before(hi, starts, ends) - _covered_before(lo, starts, ends)
+    cov = covered_before(hi, starts, ends) - covered_before(lo, starts, ends)
     return (cov >= 0.5 * (hi - lo)).astype(np.uint8)
 
 
