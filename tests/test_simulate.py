@@ -332,3 +332,14 @@ def test_same_seed_same_bytes(tmp_path, test_panel):
         assert (again / rel).read_bytes() == (test_panel / rel).read_bytes(), rel
     assert (other / "reference.fa").read_bytes() != (test_panel / "reference.fa").read_bytes()
     assert len(_sheet(other, "varieties.tsv")) == 2
+
+
+def test_committed_demo_sheets_match_the_simulator(tmp_path, monkeypatch):
+    # config/*.tsv name the files `ntpipe simulate --out resources/demo` writes
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(tmp_path)
+    simulate("resources/demo", seed=1, scale="demo")
+    for sheet in ("training.tsv", "varieties.tsv"):
+        assert (tmp_path / "resources/demo" / sheet).read_text() == (repo / "config" / sheet).read_text()
