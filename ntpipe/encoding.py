@@ -16,8 +16,8 @@ __all__ = [
     "sliding_windows",
     "bin_layout",
     "pad_for_bins",
-    "n_fraction",
     "called_bins",
+    "window_bounds",
 ]
 
 ALPHABET = "ACGTN"
@@ -105,11 +105,14 @@ def pad_for_bins(tokens, size, stride):
     return np.concatenate([np.full(left, N_TOKEN, np.uint8), tokens, np.full(right, N_TOKEN, np.uint8)])
 
 
-def n_fraction(padded, starts, size):
-    """Fraction of N in each window ``padded[s:s+size]`` (cumulative sum, no loop)."""
-    cum = np.concatenate([[0], np.cumsum(padded == N_TOKEN, dtype=np.int64)])
-    starts = np.asarray(starts, dtype=np.int64)
-    return (cum[starts + size] - cum[starts]) / size
+def window_bounds(length, size, stride):
+    """Each bin's window clipped to the chromosome: ``(lo, hi)`` int64 arrays.
+
+    ``window_bounds(length, stride, stride)`` gives the bins themselves.
+    """
+    n_bins, left, _ = bin_layout(length, size, stride)
+    start = np.arange(n_bins, dtype=np.int64) * stride - left
+    return np.clip(start, 0, length), np.clip(start + size, 0, length)
 
 
 def called_bins(tokens, size, stride, max_n_fraction):
@@ -118,8 +121,6 @@ def called_bins(tokens, size, stride, max_n_fraction):
     a chromosome end does not count, so a contig shorter than a window is still
     predicted on its padded window.
     """
-    n_bins, left, _ = bin_layout(len(tokens), size, stride)
     cum = np.concatenate([[0], np.cumsum(tokens == N_TOKEN, dtype=np.int64)])
-    lo = np.clip(np.arange(n_bins, dtype=np.int64) * stride - left, 0, len(tokens))
-    hi = np.clip(np.arange(n_bins, dtype=np.int64) * stride - left + size, 0, len(tokens))
+    lo, hi = window_bounds(len(tokens), size, stride)
     return (cum[hi] - cum[lo]) <= max_n_fraction * np.maximum(hi - lo, 1)

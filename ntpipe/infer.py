@@ -42,9 +42,8 @@ def predict_windows(models, padded, starts, size, batch_size=256, device=torch.d
     -------
     float32 array (len(models), len(starts)).
     """
-    out = np.empty((len(models), len(starts)), dtype=np.float32)
     if len(starts) == 0:
-        return out
+        return np.empty((len(models), 0), dtype=np.float32)
     cuda = device.type == "cuda"
     sequence = torch.from_numpy(np.ascontiguousarray(padded))
     if cuda:
@@ -63,8 +62,7 @@ def predict_windows(models, padded, starts, size, batch_size=256, device=torch.d
                 results[m, lo : lo + len(tokens)] = prob
             if progress is not None:
                 progress.update(len(tokens))
-    out[:] = results.cpu().numpy()
-    return out
+    return results.cpu().numpy()
 
 
 class Throughput:

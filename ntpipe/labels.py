@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .encoding import N_TOKEN, bin_layout, called_bins, pad_for_bins, sliding_windows
+from .encoding import N_TOKEN, called_bins, pad_for_bins, sliding_windows, window_bounds
 from .genome import chrom_sizes, encode_chrom, open_fasta
 from .intervals import covered_before, merge_intervals
 
@@ -112,17 +112,12 @@ def peak_labels(intervals, length, size, stride, positive_fraction):
 
     Returns int8 array (n_bins,) of 1 (positive), 0 (negative), -1 (ambiguous).
     """
-    n_bins, left, _ = bin_layout(length, size, stride)
     starts, ends = intervals if intervals is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
-    bin_start = np.arange(n_bins, dtype=np.int64) * stride
-    bin_end = np.minimum(bin_start + stride, length)
-    win_start = np.clip(bin_start - left, 0, length)
-    win_end = np.clip(bin_start - left + size, 0, length)
-    if len(starts) == 0:
-        return np.zeros(n_bins, np.int8)
+    bin_start, bin_end = window_bounds(length, stride, stride)
+    win_start, win_end = window_bounds(length, size, stride)
     bin_cov = covered_before(bin_end, starts, ends) - covered_before(bin_start, starts, ends)
     win_cov = covered_before(win_end, starts, ends) - covered_before(win_start, starts, ends)
-    labels = np.full(n_bins, AMBIGUOUS, np.int8)
+    labels = np.full(len(bin_start), AMBIGUOUS, np.int8)
     labels[bin_cov >= positive_fraction * (bin_end - bin_start)] = POSITIVE
     labels[win_cov == 0] = NEGATIVE
     return labels
@@ -139,11 +134,8 @@ def _read_starts(bam, chrom):
 
 
 def _window_counts(read_pos, length, size, stride):
-    n_bins, left, _ = bin_layout(length, size, stride)
     cum = np.concatenate([[0], np.cumsum(np.bincount(read_pos, minlength=length)[:length])])
-    bin_start = np.arange(n_bins, dtype=np.int64) * stride
-    lo = np.clip(bin_start - left, 0, length)
-    hi = np.clip(bin_start - left + size, 0, length)
+    lo, hi = window_bounds(length, size, stride)
     return cum[hi] - cum[lo]
 
 

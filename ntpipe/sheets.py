@@ -94,35 +94,44 @@ def _check_rows(sheet, path, schema_name):
             raise ValueError(f"{path}, line {line}, column {col!r}: {err.message}")
 
 
-def _check_files(sheet, path, columns, buildable):
+def _check_choice(row, path, line, who, first, second, companion):
+    """Exactly one of ``first`` and ``second``; ``companion`` only beside ``second``."""
+    if bool(row[first]) == bool(row[second]):
+        what = "both" if row[first] else "neither"
+        raise ValueError(f"{path}, line {line}: {who} has {what} of {first!r} and {second!r}; give exactly one")
+    if row[companion] and not row[second]:
+        raise ValueError(f"{path}, line {line}, column {companion!r}: a {companion} needs a {second!r} in the same row")
+
+
+FILE_COLUMNS = ["genome", "peaks", "bam", "control", "vcf"]
+
+
+def _check_files(sheet, path, buildable_dir):
+    columns = [c for c in FILE_COLUMNS if c in sheet.columns]
     for line, row in sheet.iterrows():
         for col in columns:
             f = row[col]
-            if f and not Path(f).exists() and Path(f) not in buildable:
+            buildable = buildable_dir is not None and Path(buildable_dir) in Path(f).parents
+            if f and not Path(f).exists() and not buildable:
                 raise ValueError(f"{path}, line {line}, column {col!r}: file not found: {f}")
 
 
-def load_training_sheet(path, buildable=()):
+def load_training_sheet(path, buildable_dir=None):
     """Read and validate the training sheet.
 
     Parameters
     ----------
     path : the TSV (columns cultivar, mark, genome, peaks | bam [, control]).
-    buildable : paths that do not exist yet but a workflow rule makes (the demo files).
+    buildable_dir : files under this folder may be missing: a workflow rule makes them (the demo).
 
     Returns
     -------
     pandas.DataFrame indexed by file line number, all columns present (empty string when unset).
     """
-    buildable = {Path(p) for p in buildable}
     sheet = _read_sheet(path, "training", TRAINING_COLUMNS, ["cultivar", "mark", "genome"])
     _check_rows(sheet, path, "training.schema.yaml")
     for line, row in sheet.iterrows():
-        if bool(row["peaks"]) == bool(row["bam"]):
-            what = "both" if row["peaks"] else "neither"
-            raise ValueError(f"{path}, line {line}: row {row['cultivar']}/{row['mark']} has {what} of 'peaks' and 'bam'; give exactly one")
-        if row["control"] and not row["bam"]:
-            raise ValueError(f"{path}, line {line}, column 'control': a control needs a 'bam' in the same row")
+        _check_choice(row, path, line, f"row {row['cultivar']}/{row['mark']}", "peaks", "bam", companion="control")
     dup = sheet[sheet.duplicated(["cultivar", "mark"], keep="first")]
     if not dup.empty:
         line, row = next(dup.iterrows())
@@ -130,29 +139,22 @@ def load_training_sheet(path, buildable=()):
     for cultivar, rows in sheet.groupby("cultivar"):
         if rows.genome.nunique() > 1:
             raise ValueError(f"{path}, lines {list(rows.index)}: cultivar {cultivar!r} names different genomes {sorted(rows.genome.unique())}")
-    _check_files(sheet, path, ["genome", "peaks", "bam", "control"], buildable)
+    _check_files(sheet, path, buildable_dir)
     return sheet
 
 
-def load_varieties_sheet(path, buildable=()):
+def load_varieties_sheet(path, buildable_dir=None):
     """Read and validate the varieties sheet (variety, genome | vcf [, sample]).
 
     Returns a DataFrame indexed by file line number; see :func:`load_training_sheet`.
     """
-    buildable = {Path(p) for p in buildable}
     sheet = _read_sheet(path, "varieties", VARIETY_COLUMNS, ["variety"])
-    if "genome" not in sheet.columns and "vcf" not in sheet.columns:
-        raise ValueError(f"{path}: a varieties sheet needs a 'genome' or a 'vcf' column")
     _check_rows(sheet, path, "varieties.schema.yaml")
     for line, row in sheet.iterrows():
-        if bool(row['genome']) == bool(row['vcf']):
-            what = "both" if row["genome"] else "neither"
-            raise ValueError(f"{path}, line {line}: variety {row['variety']!r} has {what} of 'genome' and 'vcf'; give exactly one")
-        if row['sample'] and not row['vcf']:
-            raise ValueError(f"{path}, line {line}, column 'sample': a sample needs a 'vcf' in the same row")
+        _check_choice(row, path, line, f"variety {row['variety']!r}", "genome", "vcf", companion="sample")
     dup = sheet[sheet.duplicated("variety", keep="first")]
     if not dup.empty:
         line, row = next(dup.iterrows())
         raise ValueError(f"{path}, line {line}: duplicate variety name {row['variety']!r}")
-    _check_files(sheet, path, ["genome", "vcf"], buildable)
+    _check_files(sheet, path, buildable_dir)
     return sheet

@@ -54,14 +54,14 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     return metrics
 
 
-def _bin_truth(bed, chrom, n_bins, length, stride):
+def _bin_truth(bed, chrom, length, stride):
     """1 where the truth covers at least half of a bin."""
+    from .encoding import window_bounds
     from .intervals import covered_before, merge_intervals
 
     iv = bed[bed.chrom == chrom]
     starts, ends = merge_intervals(iv.start.to_numpy(), iv.end.to_numpy())
-    lo = np.arange(n_bins, dtype=np.int64) * stride
-    hi = np.minimum(lo + stride, length)
+    lo, hi = window_bounds(length, stride, stride)
     cov = covered_before(hi, starts, ends) - covered_before(lo, starts, ends)
     return (cov >= 0.5 * (hi - lo)).astype(np.uint8)
 
@@ -97,7 +97,7 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out):
                 values = read_bins(bw_path, chrom, stride)
                 tracks[(name, mark, chrom)] = values
                 called = ~np.isnan(values)
-                y.append(_bin_truth(truth, chrom, len(values), length, stride)[called])
+                y.append(_bin_truth(truth, chrom, length, stride)[called])
                 p.append(values[called])
             m = binary_metrics(np.concatenate(y), np.concatenate(p))
             rows.append({"variety": name, "mark": mark, "coordinates": "reference" if v.get("vcf") else "own", **m})

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from ntpipe.encoding import (
-    N_TOKEN, bin_layout, called_bins, decode, encode, n_fraction, pad_for_bins, reverse_complement, sliding_windows,
+    N_TOKEN, bin_layout, called_bins, decode, encode, pad_for_bins, reverse_complement, sliding_windows, window_bounds,
 )
 
 
@@ -63,14 +63,16 @@ def test_contig_shorter_than_a_window_gets_its_padded_window():
     assert decode(win[0]).strip("N") == "ACGT" * 10
 
 
-def test_n_fraction():
-    padded = encode("NNNNACGTAC")
-    assert n_fraction(padded, [0, 2, 4], 4).tolist() == [1.0, 0.5, 0.0]
-
-
 def test_called_bins_ignore_padding_but_not_gaps():
     tokens = encode("A" * 300 + "N" * 400 + "C" * 300)
     called = called_bins(tokens, 200, 100, 0.5)
     # windows [-50,150) ... ; bins inside the gap are no-calls, the ends are called
     assert called.tolist() == [True, True, True, False, False, False, False, True, True, True]
     assert called_bins(encode("ACGT" * 10), 1000, 20, 0.5).tolist() == [True, True]
+
+
+def test_window_bounds_clip_to_the_chromosome():
+    lo, hi = window_bounds(250, 300, 100)
+    assert lo.tolist() == [0, 0, 100] and hi.tolist() == [200, 250, 250]
+    bins = window_bounds(250, 100, 100)  # the bins themselves
+    assert bins[0].tolist() == [0, 100, 200] and bins[1].tolist() == [100, 200, 250]

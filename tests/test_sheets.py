@@ -60,7 +60,7 @@ def test_bad_training_sheet(files, rows, message):
 
 def test_buildable_files_may_be_missing(files):
     rows = [GOOD[0], ["A", "K4", "demo/a.fa", "demo/a.bed", "", ""]]
-    sheet = load_training_sheet(_sheet(files / "t.tsv", rows), buildable=["demo/a.fa", "demo/a.bed"])
+    sheet = load_training_sheet(_sheet(files / "t.tsv", rows), buildable_dir="demo")
     assert len(sheet) == 1
 
 

@@ -1,7 +1,6 @@
 import re
 from pathlib import Path
 
-import pandas as pd
 from snakemake.utils import min_version, validate
 
 from ntpipe import sheets
@@ -14,24 +13,21 @@ validate(config, schema="../schemas/config.schema.yaml")
 DEMO_DIR = Path(config["demo"]["outdir"])
 
 
-def _demo_files(*sheet_paths):
-    """Sheet files under the demo directory: the simulate_demo rule builds them."""
-    files = {Path(config["reference"])} if DEMO_DIR in Path(config["reference"]).parents else set()
-    for path in sheet_paths:
-        if not Path(path).exists():
-            continue
-        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-        for col in ("genome", "peaks", "bam", "control", "vcf"):
-            if col in table:
-                files |= {Path(f) for f in table[col] if f and DEMO_DIR in Path(f).parents}
-    return sorted(files)
-
-
-DEMO_FILES = _demo_files(config["samples"], config["varieties"])
-samples = sheets.load_training_sheet(config["samples"], buildable=DEMO_FILES)
-varieties = sheets.load_varieties_sheet(config["varieties"], buildable=DEMO_FILES).set_index("variety", drop=False)
+samples = sheets.load_training_sheet(config["samples"], buildable_dir=DEMO_DIR)
+varieties = sheets.load_varieties_sheet(config["varieties"], buildable_dir=DEMO_DIR).set_index("variety", drop=False)
 validate(samples, schema="../schemas/training.schema.yaml")
 validate(varieties, schema="../schemas/varieties.schema.yaml")
+
+
+def _demo_files():
+    """Files the sheets and config name under the demo directory: the simulate_demo rule builds them."""
+    named = [config["reference"]] + [
+        f for sheet in (samples, varieties) for col in sheets.FILE_COLUMNS if col in sheet for f in sheet[col] if f
+    ]
+    return sorted({Path(f) for f in named if DEMO_DIR in Path(f).parents})
+
+
+DEMO_FILES = _demo_files()
 
 MARKS = sorted(samples["mark"].unique())
 VARIETIES = list(varieties.index)
