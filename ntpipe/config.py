@@ -96,7 +96,7 @@ def train_config(preset="small", **overrides):
 
 def _override(cfg, overrides):
     _check_keys(type(cfg), overrides)
-    cfg = replace(cfg, **overrides)
+    cfg = replace(cfg, **_checked_types(type(cfg), overrides))
     if isinstance(cfg, ModelConfig):
         cfg.kmers = list(cfg.kmers)  # never share the preset's list
     return cfg
@@ -107,6 +107,33 @@ def _check_keys(cls, d):
     unknown = sorted(set(d) - known)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys: {', '.join(map(repr, unknown))} (known: {', '.join(sorted(known))})")
+
+
+def _checked_value(cls, name, kind, value):
+    """``value`` as the field's type (an int is a valid float), or ValueError naming field and value."""
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind == list[int]:
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        value = list(value) if ok else value
+    elif kind == float | None:
+        return None if value is None else _checked_value(cls, name, float, value)
+    else:  # a field type this checker does not know: accept as given
+        ok = True
+    if not ok:
+        expected = {bool: "true or false", int: "an integer", float: "a number"}.get(kind, "a list of integers")
+        raise ValueError(f"{cls.__name__}.{name} must be {expected}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _checked_types(cls, d):
+    kinds = {f.name: f.type for f in fields(cls)}
+    return {name: _checked_value(cls, name, kinds[name], value) for name, value in d.items()}
 
 
 def from_dict(cls, d):
@@ -124,7 +151,7 @@ def from_dict(cls, d):
     if d is None:
         d = {}
     _check_keys(cls, d)
-    obj = cls(**d)
+    obj = cls(**_checked_types(cls, d))
     if isinstance(obj, ModelConfig):
         obj.kmers = [int(k) for k in obj.kmers]
     return obj

@@ -24,6 +24,20 @@ def write_json(path, obj):
     os.replace(tmp, path)
 
 
+def model_settings(model, training):
+    """(preset, ModelConfig, TrainConfig) from the config's ``model`` and ``training`` sections.
+
+    Raises ValueError naming an unknown or mistyped field, so that the
+    workflow can check them before any job starts.
+    """
+    from .config import model_config, train_config
+
+    preset = model.get("preset", "small")
+    model_cfg = model_config(preset, **model.get("overrides", {}))
+    train_cfg = train_config(preset, **{k: v for k, v in training.items() if k != "device"})
+    return preset, model_cfg, train_cfg
+
+
 def train_mark(labels_path, out_dir, mark, window, split, model, training):
     """Train one mark's model on its labelled windows, split by chromosome.
 
@@ -32,7 +46,6 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     the same split). Returns the test metrics.
     """
     from .baseline import kmer_logistic
-    from .config import model_config, train_config
     from .labels import load_labels, split_by_chrom
     from .train import fit
 
@@ -42,9 +55,7 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     parts = split_by_chrom(data, split["valid_chroms"], split["test_chroms"])
     for name, (tokens, _, labels) in parts.items():
         log.info("%s %s: %d windows (%d positive)", mark, name, len(labels), int(labels.sum()))
-    preset = model.get("preset", "small")
-    model_cfg = model_config(preset, **model.get("overrides", {}))
-    train_cfg = train_config(preset, **{k: v for k, v in training.items() if k != "device"})
+    preset, model_cfg, train_cfg = model_settings(model, training)
     meta = {"mark": mark, "window": int(window["size"]), "stride": int(window["stride"]), "preset": preset}
     metrics = fit(parts["train"], parts["valid"], model_cfg, train_cfg, out_dir, test=parts["test"], meta=meta,
                   device=training.get("device", "auto"))

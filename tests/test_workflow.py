@@ -36,6 +36,14 @@ def test_dry_run_plans_the_demo():
         assert rule in out
 
 
+def test_mistyped_model_override_fails_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  preset: small\n  overrides:\n    n_heads: two\n")
+    proc = snakemake("-n", "--configfile", "config/config.yaml", str(bad), check=False)
+    assert proc.returncode != 0
+    assert "ModelConfig.n_heads must be an integer, got 'two'" in proc.stdout + proc.stderr
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, test_panel):
     """A working directory whose config points at the test-scale panel."""

@@ -3,12 +3,16 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from ntpipe import sheets
+from ntpipe import sheets, steps
 
 min_version("9.0")
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+try:  # model and training settings fail here, not in the training job
+    steps.model_settings(config["model"], config["training"])
+except ValueError as err:
+    raise ValueError(f"config: {err}") from None
 
 DEMO_DIR = Path(config["demo"]["outdir"])
 
