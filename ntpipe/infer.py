@@ -3,11 +3,16 @@
 The chromosome goes to the device once (uint8); each batch is gathered there
 from window start offsets with ``unfold`` (a view) and one index, so the host
 only ships a vector of offsets per batch. Every model (one per mark) runs on
-the same batch: one pass over the genome for all marks. Never writes files.
+the same batch: one pass over the genome for all marks. On CPU, batches run
+concurrently on one worker thread per torch thread, each op single-threaded:
+the small model's ops are too small to split well across cores (measured in
+benchmarks/). Never writes files.
 """
 
+import ctypes
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -23,8 +28,35 @@ def _reverse_complement(tokens):
     return torch.where(tokens < 4, 3 - tokens, tokens).flip(-1)
 
 
+_allocator_tuned = False
+
+
+def keep_freed_memory():
+    """Let glibc keep freed memory for reuse instead of giving it back to the OS.
+
+    Every batch allocates the same few-MB tensors again. By default glibc maps
+    such blocks fresh from the OS and returns them when freed, so each batch
+    pays thousands of page faults (the small model: ~1,400 per forward pass of
+    16 windows; throughput +39% without them, benchmarks/README.md). Fixed
+    thresholds keep freed memory in the process: its RSS stays at its peak.
+    Process-wide and glibc only (a no-op elsewhere); the engine calls it once
+    on CPU.
+    """
+    global _allocator_tuned
+    if _allocator_tuned:
+        return
+    _allocator_tuned = True
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
+        libc.mallopt(m_mmap_threshold, 1 << 30)
+        libc.mallopt(m_trim_threshold, 1 << 30)
+    except (OSError, AttributeError):  # not glibc
+        log.debug("mallopt unavailable: allocator left as it is")
+
+
 def predict_windows(models, padded, starts, size, batch_size=256, device=torch.device("cpu"),
-                    reverse_complement=False, progress=None):
+                    reverse_complement=False, progress=None, workers=None):
     """Probabilities of every model for the windows ``padded[s:s+size]``.
 
     Parameters
@@ -37,6 +69,8 @@ def predict_windows(models, padded, starts, size, batch_size=256, device=torch.d
     device : torch.device the models are on.
     reverse_complement : average each window's probability with its reverse complement's.
     progress : an open tqdm bar to advance (optional).
+    workers : CPU only: batches run at once, each on one thread (default: torch's
+        thread count). Values equal a sequential run's up to float32 rounding.
 
     Returns
     -------
@@ -45,6 +79,8 @@ def predict_windows(models, padded, starts, size, batch_size=256, device=torch.d
     if len(starts) == 0:
         return np.empty((len(models), 0), dtype=np.float32)
     cuda = device.type == "cuda"
+    if not cuda:
+        keep_freed_memory()
     sequence = torch.from_numpy(np.ascontiguousarray(padded))
     if cuda:
         sequence = sequence.pin_memory()
@@ -52,16 +88,35 @@ def predict_windows(models, padded, starts, size, batch_size=256, device=torch.d
     views = sequence.unfold(0, size, 1)  # (len - size + 1, size), a view
     offsets = torch.from_numpy(np.asarray(starts, dtype=np.int64)).to(device, non_blocking=True)
     results = torch.empty((len(models), len(starts)), dtype=torch.float32, device=device)
-    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-        for lo in range(0, len(starts), batch_size):
+
+    def run_batch(lo):
+        # inference_mode and autocast are thread-local: entered in the thread that runs the batch
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
             tokens = views[offsets[lo : lo + batch_size]].long()  # (B, size)
             for m, model in enumerate(models):
                 prob = torch.sigmoid(model(tokens).float())
                 if reverse_complement:
                     prob = (prob + torch.sigmoid(model(_reverse_complement(tokens)).float())) / 2
                 results[m, lo : lo + len(tokens)] = prob
+        return len(tokens)
+
+    batches = range(0, len(starts), batch_size)
+    workers = 1 if cuda else min(workers or torch.get_num_threads(), len(batches))
+    if workers == 1:
+        done = map(run_batch, batches)
+    else:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # process-wide: restored below
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="ntpipe-infer")
+        done = pool.map(run_batch, batches)
+    try:
+        for n in done:
             if progress is not None:
-                progress.update(len(tokens))
+                progress.update(n)
+    finally:
+        if workers > 1:
+            pool.shutdown(cancel_futures=True)
+            torch.set_num_threads(threads)
     return results.cpu().numpy()
 
 
@@ -69,15 +124,18 @@ class Throughput:
     """A tqdm bar over windows that logs windows/s when closed."""
 
     def __init__(self, total, desc):
+        # disable=None: no bar without a terminal (a Snakemake log); the count below is kept either way
         self.bar = tqdm(total=total, desc=desc, unit="win", unit_scale=True, mininterval=2, leave=False, disable=None)
         self.start = time.perf_counter()
         self.desc = desc
+        self.n = 0
 
     def update(self, n):
+        self.n += n
         self.bar.update(n)
 
     def close(self):
-        n, elapsed = self.bar.n, time.perf_counter() - self.start
+        n, elapsed = self.n, time.perf_counter() - self.start
         self.bar.close()
         log.info("%s: %d windows in %.1f s (%.0f windows/s)", self.desc, n, elapsed, n / max(elapsed, 1e-9))
         return n / max(elapsed, 1e-9)

@@ -8,7 +8,7 @@ from conftest import tiny_model
 
 from ntpipe.encoding import encode, pad_for_bins, sliding_windows
 from ntpipe.genome import write_fasta
-from ntpipe.infer import predict_windows
+from ntpipe.infer import Throughput, predict_windows
 from ntpipe.predict import predict_genome
 
 SIZE, STRIDE = 200, 50
@@ -39,6 +39,30 @@ def test_engine_equals_the_model_called_directly(tmp_path):
             direct = torch.sigmoid(model(windows[lo : lo + 7])).numpy()
             np.testing.assert_array_equal(probs[0, lo : lo + 7], direct)
     np.testing.assert_array_equal(probs[0], probs[1])
+
+
+def test_cpu_workers_give_the_same_values_and_restore_threads(tmp_path):
+    _, model = _model(tmp_path)
+    padded = pad_for_bins(encode("".join(np.random.default_rng(3).choice(list("ACGT"), 3000))), SIZE, STRIDE)
+    starts = np.arange(0, len(padded) - SIZE + 1, STRIDE)
+    one = predict_windows([model], padded, starts, SIZE, batch_size=5, workers=1)
+    bar = Throughput(len(starts), "workers")
+    torch.set_num_threads(2)
+    try:
+        three = predict_windows([model], padded, starts, SIZE, batch_size=5, workers=3, progress=bar)
+        assert torch.get_num_threads() == 2 and bar.n == len(starts)
+    finally:
+        torch.set_num_threads(1)  # the tests' setting (conftest)
+    np.testing.assert_allclose(one, three, rtol=0, atol=1e-6)  # float32 rounding: kernels may vectorise differently
+
+
+def test_throughput_counts_without_a_terminal(caplog):
+    bar = Throughput(10, "demo windows")  # pytest captures output: tqdm draws no bar
+    bar.update(4)
+    bar.update(6)
+    with caplog.at_level("INFO", logger="ntpipe.infer"):
+        bar.close()
+    assert "demo windows: 10 windows in" in caplog.text
 
 
 def test_reverse_complement_averaging(tmp_path):
