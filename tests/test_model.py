@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ntpipe.config import ModelConfig, from_dict, model_config
 from ntpipe.model import NucleicTransformer, load_model, min_length, save_model
@@ -111,6 +112,25 @@ def test_config_from_dict_rejects_unknown_keys():
     assert from_dict(ModelConfig, {"kmers": (7,)}).kmers == [7]
 
 
+@pytest.mark.parametrize("field, value, expected", [
+    ("n_heads", "2", "ModelConfig.n_heads must be an integer, got '2'"),
+    ("n_layers", True, "must be an integer, got True"),
+    ("dropout", "0.1", "ModelConfig.dropout must be a number"),
+    ("kmers", [7, "13"], "ModelConfig.kmers must be a list of integers"),
+    ("attn_dropout", "none", "ModelConfig.attn_dropout must be a number"),
+])
+def test_config_rejects_mistyped_values(field, value, expected):
+    with pytest.raises(ValueError, match=expected):
+        model_config("small", **{field: value})
+    with pytest.raises(ValueError, match=expected):
+        from_dict(ModelConfig, {field: value})
+
+
+def test_config_accepts_ints_for_floats():
+    cfg = model_config("small", dropout=0, attn_dropout=None)
+    assert cfg.dropout == 0.0 and isinstance(cfg.dropout, float) and cfg.attn_dropout is None
+
+
 def test_max_len():
     model = make(max_len=50)
     with pytest.raises(ValueError, match="max_len"):
@@ -143,3 +163,45 @@ def test_inference_lookup_equals_the_convolution():
     model.eval()
     lookup = model(tokens, lengths)
     torch.testing.assert_close(lookup, conv, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kmers", [[1], [4], [5, 13], [3, 8, 9]])
+def test_kmer_lookup_equals_the_convolution_stage(kmers):
+    # groups of 4 kernel positions, and the ragged last group, against Conv1d itself
+    torch.manual_seed(1)
+    model = NucleicTransformer(model_config("small", dropout=0.0, kmers=kmers, pool=1)).eval()
+    tokens = torch.randint(0, 5, (3, 64))
+    lengths = torch.tensor([64, 50, 20])
+    with torch.inference_mode():
+        conv, conv_valid = model.kmer(model.pos(model.embed(tokens)), lengths)
+        lookup, lookup_valid = model.kmer.from_tokens(tokens, model.embed.weight, model.pos.pe, lengths)
+    torch.testing.assert_close(lookup, conv, rtol=0, atol=2e-5)
+    assert torch.equal(lookup_valid, conv_valid)
+
+
+def test_mish_by_exp_equals_mish():
+    from ntpipe.model import mish_by_exp
+
+    x = torch.cat([torch.linspace(-100, 100, 20001), torch.tensor([-1e30, -88.0, 19.99, 20.0, 20.01, 1e30, 0.0])])
+    torch.testing.assert_close(mish_by_exp(x), F.mish(x), rtol=1e-6, atol=1e-7)
+
+
+def test_lookup_tables_follow_the_weights():
+    # inference caches the lookup tables; a weight change (in place, or a new load) must rebuild them
+    torch.manual_seed(2)
+    model = NucleicTransformer(model_config("small", dropout=0.0)).eval()
+    tokens = torch.randint(0, 5, (2, 100))
+    with torch.inference_mode():
+        before = model(tokens)
+        assert torch.equal(model(tokens), before)  # cached tables, same values
+    with torch.no_grad():
+        model.kmer.convs[0].weight.mul_(2.0)
+    with torch.inference_mode():
+        after = model(tokens)
+    model.train()
+    trained = model(tokens)  # the convolution itself, with the new weights
+    torch.testing.assert_close(after, trained.detach(), rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(after, before)
+    model.eval()
+    model(tokens).sum().backward()  # autograd on: tables built per call, twice is fine
+    model(tokens).sum().backward()
