@@ -123,7 +123,7 @@ def _in_fresh_process(fn, *args, **kwargs):
         return pool.submit(fn, *args, **kwargs).result()
 
 
-def bench_inference(repeats, quick, rounds=3):
+def bench_inference(repeats, quick, rounds=5):
     """Engine vs reference per preset and window, each side in its own process, rounds interleaved.
 
     For ``small`` at 1 kb the reference also runs at every batch size in
