@@ -102,7 +102,8 @@ class KmerAggregate(nn.Module):
         """
         tensors = [embedding, *(p for conv in self.convs for p in (conv.weight, conv.bias))]
         key = (L, pe.device, pe.dtype, *((t.data_ptr(), t._version) for t in tensors))
-        if torch.is_grad_enabled() or getattr(self, "_lookup_key", None) != key:
+        cached = getattr(self, "_lookup", None)  # (key, tables): one attribute, so worker threads never see half an update
+        if torch.is_grad_enabled() or cached is None or cached[0] != key:
             V = embedding.size(0)
             built = []
             for k, conv in zip(self.kmers, self.convs):
@@ -113,10 +114,10 @@ class KmerAggregate(nn.Module):
                     tables.append(sum(per_position[first + j][digits[:, j]] for j in range(g)))  # (V**g, C)
                 tables.append(conv(pe[:L].T.unsqueeze(0))[0].T)  # (L-k+1, C): positions and bias
                 built.append(torch.cat(tables))
-            if torch.is_grad_enabled():
-                return built
-            self._lookup_key, self._lookup = key, built
-        return self._lookup
+            if not torch.is_grad_enabled():
+                self._lookup = (key, built)
+            return built
+        return cached[1]
 
     def _join(self, conv_outputs, lengths):
         outputs, valid = [], []
