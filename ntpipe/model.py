@@ -271,6 +271,7 @@ class NucleicTransformer(nn.Module):
         short = min_length(self.cfg) - L
         if short > 0:  # too short for one k-mer token: pad with N (masked below)
             tokens = F.pad(tokens, (0, short), value=self.cfg.vocab_size - 1)
+        full_length = lengths is None  # every token valid: known without asking the device
         if lengths is None:
             lengths = torch.full((B,), L, device=tokens.device, dtype=torch.long)
         else:
@@ -283,7 +284,8 @@ class NucleicTransformer(nn.Module):
         else:  # no dropout: the k-mer convolution by table lookup, same result
             x, valid = self.kmer.from_tokens(tokens, self.embed.weight, self.pos.pe, lengths)
         valid[:, 0] |= ~valid.any(dim=1)  # a sequence shorter than one k-mer keeps its first token
-        key_mask = None if (short <= 0 and bool(valid.all())) else valid  # no mask: flash kernels
+        # no mask: flash kernels. bool() waits for the device, so it is asked only when lengths were given
+        key_mask = None if (short <= 0 and (full_length or bool(valid.all()))) else valid
         weights = []
         for layer in self.layers:
             x, w = layer(x, key_mask, return_attention)

@@ -133,3 +133,20 @@ def test_cuda_engine_matches_cpu(tmp_path):
     cpu = predict_windows([model], padded, starts, SIZE)
     gpu = predict_windows([model.cuda()], padded, starts, SIZE, device=torch.device("cuda"))
     np.testing.assert_allclose(gpu, cpu, atol=2e-2)  # bf16 autocast on CUDA
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_forward_never_waits_for_the_device():
+    # full-length windows: no host-device sync in a forward pass, so the engine can queue batches ahead
+    from ntpipe.config import model_config
+    from ntpipe.model import NucleicTransformer
+
+    model = NucleicTransformer(model_config("small")).cuda().eval()
+    tokens = torch.randint(0, 5, (8, 1000), device="cuda")
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+        model(tokens)  # builds the lookup tables
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            model(tokens)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
