@@ -5,6 +5,8 @@ The JSON schemas live in ``workflow/schemas/``; Snakemake's ``validate()``
 uses the same files, so the workflow and the ``ntpipe`` commands agree.
 """
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -64,7 +66,13 @@ def _read_sheet(path, kind, columns, required):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{kind} sheet not found: {path}")
-    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    # blank lines and lines starting with '#' are skipped; the rest keep their file line numbers
+    numbered = [(i, line) for i, line in enumerate(path.read_text().splitlines(), start=1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
+        raise ValueError(f"{path}: the {kind} sheet is empty; expected a header row with columns {columns}")
+    text = "\n".join(line for _, line in numbered) + "\n"
+    sheet = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
     sheet.columns = [c.strip() for c in sheet.columns]
     missing = [c for c in required if c not in sheet.columns]
     if missing:
@@ -78,7 +86,7 @@ def _read_sheet(path, kind, columns, required):
         if col not in sheet.columns:
             sheet[col] = ""
     sheet = sheet[columns].apply(lambda s: s.str.strip())
-    sheet.index = range(2, len(sheet) + 2)  # file line numbers, for messages
+    sheet.index = [i for i, _ in numbered[1:]]  # file line numbers, for messages
     return sheet
 
 

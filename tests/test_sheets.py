@@ -29,6 +29,17 @@ def test_good_training_sheet(files):
     assert sheet.loc[2, "bam"] == "a.K4.bam"
 
 
+def test_line_numbers_count_comments_and_blank_lines(files):
+    path = files / "t.tsv"
+    path.write_text("# training sheet\n\n" + "\t".join(GOOD[0]) + "\n# the A row\n" + "\t".join(GOOD[1]) + "\n\n"
+                    + "\t".join(["B", "H3K4me3", "b.fa", "nope#1.bed", "", ""]) + "\n")
+    with pytest.raises(ValueError, match=r"t.tsv, line 7, column 'peaks': file not found: nope#1.bed"):
+        load_training_sheet(path)
+    path.write_text("# nothing but a comment\n\n")
+    with pytest.raises(ValueError, match="the training sheet is empty"):
+        load_training_sheet(path)
+
+
 def test_optional_columns_may_be_absent(files):
     sheet = load_training_sheet(_sheet(files / "t.tsv", [["cultivar", "mark", "genome", "peaks"], ["A", "K4", "a.fa", "a.K4.narrowPeak"]]))
     assert sheet.loc[2, "bam"] == ""
