@@ -308,9 +308,10 @@ def _peak_tflops(name, given):
     return None
 
 
-def bench_gpu(peak=None, batches=(16, 32, 64, 128, 256), seconds=5.0):
+def bench_gpu(peak=None, batches=(16, 32, 64, 128, 256, 512), seconds=5.0):
     """Seed preset on CUDA through the engine (bf16 autocast + SDPA): windows/s
-    and model FLOP utilisation per batch size, then torch.compile."""
+    and model FLOP utilisation per batch size, then torch.compile, without and
+    with CUDA graphs (mode "reduce-overhead"), at the largest batch."""
     if not torch.cuda.is_available():
         raise SystemExit("--gpu: no CUDA device visible")
     device = torch.device("cuda")
@@ -322,12 +323,13 @@ def bench_gpu(peak=None, batches=(16, 32, 64, 128, 256), seconds=5.0):
     for size in (200, 1000):
         flops = flops_per_window(model, size, device)
         padded = np.random.default_rng(0).integers(0, 4, 200_000).astype(np.uint8)
-        for label, net in (("eager", model), ("compile", None)):
-            if label == "compile":
+        for label, net in (("eager", model), ("compile", None), ("compile + CUDA graphs", None)):
+            if label != "eager":
                 try:
-                    net = torch.compile(model, dynamic=False)
+                    mode = "reduce-overhead" if "graphs" in label else "default"
+                    net = torch.compile(model, dynamic=False, mode=mode)
                 except Exception as err:  # noqa: BLE001 - report, do not fail the run
-                    rows.append(dict(window=size, mode="compile", error=repr(err)))
+                    rows.append(dict(window=size, mode=label, error=repr(err)))
                     continue
             for batch in (batches if label == "eager" else (max(batches),)):
                 n = batch * 4
@@ -510,10 +512,10 @@ CPU it is only measured on a handful of windows.
 
 **GPU.** Not measured here: no GPU was lent to this session. `run.py --gpu`
 measures the seed preset through the same engine (bf16 autocast + SDPA flash
-kernels) at batch sizes 16-256 and 200 bp / 1 kb windows, reports windows/s,
+kernels) at batch sizes 16-512 and 200 bp / 1 kb windows, reports windows/s,
 achieved TFLOP/s and model FLOP utilisation (achieved / the card's dense bf16
 peak, looked up from the device name or given with `--peak-tflops`), and tries
-`torch.compile`. At 400 TFLOP/s an H100 would do ~{h100_seed_1k:,.0f} seed
+`torch.compile` without and with CUDA graphs (`mode="reduce-overhead"`). At 400 TFLOP/s an H100 would do ~{h100_seed_1k:,.0f} seed
 windows/s at 1 kb.
 
 **Host side.** Encoding is `ntpipe.genome.encode_chrom` (pyfaidx read +
