@@ -103,9 +103,11 @@ class KmerAggregate(nn.Module):
         tensors = [embedding, *(p for conv in self.convs for p in (conv.weight, conv.bias))]
         key = (L, pe.device, pe.dtype, *((t.data_ptr(), t._version) for t in tensors))
         cached = getattr(self, "_lookup", None)  # (key, tables): one attribute, so worker threads never see half an update
-        if torch.is_grad_enabled() or cached is None or cached[0] != key:
-            V = embedding.size(0)
-            built = []
+        if not torch.is_grad_enabled() and cached is not None and cached[0] == key:
+            return cached[1]
+        V = embedding.size(0)
+        built = []
+        with torch.autocast(pe.device.type, enabled=False):  # float32 tables, even under bf16 autocast
             for k, conv in zip(self.kmers, self.convs):
                 per_position = torch.einsum("vc,ock->kvo", embedding, conv.weight)  # (k, V, C): T_j
                 tables = []
@@ -114,10 +116,9 @@ class KmerAggregate(nn.Module):
                     tables.append(sum(per_position[first + j][digits[:, j]] for j in range(g)))  # (V**g, C)
                 tables.append(conv(pe[:L].T.unsqueeze(0))[0].T)  # (L-k+1, C): positions and bias
                 built.append(torch.cat(tables))
-            if not torch.is_grad_enabled():
-                self._lookup = (key, built)
-            return built
-        return cached[1]
+        if not torch.is_grad_enabled():
+            self._lookup = (key, built)
+        return built
 
     def _join(self, conv_outputs, lengths):
         outputs, valid = [], []

@@ -205,3 +205,16 @@ def test_lookup_tables_follow_the_weights():
     model.eval()
     model(tokens).sum().backward()  # autograd on: tables built per call, twice is fine
     model(tokens).sum().backward()
+
+
+def test_lookup_tables_stay_float32_under_autocast():
+    torch.manual_seed(3)
+    model = NucleicTransformer(model_config("small", dropout=0.0)).eval()
+    tokens = torch.randint(0, 5, (2, 100))
+    with torch.inference_mode():
+        exact = model(tokens)
+        model.kmer._lookup = None  # built again, now under autocast
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = model(tokens)
+    assert all(t.dtype == torch.float32 for t in model.kmer._lookup[1])
+    torch.testing.assert_close(mixed.float(), exact, rtol=0, atol=0.1)
