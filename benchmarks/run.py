@@ -38,7 +38,7 @@ from ntpipe.bigwig import BigWigWriter, read_bins  # noqa: E402
 from ntpipe.config import model_config  # noqa: E402
 from ntpipe.encoding import decode, encode  # noqa: E402
 from ntpipe.genome import chrom_sizes, encode_chrom, open_fasta, write_fasta  # noqa: E402
-from ntpipe.infer import predict_windows  # noqa: E402
+from ntpipe.infer import default_batch_size, predict_windows  # noqa: E402
 from ntpipe.model import NucleicTransformer, save_model  # noqa: E402
 
 log = logging.getLogger("bench")
@@ -77,7 +77,7 @@ def flops_per_window(model, size, device="cpu"):
 # --------------------------------------------------------------------------- inference
 
 SEED_BATCH = 64  # the seed notebook's batch size: the reference's headline setting
-ENGINE_BATCH = 256  # config/config.yaml's prediction.batch_size default
+ENGINE_BATCH = default_batch_size("cpu")  # what the pipeline uses on CPU
 REFERENCE_BATCHES = (16, 32, 64, 128, 256)
 
 
@@ -477,7 +477,7 @@ PROSE = """\
 ## What the figures mean
 
 **Inference.** `engine` is `ntpipe.infer.predict_windows` on an encoded
-chromosome, as the pipeline runs it (batch 256, `config/config.yaml`): the
+chromosome, as the pipeline runs it on CPU (64 windows per batch): the
 chromosome goes to the device once as uint8, batches are gathered with
 `unfold` + one index, `inference_mode`, attention through
 `scaled_dot_product_attention` (no weights materialised). On CPU, batches run

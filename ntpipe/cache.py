@@ -381,7 +381,7 @@ class WindowCache:
             self._stores[key] = store
         return self._stores[key]
 
-    def predict(self, padded, starts, size, batch_size=256, device=torch.device("cpu"), reverse_complement=False,
+    def predict(self, padded, starts, size, batch_size=None, device=torch.device("cpu"), reverse_complement=False,
                 progress=None):
         """Like :func:`ntpipe.infer.predict_windows`, through the cache.
 

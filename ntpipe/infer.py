@@ -20,7 +20,9 @@ from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
-__all__ = ["predict_windows"]
+__all__ = ["predict_windows", "default_batch_size", "keep_freed_memory"]
+CPU_BATCH = 64  # per worker thread: the small model's activations stay in cache (benchmarks/README.md)
+CUDA_BATCH = 256
 
 
 def _reverse_complement(tokens):
@@ -55,7 +57,12 @@ def keep_freed_memory():
         log.debug("mallopt unavailable: allocator left as it is")
 
 
-def predict_windows(models, padded, starts, size, batch_size=256, device=torch.device("cpu"),
+def default_batch_size(device):
+    """Windows per batch when none is given: CPU_BATCH on CPU, CUDA_BATCH on a GPU."""
+    return CUDA_BATCH if torch.device(device).type == "cuda" else CPU_BATCH
+
+
+def predict_windows(models, padded, starts, size, batch_size=None, device=torch.device("cpu"),
                     reverse_complement=False, progress=None, workers=None):
     """Probabilities of every model for the windows ``padded[s:s+size]``.
 
@@ -65,7 +72,7 @@ def predict_windows(models, padded, starts, size, batch_size=256, device=torch.d
     padded : uint8 array, one N-padded chromosome (or consensus).
     starts : int64 array of window start offsets into ``padded``.
     size : window length.
-    batch_size : windows per batch.
+    batch_size : windows per batch (None: :func:`default_batch_size`).
     device : torch.device the models are on.
     reverse_complement : average each window's probability with its reverse complement's.
     progress : an open tqdm bar to advance (optional).
@@ -79,6 +86,7 @@ def predict_windows(models, padded, starts, size, batch_size=256, device=torch.d
     if len(starts) == 0:
         return np.empty((len(models), 0), dtype=np.float32)
     cuda = device.type == "cuda"
+    batch_size = batch_size or default_batch_size(device)
     if not cuda:
         keep_freed_memory()
     sequence = torch.from_numpy(np.ascontiguousarray(padded))

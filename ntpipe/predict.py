@@ -63,7 +63,7 @@ def chromosome_windows(tokens, size, stride, variants=None):
     return padded, np.arange(-(-len(tokens) // stride), dtype=np.int64) * stride
 
 
-def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, window=None, batch_size=256,
+def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, window=None, batch_size=None,
                    device="auto", reverse_complement=False, cache=None, max_n_fraction=0.5, names=None):
     """Predict every bin of ``genome`` with every model; write ``out/{mark}.bw``.
 
