@@ -46,7 +46,7 @@ def parse_arguments(argv=None):
     p.add_argument("--vcf", help="apply this VCF's variants to the genome (tracks on the genome's coordinates)")
     p.add_argument("--sample", help="sample of a multi-sample VCF")
     p.add_argument("--stride", type=int, help="bin size (default: the model's)")
-    p.add_argument("--batch-size", type=int, help="windows per batch (default: 64 on CPU, 256 on a GPU)")
+    p.add_argument("--batch-size", type=int, help="windows per batch (default: 256 on a GPU, about 64,000 bases on CPU)")
     p.add_argument("--device", default="auto")
     p.add_argument("--reverse-complement", action="store_true", help="average with the reverse strand")
     p.add_argument("--cache", help="window cache directory (predict each distinct window once)")

@@ -21,7 +21,7 @@ from tqdm import tqdm
 log = logging.getLogger(__name__)
 
 __all__ = ["predict_windows", "default_batch_size", "keep_freed_memory"]
-CPU_BATCH = 64  # per worker thread: the small model's activations stay in cache (benchmarks/README.md)
+CPU_BATCH_BASES = 64_000  # bases per batch and worker thread on CPU: activations stay in cache (benchmarks/)
 CUDA_BATCH = 256
 
 
@@ -57,9 +57,10 @@ def keep_freed_memory():
         log.debug("mallopt unavailable: allocator left as it is")
 
 
-def default_batch_size(device):
-    """Windows per batch when none is given: CPU_BATCH on CPU, CUDA_BATCH on a GPU."""
-    return CUDA_BATCH if torch.device(device).type == "cuda" else CPU_BATCH
+def default_batch_size(device, size):
+    """Windows per batch when none is given: CUDA_BATCH on a GPU; on CPU about
+    CPU_BATCH_BASES bases (64 windows of 1 kb, 320 of 200 bp)."""
+    return CUDA_BATCH if torch.device(device).type == "cuda" else max(1, CPU_BATCH_BASES // size)
 
 
 def predict_windows(models, padded, starts, size, batch_size=None, device=torch.device("cpu"),
@@ -86,7 +87,7 @@ def predict_windows(models, padded, starts, size, batch_size=None, device=torch.
     if len(starts) == 0:
         return np.empty((len(models), 0), dtype=np.float32)
     cuda = device.type == "cuda"
-    batch_size = batch_size or default_batch_size(device)
+    batch_size = batch_size or default_batch_size(device, size)
     if not cuda:
         keep_freed_memory()
     sequence = torch.from_numpy(np.ascontiguousarray(padded))
