@@ -463,13 +463,7 @@ def write_report(results, path):
     path.write_text("\n".join(lines) + "\n")
 
 
-TARGET_NOTE = """ **In this run the 3x target was not reached.** Attention
-is over half of the engine's time on `small` (4 heads of 8 dims over 123
-pooled tokens, 2 layers; torch.profiler): the CPU flash kernel costs what its
-parts cost run separately (two batched matmuls and a softmax, measured), bf16
-autocast on this CPU is slower, and `torch.compile` gains ~1.2x. Ratios near
-3x move by +-10% between runs on a shared 2-core machine.
-"""
+TARGET_NOTE = " **In this run the 3x target was not reached** (see below for where the time goes)."
 
 
 PROSE = """\
@@ -504,7 +498,15 @@ reference at batch 64 (target: 3x) and {small_speedup_best:.2f}x the reference
 at its own best batch size; the variants table shows where it comes from
 (worker threads ~{workers_gain:.2f}x; the allocator setting alone speeds the
 reference up {allocator_gain:.2f}x).{target_note} At 200 bp the engine is
-{small_speedup_200:.2f}x.
+{small_speedup_200:.2f}x. On this shared 2-core machine the rates move by about
++-10% from run to run (two runs in a row gave 3.39x and 3.38x at 1 kb;
+earlier runs, with 256-window batches on CPU, 2.8-3.1x). Where the engine's time goes (1 kb,
+torch.profiler, one thread): attention ~60% (4 heads of 8 dims over 123
+pooled tokens; the CPU flash kernel costs what its parts cost run separately:
+two batched matmuls and a softmax), the k-mer stage ~15%, linear layers,
+LayerNorms and Mish the rest. bf16 autocast is slower on this CPU;
+`torch.compile` gains ~1.2x at a compile cost of 6-30 s per model, so the
+engine does not use it on CPU.
 The seed preset costs {seed_gflop_200:.1f} GFLOP per 200 bp window and
 {seed_gflop_1k:.1f} GFLOP per 1 kb window (DESIGN.md's estimate: ~9 and ~56); on
 CPU it is only measured on a handful of windows.
