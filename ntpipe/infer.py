@@ -50,11 +50,13 @@ def keep_freed_memory():
     _allocator_tuned = True
     try:
         libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
-        libc.mallopt(m_mmap_threshold, 1 << 30)
-        libc.mallopt(m_trim_threshold, 1 << 30)
-    except (OSError, AttributeError):  # not glibc
-        log.debug("mallopt unavailable: allocator left as it is")
+    except OSError:  # not glibc
+        log.debug("no libc.so.6: allocator left as it is")
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
+    # 32 MiB: the largest mmap threshold every 64-bit glibc accepts; batches allocate far less
+    if not (libc.mallopt(m_mmap_threshold, 32 << 20) and libc.mallopt(m_trim_threshold, 1 << 30)):
+        log.debug("mallopt refused: allocator left as it is")
 
 
 def default_batch_size(device, size):
