@@ -10,12 +10,14 @@ fresh process, rounds interleaved, best of each (the machine may be shared).
 """
 
 import argparse
+import cProfile
 import datetime
 import json
 import logging
 import multiprocessing
 import os
 import platform
+import pstats
 import resource
 import shutil
 import subprocess
@@ -199,6 +201,28 @@ def _rss_child(model, genome, out):
     predict_genome([model], genome, out, device="cpu", batch_size=512)
     print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "seconds": time.perf_counter() - t}))
+
+
+def bench_profile(tmp, mb=5):
+    """A whole-genome prediction (small preset, 1 kb window, stride 100, no cache):
+    wall time and the share spent inside the engine (``predict_windows``); the
+    rest is FASTA reading, encoding, tiling and bigWig writing."""
+    from ntpipe.predict import predict_genome
+
+    model, cfg = _model("small")
+    path = tmp / "small.pt"
+    save_model(path, model, cfg, {"mark": "small", "window": 1000, "stride": 100})
+    fa = _random_genome(tmp / "profile.fa", mb * 1_000_000 // 5, 5, seed=7)
+    profiler = cProfile.Profile()
+    t = time.perf_counter()
+    profiler.enable()
+    predict_genome([path], fa, tmp / "profile", device="cpu")
+    profiler.disable()
+    seconds = time.perf_counter() - t
+    engine = sum(row[3] for (_, _, name), row in pstats.Stats(profiler).stats.items() if name == "predict_windows")
+    out = dict(mb=mb, seconds=seconds, engine_fraction=engine / seconds)
+    log.info("profile %s", out)
+    return out
 
 
 def bench_rss(tmp):
@@ -434,6 +458,8 @@ def write_report(results, path):
         f"{_f(r['hash_win_s']['200'])} win/s at 200 bp |",
         f"| peak RSS, `predict_genome` 10 Mb genome (1 x 10 Mb) | {rss['10']['peak_rss_mb']:.0f} MB ({rss['10']['seconds']:.0f} s) |",
         f"| peak RSS, `predict_genome` 50 Mb genome (5 x 10 Mb) | {rss['50']['peak_rss_mb']:.0f} MB ({rss['50']['seconds']:.0f} s) |",
+        f"| whole-genome prediction, {r['profile']['mb']} Mb, `small`, 1 kb window, stride 100 (cProfile) | "
+        f"{r['profile']['seconds']:.1f} s, **{100 * r['profile']['engine_fraction']:.0f}%** inside the engine (`predict_windows`) |",
     ]
     for c in (c_demo, c_panel):
         lines += [
@@ -458,6 +484,7 @@ def write_report(results, path):
         hash_1k=r["hash_win_s"]["1000"], hash_ratio=r["hash_win_s"]["1000"] * seed1k["gflop_per_window"] / 400e3,
         h100_seed_1k=400e3 / seed1k["gflop_per_window"],
         fraction=r["cache_model_fraction"], small_gflop=small1k["gflop_per_window"], tiny=TINY,
+        profile_mb=r["profile"]["mb"], profile_pct=100 * r["profile"]["engine_fraction"],
         rss10=rss["10"]["peak_rss_mb"], rss50=rss["50"]["peak_rss_mb"], stride=c_panel["stride"],
     )]
     path.write_text("\n".join(lines) + "\n")
@@ -499,8 +526,9 @@ at its own best batch size; the variants table shows where it comes from
 (worker threads ~{workers_gain:.2f}x; the allocator setting alone speeds the
 reference up {allocator_gain:.2f}x).{target_note} At 200 bp the engine is
 {small_speedup_200:.2f}x. On this shared 2-core machine the rates move by about
-+-10% from run to run (two runs in a row gave 3.39x and 3.38x at 1 kb;
-earlier runs, with 256-window batches on CPU, 2.8-3.1x). Where the engine's time goes (1 kb,
++-10% from run to run: three runs of this code gave 3.15-3.39x at 1 kb and
+2.84-3.36x at 200 bp (earlier runs, with 256-window batches on CPU, 2.8-3.1x
+at 1 kb). Where the engine's time goes (1 kb,
 torch.profiler, one thread): attention ~60% (4 heads of 8 dims over 123
 pooled tokens; the CPU flash kernel costs what its parts cost run separately:
 two batched matmuls and a softmax), the k-mer stage ~15%, linear layers,
@@ -525,6 +553,12 @@ one vectorised table lookup). bigWig writing is `BigWigWriter.add_bins` of a
 second. Window hashing (BLAKE2b, 128 bits per window) runs at {hash_1k:,.0f}
 windows/s at 1 kb on one core: ~{hash_ratio:.0f}x what the seed preset reaches
 on an H100 at 1 kb, so the cache never holds the GPU back.
+
+**Profile.** A whole `predict_genome` of a random {profile_mb} Mb genome (five
+chromosomes) with the `small` model at a 1 kb window and stride 100, no
+cache, under cProfile: {profile_pct:.0f}% of the wall time is inside
+`predict_windows` (the model, on its worker threads); reading the FASTA,
+encoding, tiling and writing the bigWig are the rest.
 
 **Memory.** Peak RSS of a whole `predict_genome` (fresh process,
 `resource.getrusage`) of random genomes of 10 Mb (one 10 Mb chromosome) and
@@ -601,6 +635,7 @@ def main(argv=None):
         results["bigwig_mb_s"] = bench_bigwig(tmp)
         results["hash_win_s"] = {str(k): v for k, v in bench_hashing().items()}
         results["rss"] = {str(k): v for k, v in bench_rss(tmp).items()}
+        results["profile"] = bench_profile(tmp)
         results["cache"] = {s: bench_cache(tmp, s, args.cache_stride) for s in ("demo", "panel")}
         if args.gpu:
             results["gpu"] = bench_gpu(args.peak_tflops)
