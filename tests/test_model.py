@@ -186,11 +186,15 @@ def test_mish_by_exp_equals_mish():
     torch.testing.assert_close(mish_by_exp(x), F.mish(x), rtol=1e-6, atol=1e-7)
 
 
+def _small_eval_model(seed):
+    """A fresh small model in eval mode and two random 100 bp sequences."""
+    torch.manual_seed(seed)
+    return NucleicTransformer(model_config("small", dropout=0.0)).eval(), torch.randint(0, 5, (2, 100))
+
+
 def test_lookup_tables_follow_the_weights():
     # inference caches the lookup tables; a weight change (in place, or a new load) must rebuild them
-    torch.manual_seed(2)
-    model = NucleicTransformer(model_config("small", dropout=0.0)).eval()
-    tokens = torch.randint(0, 5, (2, 100))
+    model, tokens = _small_eval_model(2)
     with torch.inference_mode():
         before = model(tokens)
         assert torch.equal(model(tokens), before)  # cached tables, same values
@@ -208,9 +212,7 @@ def test_lookup_tables_follow_the_weights():
 
 
 def test_lookup_tables_stay_float32_under_autocast():
-    torch.manual_seed(3)
-    model = NucleicTransformer(model_config("small", dropout=0.0)).eval()
-    tokens = torch.randint(0, 5, (2, 100))
+    model, tokens = _small_eval_model(3)
     with torch.inference_mode():
         exact = model(tokens)
         model.kmer._lookup = None  # built again, now under autocast
