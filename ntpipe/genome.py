@@ -5,12 +5,12 @@ Plain and bgzip-compressed FASTA are read; the index is built when missing.
 """
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
 import pyfaidx
 
+from .files import atomic_path
 from .encoding import encode
 
 __all__ = ["open_fasta", "chrom_sizes", "fetch", "encode_chrom", "write_fasta"]
@@ -57,9 +57,8 @@ def open_fasta(path):
         if not fai.exists() or fai.stat().st_mtime < path.stat().st_mtime:
             _check_header_lines(path)
             # index under a temporary name, then rename: parallel jobs never read half an index
-            tmp = Path(f"{fai}.{os.getpid()}.tmp")
-            pyfaidx.Faidx(str(path), indexname=str(tmp), rebuild=True).close()
-            os.replace(tmp, fai)
+            with atomic_path(fai) as tmp:
+                pyfaidx.Faidx(str(path), indexname=str(tmp), rebuild=True).close()
         # pyfaidx keeps the full header line otherwise; the name is the first word.
         return pyfaidx.Fasta(
             str(path), sequence_always_upper=False, read_long_names=False, rebuild=False, build_index=True
@@ -98,14 +97,12 @@ def write_fasta(path, records, width=60):
     from .encoding import decode
 
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w") as fh:
         for name, seq in records.items():
             if not isinstance(seq, str):
                 seq = decode(np.asarray(seq))
             fh.write(f">{name}\n")
             for i in range(0, len(seq), width):
                 fh.write(seq[i : i + width] + "\n")
-    os.replace(tmp, path)
     pyfaidx.Faidx(str(path), rebuild=True).close()
     return path

@@ -11,6 +11,8 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from .files import atomic_path
+
 __all__ = ["PALETTE", "write_session"]
 
 # ColorBrewer Set1 + Dark2 (distinct on white); more marks get golden-angle hues.
@@ -146,10 +148,6 @@ def write_session(path, genome, tracks, colors=None, locus=None):
     session.append(panel)
     tree = ET.ElementTree(session)
     ET.indent(tree, space="    ")
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_path(path) as tmp:
         tree.write(tmp, encoding="UTF-8", xml_declaration=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -22,13 +22,13 @@ The result is stored compactly: uint8 tokens of the chosen windows.
 
 import gzip
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .files import atomic_path
 from .encoding import N_TOKEN, called_bins, pad_for_bins, sliding_windows, window_bounds
 from .genome import chrom_sizes, encode_chrom, open_fasta
 from .intervals import covered_before, merge_intervals
@@ -269,13 +269,11 @@ def build_labels(rows, cfg, out):
         raise ValueError(f"no positive windows for {out}: check the peaks and the labels settings")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         np.savez(
             fh, tokens=tokens, labels=labels.astype(np.uint8), chrom=chroms.astype(str),
             start=starts.astype(np.int64), cultivar=cultivars.astype(str), size=cfg.size, stride=cfg.stride,
         )
-    os.replace(tmp, out)
     return summary
 
 

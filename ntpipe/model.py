@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import ModelConfig, from_dict
+from .files import atomic_path
 
 __all__ = ["NucleicTransformer", "from_config", "save_model", "load_model", "from_checkpoint", "min_length"]
 
@@ -319,18 +320,6 @@ def _plain(obj):
     return obj
 
 
-def atomic_torch_save(obj, path):
-    """torch.save to a temporary name in the same folder, then rename."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def save_model(path, model, cfg, meta=None):
     """Write weights, config and ``meta`` (plain values) to ``path`` atomically.
 
@@ -340,10 +329,11 @@ def save_model(path, model, cfg, meta=None):
     """
     model = getattr(model, "_orig_mod", model)  # unwrap torch.compile
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_torch_save(
-        {"format": FORMAT, "version": VERSION, "model_config": asdict(cfg), "state_dict": state, "meta": _plain(meta or {})},
-        path,
-    )
+    with atomic_path(path) as tmp:
+        torch.save(
+            {"format": FORMAT, "version": VERSION, "model_config": asdict(cfg), "state_dict": state, "meta": _plain(meta or {})},
+            tmp,
+        )
 
 
 def load_model(path, device="cpu"):

@@ -62,6 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_path
 from .encoding import N_TOKEN, encode
 from .genome import write_fasta
 from .intervals import merge_intervals
@@ -620,13 +621,12 @@ def _line_variants(sites, line, subpop, choice):
 
 
 def _write_text(path, text, compress=False):
-    tmp = path.with_name(path.name + ".tmp")
-    if compress:
-        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
-            fh.write(text.encode())
-    else:
-        tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if compress:
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as fh:
+                fh.write(text.encode())
+        else:
+            tmp.write_text(text)
 
 
 def _write_bed(path, intervals):
@@ -672,9 +672,8 @@ def _write_bam(path, seqs, starts_by_chrom, rng):
     names = list(seqs)
     header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": c, "LN": len(seqs[c])} for c in names]}
     qual = pysam.qualitystring_to_array("F" * 100)
-    tmp = path.with_name(path.name + ".tmp.bam")
     n = 0
-    with pysam.AlignmentFile(str(tmp), "wb", header=header) as out:
+    with atomic_path(path, suffix=".bam") as tmp, pysam.AlignmentFile(str(tmp), "wb", header=header) as out:
         for tid, c in enumerate(names):
             upper = seqs[c] & ~np.uint8(32)
             for pos in np.sort(starts_by_chrom.get(c, np.empty(0, np.int64))):
@@ -689,7 +688,6 @@ def _write_bam(path, seqs, starts_by_chrom, rng):
                 a.cigartuples = [(0, 100)]
                 a.query_qualities = qual
                 out.write(a)
-    os.replace(tmp, path)
     pysam.index(str(path))
     return n
 

@@ -5,11 +5,12 @@ The scripts in ``workflow/scripts`` are thin adapters around these.
 
 import json
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +19,14 @@ __all__ = ["train_mark", "evaluate_demo", "write_json"]
 
 def write_json(path, obj):
     """Write JSON atomically (temporary name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def _write_table(path, table):
+    """A metrics table as TSV, 4 decimals, written atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
 
 
 def model_settings(model, training):
@@ -114,9 +119,7 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out):
             rows.append({"variety": name, "mark": mark, "coordinates": "reference" if v.get("vcf") else "own", **m})
     table = pd.DataFrame(rows)
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-    os.replace(tmp, out)
+    _write_table(out, table)
     if events and Path(events).exists():
         _score_events(pd.read_csv(events, sep="\t", dtype={"chrom": str}), varieties, tracks, stride, out.with_name("demo_events.tsv"))
     return table
@@ -135,7 +138,4 @@ def _score_events(events, varieties, tracks, stride, out):
         rows.append({"variety": ev.variety, "mark": ev.mark, "chrom": ev.chrom, "ref_start": ev.ref_start, "ref_end": ev.ref_end,
                      "effect": ev.effect, "carrier_mean": mean.get(ev.variety, np.nan),
                      "others_mean": float(np.mean(others)) if others else np.nan})
-    table = pd.DataFrame(rows)
-    tmp = out.with_name(out.name + ".tmp")
-    table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
-    os.replace(tmp, out)
+    _write_table(out, pd.DataFrame(rows))

@@ -34,7 +34,8 @@ from .config import model_config, train_config
 from .data import SequenceDataset, make_loader, mutate_batch, read_table, reverse_complement_batch
 from .device import resolve_device
 from .metrics import binary_metrics
-from .model import NucleicTransformer, _plain, atomic_torch_save, load_model, save_model
+from .files import atomic_path
+from .model import NucleicTransformer, _plain, load_model, save_model
 
 __all__ = [
     "lr_at",
@@ -137,16 +138,6 @@ def predict_proba(model, tokens, lengths=None, batch_size=256, device="cpu"):
 # --- files, each written under a temporary name and renamed -------------------------------
 
 
-def _atomic_write(path, write):
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _json_ready(obj):
     """NaN -> None so that the JSON is standard."""
     obj = _plain(obj)
@@ -160,11 +151,8 @@ def _json_ready(obj):
 
 
 def _write_text(path, text):
-    def write(tmp):
-        with open(tmp, "w") as handle:
-            handle.write(text)
-
-    _atomic_write(path, write)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def _write_json(path, obj):
@@ -183,7 +171,8 @@ def _write_history(path, history):
 def _save_figure(fig, path):
     import matplotlib.pyplot as plt
 
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight"))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -364,7 +353,8 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
             save_model(paths["model.pt"], model, model_cfg, {**run["meta"], "best_epoch": run["epoch"], "metrics": val})
         checkpoint = {"model_config": asdict(model_cfg), "train_config": asdict(train_cfg), "model": model.state_dict(),
                       "optimizer": optimizer.state_dict(), "rng": _rng_state(generators, device), **_plain(run)}
-        atomic_torch_save(checkpoint, paths["checkpoint.pt"])
+        with atomic_path(paths["checkpoint.pt"]) as tmp:
+            torch.save(checkpoint, tmp)
         _write_history(paths["history.tsv"], run["history"])
         _plot_curves(paths["curves.png"], run["history"])
 
@@ -465,8 +455,8 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
     mean = {k: float(np.nanmean([np.nan if m[k] is None else m[k] for m in per_fold])) for k in keys}
     aucs = [-math.inf if m["auc"] is None else m["auc"] for m in per_fold]
     best_fold = int(np.argmax(aucs))
-    shutil.copyfile(os.path.join(out, f"fold{best_fold}", "model.pt"), os.path.join(out, "model.pt.tmp"))
-    os.replace(os.path.join(out, "model.pt.tmp"), os.path.join(out, "model.pt"))
+    with atomic_path(os.path.join(out, "model.pt")) as tmp:
+        shutil.copyfile(os.path.join(out, f"fold{best_fold}", "model.pt"), tmp)
     metrics = _json_ready({"folds": per_fold, "mean": mean, "best_fold": best_fold, **mean})
     _write_json(os.path.join(out, "metrics.json"), metrics)
     return metrics

@@ -1,0 +1,33 @@
+"""Files written whole or not at all: under a temporary name beside the
+target, renamed to it when complete."""
+
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["atomic_path"]
+
+
+@contextmanager
+def atomic_path(path, suffix=""):
+    """Yield a temporary path beside ``path``; rename it to ``path`` when the
+    block ends without an exception, delete it otherwise.
+
+    The temporary name has a random part, so jobs (on any host) writing the
+    same file never share one; ``suffix`` ends it, for writers that read the
+    format from the extension (``".bam"``). Readers that glob for finished
+    files see ``*.tmp`` names only while a write is under way.
+
+    Examples
+    --------
+    >>> with atomic_path("table.tsv") as tmp:  # doctest: +SKIP
+    ...     frame.to_csv(tmp, sep="\\t")
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp{suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
