@@ -12,13 +12,11 @@ from pathlib import Path
 import numpy as np
 import pyBigWig
 
+from .encoding import n_bins
+
 __all__ = ["BigWigWriter", "read_bins"]
 
 log = logging.getLogger(__name__)
-
-
-def _n_bins(length, stride):
-    return -(-length // stride)
 
 
 def _check_stride(stride):
@@ -124,15 +122,15 @@ class BigWigWriter:
                 " order (.fai order) or was already written; expected each chromosome once, in header order"
             )
         length = self.sizes[index][1]
-        n_bins = _n_bins(length, stride)
+        count = n_bins(length, stride)
         values = np.asarray(values, dtype=np.float32)
         called = np.ones(values.shape, dtype=bool) if called is None else np.asarray(called)
-        if values.shape != (n_bins,):
+        if values.shape != (count,):
             raise ValueError(
-                f"{self.path}: {chrom!r} has length {length}, so {n_bins} bins of {stride} bp; got values of shape {values.shape}"
+                f"{self.path}: {chrom!r} has length {length}, so {count} bins of {stride} bp; got values of shape {values.shape}"
             )
-        if called.shape != (n_bins,) or called.dtype != bool:
-            raise ValueError(f"{self.path}: {chrom!r}: called must be a bool array of shape ({n_bins},), got {called.dtype} {called.shape}")
+        if called.shape != (count,) or called.dtype != bool:
+            raise ValueError(f"{self.path}: {chrom!r}: called must be a bool array of shape ({count},), got {called.dtype} {called.shape}")
         bad = np.flatnonzero(called & ~np.isfinite(values))
         if bad.size:
             i = int(bad[0])
@@ -141,7 +139,7 @@ class BigWigWriter:
 
         partial = length % stride != 0
         for a, b in zip(*_runs(called)):
-            full_end = b - 1 if partial and b == n_bins else b  # the short last bin goes separately
+            full_end = b - 1 if partial and b == count else b  # the short last bin goes separately
             if full_end > a:
                 self._bw.addEntries(chrom, int(a) * stride, values=values[a:full_end], span=stride, step=stride)
             if full_end < b:
@@ -171,7 +169,7 @@ def read_bins(path, chrom, stride):
         chroms = bw.chroms()
         if chrom not in chroms:
             raise ValueError(f"{path}: no chromosome {chrom!r} (has {', '.join(chroms)})")
-        out = np.full(_n_bins(chroms[chrom], stride), np.nan, dtype=np.float32)
+        out = np.full(n_bins(chroms[chrom], stride), np.nan, dtype=np.float32)
         intervals = bw.intervals(chrom)
     finally:
         bw.close()

@@ -86,6 +86,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import atomic_path
 from .infer import predict_windows
 
 __all__ = ["WindowCache", "window_keys", "model_id", "compact", "ENTRY_DTYPE"]
@@ -167,11 +168,8 @@ class _Index:
 
     def __init__(self, entries=_EMPTY):
         entries = np.asarray(entries, dtype=ENTRY_DTYPE)
-        order = np.lexsort((entries["lo"], entries["hi"]))
-        e = entries[order]
-        keep = np.ones(len(e), dtype=bool)
-        keep[1:] = (e["hi"][1:] != e["hi"][:-1]) | (e["lo"][1:] != e["lo"][:-1])
-        e = e[keep]
+        first, _ = _unique_rows(np.stack([entries["hi"], entries["lo"]], axis=1))  # sorted by (hi, lo)
+        e = entries[first]
         self.hi, self.lo, self.p = (np.ascontiguousarray(e[f]) for f in ("hi", "lo", "p"))
 
     def __len__(self):
@@ -223,26 +221,19 @@ def _read_shard(path):
 
 def _write_shard(directory, entries):
     """Write ``entries`` to a new uniquely named shard, atomically; return its path."""
-    name = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex}.npy"
-    path = Path(directory) / name
-    tmp = path.with_name(name + ".tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(entries, dtype=ENTRY_DTYPE), allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    path = Path(directory) / f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex}.npy"
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, np.ascontiguousarray(entries, dtype=ENTRY_DTYPE), allow_pickle=False)
+        fh.flush()
+        os.fsync(fh.fileno())
     return path
 
 
 def _write_json(path, obj):
     if path.exists():
         return
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
 class _Store:

@@ -14,6 +14,7 @@ __all__ = [
     "decode",
     "reverse_complement",
     "sliding_windows",
+    "n_bins",
     "bin_layout",
     "pad_for_bins",
     "called_bins",
@@ -77,6 +78,11 @@ def sliding_windows(tokens, size, stride):
     return np.lib.stride_tricks.sliding_window_view(tokens, size)[::stride]
 
 
+def n_bins(length, stride):
+    """Bins of ``stride`` bp that cover ``length`` bp (the last one may be short)."""
+    return -(-length // stride)
+
+
 def bin_layout(length, size, stride):
     """Bins of one chromosome and where their centred windows start.
 
@@ -92,10 +98,10 @@ def bin_layout(length, size, stride):
     """
     if size < stride:
         raise ValueError(f"window size {size} is smaller than the stride {stride}")
-    n_bins = -(-length // stride)
+    count = n_bins(length, stride)
     left = (size - stride) // 2
-    right = (n_bins - 1) * stride + size - left - length
-    return n_bins, left, max(right, 0)
+    right = (count - 1) * stride + size - left - length
+    return count, left, max(right, 0)
 
 
 def pad_for_bins(tokens, size, stride):
@@ -110,8 +116,8 @@ def window_bounds(length, size, stride):
 
     ``window_bounds(length, stride, stride)`` gives the bins themselves.
     """
-    n_bins, left, _ = bin_layout(length, size, stride)
-    start = np.arange(n_bins, dtype=np.int64) * stride - left
+    count, left, _ = bin_layout(length, size, stride)
+    start = np.arange(count, dtype=np.int64) * stride - left
     return np.clip(start, 0, length), np.clip(start + size, 0, length)
 
 

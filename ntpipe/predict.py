@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .bigwig import BigWigWriter
-from .encoding import called_bins, pad_for_bins
+from .encoding import called_bins, n_bins, pad_for_bins
 from .genome import chrom_sizes, encode_chrom, open_fasta
 from .infer import Throughput, predict_windows
 
@@ -35,8 +35,7 @@ def load_models(paths, device, window=None, stride=None):
 
     names, models, shapes = [], [], set()
     for path in paths:
-        model, _cfg, meta = load_model(path, device=device)
-        model.eval()
+        model, _cfg, meta = load_model(path, device=device)  # in eval mode
         meta = meta or {}
         if not meta.get("window") or not meta.get("stride"):
             raise ValueError(f"{path}: model has no window/stride in its metadata; train it with the ntpipe workflow or pass --stride")
@@ -60,7 +59,7 @@ def chromosome_windows(tokens, size, stride, variants=None):
 
         return variety_windows(tokens, variants, size, stride)
     padded = pad_for_bins(tokens, size, stride)
-    return padded, np.arange(-(-len(tokens) // stride), dtype=np.int64) * stride
+    return padded, np.arange(n_bins(len(tokens), stride), dtype=np.int64) * stride
 
 
 def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, window=None, batch_size=None,
@@ -87,27 +86,27 @@ def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, wind
     from .device import resolve_device
 
     device = resolve_device(device)
-    sizes = chrom_sizes(genome)
-    marks, nets, size, stride = load_models(models, device, window=window, stride=stride)
-    if names is not None and sorted(names) != sorted(marks):
-        raise ValueError(f"models are for marks {marks}, expected {sorted(names)}")
-    short = [(c, n) for c, n in sizes if n < stride]
-    if short:
-        raise ValueError(f"{genome}: sequence {short[0][0]!r} is {short[0][1]} bp, shorter than the stride ({stride} bp); remove it or lower window.stride")
-    variants = None
-    if vcf:
-        from .variants import read_variants
-
-        variants = read_variants(vcf, sample, genome)  # validates everything before any output
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {m: out / f"{m}.bw" for m in marks}
-    total = sum(-(-n // stride) for _, n in sizes)
-    bar = Throughput(total, f"predict {Path(genome).name}" + (f" + {sample or Path(vcf).name}" if vcf else ""))
-    fasta = open_fasta(genome)
     with ExitStack() as stack:
-        stack.callback(bar.close)
+        fasta = open_fasta(genome)  # opened once: sizes, the VCF's REF check and the sequences
         stack.callback(fasta.close)
+        sizes = chrom_sizes(fasta)
+        marks, nets, size, stride = load_models(models, device, window=window, stride=stride)
+        if names is not None and sorted(names) != sorted(marks):
+            raise ValueError(f"models are for marks {marks}, expected {sorted(names)}")
+        short = [(c, n) for c, n in sizes if n < stride]
+        if short:
+            raise ValueError(f"{genome}: sequence {short[0][0]!r} is {short[0][1]} bp, shorter than the stride ({stride} bp); remove it or lower window.stride")
+        variants = None
+        if vcf:
+            from .variants import read_variants
+
+            variants = read_variants(vcf, sample, fasta)  # validates everything before any output
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {m: out / f"{m}.bw" for m in marks}
+        total = sum(n_bins(n, stride) for _, n in sizes)
+        bar = Throughput(total, f"predict {Path(genome).name}" + (f" + {sample or Path(vcf).name}" if vcf else ""))
+        stack.callback(bar.close)
         writers = [stack.enter_context(BigWigWriter(paths[m], sizes)) for m in marks]
         if cache:
             from .cache import WindowCache
