@@ -526,8 +526,9 @@ at its own best batch size; the variants table shows where it comes from
 (worker threads ~{workers_gain:.2f}x; the allocator setting alone speeds the
 reference up {allocator_gain:.2f}x).{target_note} At 200 bp the engine is
 {small_speedup_200:.2f}x. On this shared 2-core machine the rates move by about
-+-10% from run to run: three runs of this code gave 3.15-3.39x at 1 kb and
-2.84-3.36x at 200 bp (earlier runs, with 256-window batches on CPU, 2.8-3.1x
++-10% from run to run: four runs of this code gave 3.15-3.39x at 1 kb and
+2.81-3.36x at 200 bp, and the reference at its best batch size moved most
+(1,425-1,827 windows/s at batch 16; earlier runs, with 256-window batches on CPU, 2.8-3.1x
 at 1 kb). Where the engine's time goes (1 kb,
 torch.profiler, one thread): attention ~60% (4 heads of 8 dims over 123
 pooled tokens; the CPU flash kernel costs what its parts cost run separately:
