@@ -59,6 +59,13 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     eval_batch_size: int = 256
+    # labelled genome windows (the workflow; tables use every row every epoch):
+    negative_ratio: float = 1.0  # negatives drawn afresh each epoch per example with the mark
+    gc_match: bool = False  # draw negatives to match the positives' GC content
+    epoch_size: int | None = None  # at most this many examples per epoch (None: every positive + ratio x negatives)
+    eval_size: int | None = 20000  # at most this many validation/test examples (a fixed, seeded draw)
+    final_fit: bool = True  # after the hold-out run, refit on every chromosome for the tracks
+    min_final_epochs: int = 2  # the final fit runs the hold-out run's best epoch count, at least this
 
 
 PRESETS = {
@@ -121,8 +128,8 @@ def _checked_value(cls, name, kind, value):
     elif kind == list[int]:
         ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         value = list(value) if ok else value
-    elif kind == float | None:
-        return None if value is None else _checked_value(cls, name, float, value)
+    elif kind in (float | None, int | None):
+        return None if value is None else _checked_value(cls, name, kind.__args__[0], value)
     else:  # a field type this checker does not know: accept as given
         ok = True
     if not ok:

@@ -1,7 +1,15 @@
 """Sequence tables, batches and training augmentations (no models, no devices).
 
-Sequences live as one uint8 token array (n, L) padded with N (token 4) plus
-their true lengths; a batch is cut to its own longest sequence.
+Two datasets give the same batches ``(tokens (B, l) uint8, lengths (B,), targets (B,))``:
+
+- :class:`SequenceDataset`: sequences held as one uint8 token array (n, L)
+  padded with N (token 4) plus their true lengths (the tables of ``ntpipe
+  train``); a batch is cut to its own longest sequence.
+- :class:`WindowDataset`: examples as coordinates into memory-mapped encoded
+  genomes (:mod:`ntpipe.trainset`); each batch's windows are cut on the fly.
+
+:class:`EpochSampler` draws each epoch's examples: every one with the mark and
+a fresh draw of those without it.
 """
 
 import os
@@ -15,6 +23,8 @@ __all__ = [
     "read_table",
     "pad_sequences",
     "SequenceDataset",
+    "WindowDataset",
+    "EpochSampler",
     "make_loader",
     "reverse_complement_batch",
     "mutate_batch",
@@ -119,13 +129,98 @@ class SequenceDataset(torch.utils.data.Dataset):
         tokens = self.tokens[idx, : int(lengths.max())]
         return torch.from_numpy(np.ascontiguousarray(tokens)), torch.from_numpy(lengths), torch.from_numpy(self.labels[idx])
 
+    def digest_arrays(self):
+        """Arrays that identify the data (for checkpoint fingerprints)."""
+        return self.tokens, self.lengths, self.labels
 
-def make_loader(dataset, batch_size, shuffle=False, generator=None, num_workers=0, pin_memory=False):
-    """A DataLoader yielding whole batches from :class:`SequenceDataset`.
 
-    ``generator`` (a torch.Generator) seeds the shuffling.
+class WindowDataset(torch.utils.data.Dataset):
+    """Windows cut on the fly from memory-mapped encoded genomes.
+
+    Parameters
+    ----------
+    genomes : list of uint8 arrays (one per cultivar, e.g. ``np.load(..., mmap_mode="r")``)
+    examples : structured array with ``cultivar``, ``chrom``, ``bin``, ``target``
+        (:data:`ntpipe.trainset.EXAMPLE_DTYPE`)
+    offsets : int64 (cultivars, chroms): where each chromosome starts in its cultivar's genome
+    size, stride : window geometry the genomes were encoded for
+
+    ``labels`` are the soft targets; indexed by a list of indices it returns a
+    whole batch of full-length windows, like :class:`SequenceDataset`.
     """
-    sampler = torch.utils.data.RandomSampler(dataset, generator=generator) if shuffle else torch.utils.data.SequentialSampler(dataset)
+
+    def __init__(self, genomes, examples, offsets, size, stride):
+        self.genomes, self.examples, self.size = genomes, examples, int(size)
+        self.starts = offsets[examples["cultivar"], examples["chrom"]] + examples["bin"].astype(np.int64) * int(stride)
+        self.labels = np.ascontiguousarray(examples["target"], dtype=np.float32)
+        bad = np.flatnonzero(offsets[examples["cultivar"], examples["chrom"]] < 0)
+        if bad.size:
+            raise ValueError(f"example {bad[0]} names a chromosome its cultivar's genome lacks")
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, idx):
+        idx = np.sort(np.atleast_1d(np.asarray(idx, dtype=np.int64)))
+        tokens = np.empty((len(idx), self.size), dtype=np.uint8)
+        cultivar = self.examples["cultivar"][idx]
+        for c in np.unique(cultivar):
+            rows = np.flatnonzero(cultivar == c)
+            tokens[rows] = self.genomes[c][self.starts[idx[rows], None] + np.arange(self.size)]
+        lengths = torch.full((len(idx),), self.size, dtype=torch.int64)
+        return torch.from_numpy(tokens), lengths, torch.from_numpy(self.labels[idx])
+
+    def tokens(self, idx):
+        """Tokens (len(idx), size) of the examples ``idx``, in that order."""
+        order = np.argsort(idx, kind="stable")
+        out = np.empty((len(idx), self.size), dtype=np.uint8)
+        out[order] = self[np.asarray(idx)[order]][0].numpy()
+        return out
+
+    def digest_arrays(self):
+        return self.examples, self.starts, np.array([len(g) for g in self.genomes])
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """Each epoch: every example with the mark (target > 0) and a fresh draw of
+    ``negative_ratio`` times as many without it, shuffled.
+
+    ``weights`` (per example, optional) bias the draw of negatives (GC
+    matching). ``epoch_size`` caps the examples per epoch: positives are then
+    drawn too (without replacement), keeping the ratio. ``generator`` (a
+    torch.Generator) makes every draw reproducible and resumable.
+    """
+
+    def __init__(self, targets, negative_ratio, generator, weights=None, epoch_size=None):
+        targets = np.asarray(targets)
+        self.pos, self.neg = np.flatnonzero(targets > 0), np.flatnonzero(targets <= 0)
+        if not len(self.pos):
+            raise ValueError("no training example carries the mark")
+        self.generator, self.ratio = generator, float(negative_ratio)
+        p = None if weights is None else np.asarray(weights, dtype=np.float64)[self.neg]
+        self.p = None if p is None or not len(p) else p / p.sum()
+        n_pos = len(self.pos) if epoch_size is None else min(len(self.pos), max(1, round(epoch_size / (1 + self.ratio))))
+        self.n_pos, self.n_neg = n_pos, min(len(self.neg), round(n_pos * self.ratio))
+
+    def __len__(self):
+        return self.n_pos + self.n_neg
+
+    def __iter__(self):
+        rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=self.generator)))
+        pos = self.pos if self.n_pos == len(self.pos) else rng.choice(self.pos, self.n_pos, replace=False)
+        neg = rng.choice(self.neg, self.n_neg, replace=False, p=self.p)
+        chosen = np.concatenate([pos, neg])
+        return iter(chosen[rng.permutation(len(chosen))].tolist())
+
+
+def make_loader(dataset, batch_size, shuffle=False, generator=None, num_workers=0, pin_memory=False, sampler=None):
+    """A DataLoader yielding whole batches from a :class:`SequenceDataset` or :class:`WindowDataset`.
+
+    ``generator`` (a torch.Generator) seeds the shuffling; ``sampler`` (e.g.
+    an :class:`EpochSampler`) replaces it.
+    """
+    if sampler is None:
+        sampler = torch.utils.data.RandomSampler(dataset, generator=generator) if shuffle else torch.utils.data.SequentialSampler(dataset)
     batches = torch.utils.data.BatchSampler(sampler, batch_size, drop_last=False)
     return torch.utils.data.DataLoader(
         dataset, sampler=batches, batch_size=None, num_workers=num_workers, pin_memory=pin_memory

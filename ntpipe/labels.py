@@ -14,10 +14,7 @@ ChIP's own genome-wide mean for a window. A window is positive when that
 reaches ``min_log2_enrichment`` and holds at least ``min_reads`` ChIP reads,
 negative when it is at most 0, ambiguous in between.
 
-Windows whose on-chromosome part is more than ``max_n_fraction`` N are dropped. Positives are capped
-at ``max_per_cultivar`` per cultivar; negatives are sampled at
-``negative_ratio`` per positive, matched on GC content when ``gc_match``.
-The result is stored compactly: uint8 tokens of the chosen windows.
+Training examples are built from these labels by :mod:`ntpipe.trainset`.
 """
 
 import gzip
@@ -28,9 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import atomic_path
-from .encoding import N_TOKEN, called_bins, pad_for_bins, sliding_windows, window_bounds
-from .genome import chrom_sizes, encode_chrom, open_fasta
+from .encoding import window_bounds
 from .intervals import covered_before, merge_intervals
 
 log = logging.getLogger(__name__)
@@ -40,10 +35,6 @@ __all__ = [
     "read_peaks",
     "peak_labels",
     "bam_labels",
-    "sample_windows",
-    "build_labels",
-    "load_labels",
-    "split_by_chrom",
 ]
 
 POSITIVE, NEGATIVE, AMBIGUOUS = 1, 0, -1
@@ -55,12 +46,8 @@ class LabelConfig:
     stride: int = 100
     max_n_fraction: float = 0.5
     positive_fraction: float = 0.5
-    negative_ratio: float = 1.0
-    gc_match: bool = True
-    max_per_cultivar: int = 20000
     min_log2_enrichment: float = 1.0
     min_reads: int = 5
-    seed: int = 0
 
 
 def read_peaks(path, sizes):
@@ -185,123 +172,3 @@ def bam_labels(chip, control, sizes, cfg):
         labels[enrichment <= 0] = NEGATIVE
         out[chrom] = labels
     return out
-
-
-def sample_windows(labels, gc, rng, cfg):
-    """Choose window indices: positives (capped) and GC-matched negatives.
-
-    Parameters
-    ----------
-    labels : int8 (n,) with 1, 0, -1; gc : float (n,) GC fraction per window.
-
-    Returns sorted int64 indices into ``labels``.
-    """
-    pos = np.flatnonzero(labels == POSITIVE)
-    neg = np.flatnonzero(labels == NEGATIVE)
-    if len(pos) > cfg.max_per_cultivar:
-        pos = rng.choice(pos, cfg.max_per_cultivar, replace=False)
-    k = min(len(neg), int(round(len(pos) * cfg.negative_ratio)))
-    if k == 0:
-        return np.sort(pos)
-    if cfg.gc_match and len(pos):
-        edges = np.linspace(0, 1, 11)
-        pos_hist = np.histogram(gc[pos], edges)[0] / len(pos)
-        neg_bin = np.clip(np.digitize(gc[neg], edges) - 1, 0, 9)
-        neg_hist = np.bincount(neg_bin, minlength=10) / len(neg)
-        weight = np.where(neg_hist[neg_bin] > 0, pos_hist[neg_bin] / np.maximum(neg_hist[neg_bin], 1e-12), 0) + 1e-6
-        chosen = rng.choice(neg, k, replace=False, p=weight / weight.sum())
-    else:
-        chosen = rng.choice(neg, k, replace=False)
-    return np.sort(np.concatenate([pos, chosen]))
-
-
-def _gc_fraction(windows):
-    called = (windows != N_TOKEN).sum(1)
-    gc = ((windows == 1) | (windows == 2)).sum(1)
-    return gc / np.maximum(called, 1)
-
-
-def _cultivar_windows(row, cfg, rng):
-    fasta = open_fasta(row["genome"])
-    sizes = dict(chrom_sizes(fasta))
-    if row.get("peaks"):
-        peaks = read_peaks(row["peaks"], sizes)
-        by_chrom = {c: peak_labels(peaks.get(c), n, cfg.size, cfg.stride, cfg.positive_fraction) for c, n in sizes.items()}
-    else:
-        by_chrom = bam_labels(row["bam"], row.get("control") or None, sizes, cfg)
-    tokens, labels, chroms, starts = [], [], [], []
-    for chrom, length in sizes.items():
-        seq = encode_chrom(fasta, chrom)
-        win = sliding_windows(pad_for_bins(seq, cfg.size, cfg.stride), cfg.size, cfg.stride)
-        lab = by_chrom[chrom].copy()
-        lab[~called_bins(seq, cfg.size, cfg.stride, cfg.max_n_fraction)] = AMBIGUOUS
-        keep = np.flatnonzero(lab != AMBIGUOUS)
-        tokens.append(win[keep])  # copies only the labelled windows
-        labels.append(lab[keep])
-        chroms.append(np.full(len(keep), chrom, dtype=object))
-        starts.append(keep * cfg.stride)
-    fasta.close()
-    tokens, labels = np.concatenate(tokens), np.concatenate(labels)
-    chosen = sample_windows(labels, _gc_fraction(tokens), rng, cfg)
-    return tokens[chosen], labels[chosen], np.concatenate(chroms)[chosen], np.concatenate(starts)[chosen]
-
-
-def build_labels(rows, cfg, out):
-    """Labelled windows of one mark over all its cultivars, saved to ``out`` (.npz).
-
-    Parameters
-    ----------
-    rows : iterable of dicts with cultivar, genome, and peaks or bam (+ control).
-    cfg : :class:`LabelConfig`.
-    out : output path; written to a temporary name and renamed when complete.
-
-    Returns a dict of counts per cultivar.
-    """
-    rng = np.random.default_rng(cfg.seed)
-    parts, summary = [], {}
-    for row in rows:
-        tok, lab, chrom, start = _cultivar_windows(row, cfg, rng)
-        parts.append((tok, lab, chrom, start, np.full(len(lab), row["cultivar"], dtype=object)))
-        summary[row["cultivar"]] = {"positive": int(lab.sum()), "negative": int((lab == 0).sum())}
-        log.info("%s: %d positive, %d negative windows", row["cultivar"], lab.sum(), (lab == 0).sum())
-    tokens, labels, chroms, starts, cultivars = (np.concatenate(x) for x in zip(*parts))
-    if labels.sum() == 0:
-        raise ValueError(f"no positive windows for {out}: check the peaks and the labels settings")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-        np.savez(
-            fh, tokens=tokens, labels=labels.astype(np.uint8), chrom=chroms.astype(str),
-            start=starts.astype(np.int64), cultivar=cultivars.astype(str), size=cfg.size, stride=cfg.stride,
-        )
-    return summary
-
-
-def load_labels(path):
-    """Load a labels .npz as a dict of arrays."""
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
-
-
-def split_by_chrom(data, valid_chroms, test_chroms):
-    """Split labelled windows into train / valid / test by chromosome name.
-
-    Raises ValueError when a split would be empty or the lists overlap.
-    """
-    valid_chroms, test_chroms = set(valid_chroms), set(test_chroms)
-    if valid_chroms & test_chroms:
-        raise ValueError(f"chromosomes {sorted(valid_chroms & test_chroms)} are both validation and test chromosomes")
-    chrom = data["chrom"]
-    masks = {
-        "valid": np.isin(chrom, list(valid_chroms)),
-        "test": np.isin(chrom, list(test_chroms)),
-    }
-    masks["train"] = ~(masks["valid"] | masks["test"])
-    present = sorted(set(chrom.tolist()))
-    for name, mask in masks.items():
-        if not mask.any() or data["labels"][mask].min() == data["labels"][mask].max():
-            raise ValueError(
-                f"the {name} split has no windows of both classes; split chromosomes valid={sorted(valid_chroms)}, "
-                f"test={sorted(test_chroms)}; chromosomes with labelled windows: {present}"
-            )
-    return {name: (data["tokens"][m], None, data["labels"][m]) for name, m in masks.items()}

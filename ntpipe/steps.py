@@ -5,6 +5,7 @@ The scripts in ``workflow/scripts`` are thin adapters around these.
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -44,30 +45,81 @@ def model_settings(model, training):
 
 
 def train_mark(labels_path, out_dir, mark, window, split, model, training):
-    """Train one mark's model on its labelled windows, split by chromosome.
+    """Train one mark's models on its labelled windows (:mod:`ntpipe.trainset`).
 
-    Writes ``out_dir``/model.pt, metrics.json (test chromosomes), history.tsv,
-    curves.png, roc_pr.png and baseline.json (4-mer logistic regression on
-    the same split). Returns the test metrics.
+    1. The hold-out run (``out_dir/holdout/``): trains on every chromosome but
+       the split's, stops early on the validation chromosomes, and gives the
+       honest figures: ``metrics.json`` (test chromosomes), ``history.tsv``,
+       ``curves.png``, ``roc_pr.png``; ``out_dir/baseline.json`` scores a 4-mer
+       logistic regression on the same split.
+    2. The final fit (``out_dir/final/``, unless ``training.final_fit`` is
+       false): the same settings on every chromosome, no early stopping, for
+       the hold-out run's best epoch count (at least ``min_final_epochs``).
+       Varieties share almost every locus with the cultivars, so the model
+       behind the tracks should have seen them all.
+
+    ``out_dir/model.pt`` is the final model (or the hold-out model without a
+    final fit); ``out_dir/metrics.json`` always holds the hold-out model's
+    test metrics. Returns them.
     """
+    from dataclasses import replace
+
     from .baseline import kmer_logistic
-    from .labels import load_labels, split_by_chrom
+    from .data import WindowDataset
+    from .trainset import eval_subset, load_labels, split_by_chrom
     from .train import fit
 
     data = load_labels(labels_path)
-    if int(data["size"]) != window["size"] or int(data["stride"]) != window["stride"]:
-        raise ValueError(f"{labels_path}: labels were built for window {int(data['size'])}/{int(data['stride'])}, config says {window['size']}/{window['stride']}")
-    parts = split_by_chrom(data, split["valid_chroms"], split["test_chroms"])
-    for name, (tokens, _, labels) in parts.items():
-        log.info("%s %s: %d windows (%d positive)", mark, name, len(labels), int(labels.sum()))
+    if data["size"] != window["size"] or data["stride"] != window["stride"]:
+        raise ValueError(f"{labels_path}: labels were built for window {data['size']}/{data['stride']}, config says {window['size']}/{window['stride']}")
     preset, model_cfg, train_cfg = model_settings(model, training)
+    parts = split_by_chrom(data, split["valid_chroms"], split["test_chroms"])
+    parts["valid"] = eval_subset(parts["valid"], train_cfg.eval_size, train_cfg.seed)
+    parts["test"] = eval_subset(parts["test"], train_cfg.eval_size, train_cfg.seed + 1)
+
+    def dataset(examples):
+        return WindowDataset(data["genomes"], examples, data["offsets"], data["size"], data["stride"])
+
+    sets = {name: dataset(ex) for name, ex in parts.items()}
+    for name, ex in parts.items():
+        log.info("%s %s: %d examples (%d with the mark, %d with target >= 0.5)", mark, name, len(ex),
+                 int((ex["target"] > 0).sum()), int((ex["target"] >= 0.5).sum()))
+    out_dir = Path(out_dir)
     meta = {"mark": mark, "window": int(window["size"]), "stride": int(window["stride"]), "preset": preset}
-    metrics = fit(parts["train"], parts["valid"], model_cfg, train_cfg, out_dir, test=parts["test"], meta=meta,
-                  device=training.get("device", "auto"))
-    baseline = kmer_logistic(parts["train"], parts["test"], k=4)
-    write_json(Path(out_dir) / "baseline.json", baseline)
-    log.info("%s test AUC %s (4-mer logistic regression %s)", mark, metrics.get("auc"), baseline.get("auc"))
+    device = training.get("device", "auto")
+    metrics = fit(sets["train"], sets["valid"], model_cfg, train_cfg, out_dir / "holdout", test=sets["test"],
+                  meta={**meta, "trained_on": "hold-out split", "split": split}, device=device)
+    write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / "baseline.json", _baseline(sets["train"], sets["test"], train_cfg, kmer_logistic))
+    log.info("%s hold-out test AUC %s", mark, metrics.get("auc"))
+
+    if train_cfg.final_fit:
+        epochs = max(int(metrics["best_epoch"]), train_cfg.min_final_epochs)
+        log.info("%s: final fit on every chromosome for %d epochs (hold-out best epoch %d)", mark, epochs, metrics["best_epoch"])
+        final_meta = {**meta, "trained_on": "all chromosomes", "holdout_metrics": metrics}
+        fit(dataset(data["examples"]), None, model_cfg, replace(train_cfg, epochs=epochs), out_dir / "final",
+            meta=final_meta, device=device)
+        source = out_dir / "final" / "model.pt"
+    else:
+        source = out_dir / "holdout" / "model.pt"
+    with atomic_path(out_dir / "model.pt") as tmp:
+        shutil.copyfile(source, tmp)
     return metrics
+
+
+def _baseline(train, test, train_cfg, kmer_logistic, max_train=50_000):
+    """The 4-mer logistic regression on the hold-out split: trained on one epoch's draw of the
+    training examples (at most ``max_train``), binary targets (>= 0.5), scored on the test set."""
+    import torch
+
+    from .data import EpochSampler
+
+    sampler = EpochSampler(train.labels, train_cfg.negative_ratio, torch.Generator().manual_seed(train_cfg.seed),
+                           epoch_size=min(max_train, train_cfg.epoch_size or max_train))
+    idx = np.fromiter(sampler, dtype=np.int64)
+    all_test = np.arange(len(test))
+    return kmer_logistic((train.tokens(idx), None, train.labels[idx] >= 0.5),
+                         (test.tokens(all_test), None, test.labels >= 0.5), k=4)
 
 
 def _bin_truth(bed, chrom, length, stride):

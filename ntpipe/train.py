@@ -31,11 +31,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .config import model_config, train_config
-from .data import SequenceDataset, make_loader, mutate_batch, read_table, reverse_complement_batch
+from .data import EpochSampler, SequenceDataset, WindowDataset, make_loader, mutate_batch, read_table, reverse_complement_batch
 from .device import resolve_device
 from .metrics import binary_metrics
 from .files import atomic_path
 from .model import NucleicTransformer, _plain, load_model, save_model
+from .trainset import gc_match_weights
 
 __all__ = [
     "lr_at",
@@ -122,7 +123,7 @@ def evaluate(model, loader, device):
     labels = torch.from_numpy(loader.dataset.labels)
     loss = F.binary_cross_entropy_with_logits(logits, labels).item() if len(labels) else math.nan
     prob = torch.sigmoid(logits).numpy().astype(np.float32)
-    return {"loss": loss, **binary_metrics(loader.dataset.labels, prob)}, prob
+    return {"loss": loss, **binary_metrics(loader.dataset.labels >= 0.5, prob)}, prob
 
 
 def predict_proba(model, tokens, lengths=None, batch_size=256, device="cpu"):
@@ -222,6 +223,10 @@ def _plot_roc_pr(path, y_true, prob):
 
 
 def _check_split(name, split):
+    if isinstance(split, (SequenceDataset, WindowDataset)):
+        if len(split) == 0:
+            raise ValueError(f"{name} set is empty")
+        return split
     if split is None or len(split) != 3:
         raise ValueError(f"{name} must be a (tokens, lengths or None, labels) tuple")
     tokens, lengths, labels = split
@@ -249,7 +254,7 @@ def _fingerprint(*datasets):
     """SHA-1 of the training and validation data, so a checkpoint resumes only on the same data."""
     h = hashlib.sha1()
     for d in datasets:
-        for a in (d.tokens, d.lengths, d.labels):
+        for a in d.digest_arrays():
             h.update(str(a.shape).encode())
             h.update(np.ascontiguousarray(a).data)
     return h.hexdigest()
@@ -272,9 +277,13 @@ def _load_checkpoint(path, model, optimizer, model_cfg, fingerprint, generators,
     return ckpt
 
 
+_NO_VALIDATION = dict.fromkeys(("loss", "auc", "acc", "sens", "spec", "mcc", "auprc"), math.nan)
+
+
 def _is_better(row, best):
-    """Validation AUC decides; the loss only when AUC is undefined (one class)."""
-    if best["epoch"] == 0:
+    """Validation AUC decides; the loss only when AUC is undefined (one class);
+    without a validation set, the latest epoch."""
+    if best["epoch"] == 0 or not (math.isfinite(row["val_auc"]) or math.isfinite(row["val_loss"])):
         return True
     if math.isfinite(row["val_auc"]):
         return row["val_auc"] > best["score"]
@@ -296,12 +305,23 @@ def _record_epoch(run, train_loss, val, patience):
         log.info("early stop: no better validation AUC for %d epochs (best epoch %d)", patience, run["best"]["epoch"])
 
 
+def _train_sampler(train_set, train_cfg, generator):
+    """Fresh negatives every epoch for genome windows; every row, reshuffled, for tables."""
+    if not isinstance(train_set, WindowDataset):
+        return None
+    weights = gc_match_weights(train_set.examples) if train_cfg.gc_match else None
+    return EpochSampler(train_set.labels, train_cfg.negative_ratio, generator, weights, train_cfg.epoch_size)
+
+
 def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, device="auto"):
     """Train a model with early stopping on validation AUC; resume from a checkpoint.
 
     Parameters
     ----------
-    train, valid, test : (tokens uint8 (n, L), lengths (n,) or None, labels (n,)) tuples
+    train, valid, test : (tokens uint8 (n, L), lengths (n,) or None, labels (n,)) tuples,
+        or datasets (:class:`~ntpipe.data.SequenceDataset`, :class:`~ntpipe.data.WindowDataset`:
+        its training examples are drawn per epoch by :class:`~ntpipe.data.EpochSampler`).
+        ``valid`` None: no early stopping, ``train_cfg.epochs`` epochs, the last one's weights kept.
     model_cfg : :class:`~ntpipe.config.ModelConfig`
     train_cfg : :class:`~ntpipe.config.TrainConfig`
     out_dir : folder for model.pt, checkpoint.pt, history.tsv, curves.png,
@@ -319,7 +339,8 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     dict: test metrics when ``test`` is given, else the validation metrics of
     the best epoch, plus ``best_epoch`` and ``epochs_run`` (NaN written as None).
     """
-    train_set, valid_set = _check_split("train", train), _check_split("valid", valid)
+    train_set = _check_split("train", train)
+    valid_set = _check_split("valid", valid) if valid is not None else None
     test_set = _check_split("test", test) if test is not None else None
     device = resolve_device(device)
     os.makedirs(out_dir, exist_ok=True)
@@ -331,7 +352,7 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.999), eps=1e-8)
     # everything about the run that a checkpoint must bring back, besides weights and RNGs
     run = {"epoch": 0, "step": 0, "history": [], "best": {"epoch": 0, "score": -math.inf, "bad": 0}, "stopped": False,
-           "meta": dict(meta or {}), "data": _fingerprint(train_set, valid_set)}
+           "meta": dict(meta or {}), "data": _fingerprint(*(d for d in (train_set, valid_set) if d is not None))}
     if os.path.exists(paths["checkpoint.pt"]):
         ckpt = _load_checkpoint(paths["checkpoint.pt"], model, optimizer, model_cfg, run["data"], generators, device)
         if ckpt is not None:
@@ -341,14 +362,15 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     cuda = device.type == "cuda"
     batch_size = train_cfg.cuda_batch_size if cuda else train_cfg.batch_size
     loader_args = {"num_workers": train_cfg.num_workers, "pin_memory": cuda}
-    train_loader = make_loader(train_set, batch_size, shuffle=True, generator=generators["shuffle"], **loader_args)
-    valid_loader = make_loader(valid_set, train_cfg.eval_batch_size, **loader_args)
+    sampler = _train_sampler(train_set, train_cfg, generators["shuffle"])
+    train_loader = make_loader(train_set, batch_size, shuffle=True, generator=generators["shuffle"], sampler=sampler, **loader_args)
+    valid_loader = make_loader(valid_set, train_cfg.eval_batch_size, **loader_args) if valid_set is not None else None
 
     while run["epoch"] < train_cfg.epochs and not run["stopped"]:
         run["epoch"] += 1
         train_loss = train_one_epoch(model, train_loader, optimizer, run, model_cfg, train_cfg, device, generators["augment"])
-        val, _ = evaluate(model, valid_loader, device)
-        _record_epoch(run, train_loss, val, train_cfg.patience)
+        val = evaluate(model, valid_loader, device)[0] if valid_loader is not None else _NO_VALIDATION
+        _record_epoch(run, train_loss, val, train_cfg.patience if valid_loader is not None else math.inf)
         if run["best"]["epoch"] == run["epoch"]:
             save_model(paths["model.pt"], model, model_cfg, {**run["meta"], "best_epoch": run["epoch"], "metrics": val})
         checkpoint = {"model_config": asdict(model_cfg), "train_config": asdict(train_cfg), "model": model.state_dict(),
@@ -361,14 +383,15 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     best, history = run["best"], run["history"]
     if best["epoch"] == 0:
         raise ValueError(f"no epoch trained in {out_dir!r} (epochs={train_cfg.epochs})")
-    best_model, _, _ = load_model(paths["model.pt"], device)
     if test_set is not None:
+        best_model, _, _ = load_model(paths["model.pt"], device)
         metrics, prob = evaluate(best_model, make_loader(test_set, train_cfg.eval_batch_size, **loader_args), device)
-        _plot_roc_pr(paths["roc_pr.png"], test_set.labels, prob)
+        _plot_roc_pr(paths["roc_pr.png"], test_set.labels >= 0.5, prob)
     else:
         metrics = dict(best["metrics"])
     metrics = _json_ready({**metrics, "best_epoch": best["epoch"], "epochs_run": len(history)})
-    _write_json(paths["metrics.json"], metrics)
+    if valid_set is not None:
+        _write_json(paths["metrics.json"], metrics)
     return metrics
 
 

@@ -4,11 +4,7 @@ import numpy as np
 import pysam
 import pytest
 
-from ntpipe.encoding import decode
-from ntpipe.genome import write_fasta
-from ntpipe.labels import (
-    LabelConfig, bam_labels, build_labels, load_labels, peak_labels, read_peaks, sample_windows, split_by_chrom,
-)
+from ntpipe.labels import LabelConfig, bam_labels, peak_labels, read_peaks
 
 SIZE, STRIDE = 300, 100
 
@@ -36,16 +32,6 @@ def test_peak_labels_at_chromosome_ends():
     assert no_peaks.tolist() == [0] * 5
 
 
-def _genome(tmp_path):
-    rng = np.random.default_rng(0)
-    seqs = {
-        "Chr1": "".join(rng.choice(list("ACGT"), 3000)),
-        "Chr2": "N" * 1000 + "".join(rng.choice(list("ACGT"), 2000)),
-        "Chr10": "".join(rng.choice(list("ACGT"), 2000)),
-    }
-    return write_fasta(tmp_path / "g.fa", seqs), seqs
-
-
 def test_read_peaks_formats_and_errors(tmp_path):
     sizes = {"Chr1": 3000, "Chr10": 2000}
     narrow = tmp_path / "p.narrowPeak.gz"
@@ -64,34 +50,6 @@ def test_read_peaks_formats_and_errors(tmp_path):
         bad.write_text(text)
         with pytest.raises(ValueError, match=message):
             read_peaks(bad, sizes)
-
-
-def test_build_labels_from_peaks(tmp_path):
-    fa, seqs = _genome(tmp_path)
-    peaks = tmp_path / "p.bed"
-    peaks.write_text("Chr1\t1000\t1500\nChr2\t1000\t1400\nChr10\t500\t800\n")
-    cfg = LabelConfig(size=SIZE, stride=STRIDE, negative_ratio=1.0, gc_match=True, seed=1)
-    out = tmp_path / "labels" / "K4.npz"
-    summary = build_labels([{"cultivar": "A", "genome": str(fa), "peaks": str(peaks)}], cfg, out)
-    data = load_labels(out)
-    assert summary["A"]["positive"] == 5 + 4 + 3
-    assert data["tokens"].shape == (len(data["labels"]), SIZE) and data["tokens"].dtype == np.uint8
-    assert data["labels"].sum() == 12 and (data["labels"] == 0).sum() == 12
-    # Chr2's N gap: no window with more than half N survives
-    assert ((data["tokens"] == 4).mean(1) <= 0.5).all()
-    # each stored window is the genome's window centred on its bin
-    i = int(np.flatnonzero((data["chrom"] == "Chr1") & (data["start"] == 1200))[0])
-    assert decode(data["tokens"][i]) == seqs["Chr1"][1100:1400]
-    assert not list(tmp_path.glob("labels/*.tmp"))
-
-
-def test_sample_windows_caps_and_matches_gc():
-    rng = np.random.default_rng(0)
-    labels = np.array([1] * 50 + [0] * 1000, np.int8)
-    gc = np.concatenate([np.full(50, 0.7), np.linspace(0.2, 0.8, 1000)])
-    chosen = sample_windows(labels, gc, rng, LabelConfig(max_per_cultivar=20, negative_ratio=2.0, gc_match=True))
-    assert (labels[chosen] == 1).sum() == 20 and (labels[chosen] == 0).sum() == 40
-    assert gc[chosen][labels[chosen] == 0].mean() > 0.6  # matched to the positives' GC
 
 
 def _bam(path, chrom_lengths, positions):
@@ -119,16 +77,3 @@ def test_bam_labels_enrichment(tmp_path):
     assert labels[25] == 0 and labels[2] == 0
     no_control = bam_labels(chip_bam, None, sizes, cfg)["Chr1"]
     assert no_control[11] == 1 and no_control[25] == 0
-
-
-def test_split_never_mixes_chromosomes():
-    chrom = np.array(["Chr1", "Chr1", "Chr2", "Chr2", "Chr10", "Chr10", "Chr3", "Chr3"])
-    data = {"tokens": np.arange(8)[:, None], "labels": np.array([0, 1] * 4, np.uint8), "chrom": chrom}
-    parts = split_by_chrom(data, ["Chr2"], ["Chr10"])
-    assert parts["valid"][0].ravel().tolist() == [2, 3]
-    assert parts["test"][0].ravel().tolist() == [4, 5]
-    assert parts["train"][0].ravel().tolist() == [0, 1, 6, 7]
-    with pytest.raises(ValueError, match=r"the test split has no windows.*Chr9"):
-        split_by_chrom(data, ["Chr2"], ["Chr9"])
-    with pytest.raises(ValueError, match="both validation and test"):
-        split_by_chrom(data, ["Chr2"], ["Chr2"])

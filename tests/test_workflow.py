@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyBigWig
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
@@ -32,7 +33,7 @@ def test_lint_is_clean():
 
 def test_dry_run_plans_the_demo():
     out = snakemake("-n", "--forceall", "--cores", "2").stdout
-    for rule in ["simulate_demo", "build_labels", "train_model", "predict_variety", "igv_session", "evaluate_demo"]:
+    for rule in ["simulate_demo", "encode_genome", "build_labels", "train_model", "predict_variety", "igv_session", "evaluate_demo"]:
         assert rule in out
 
 
@@ -54,8 +55,7 @@ def workdir(tmp_path_factory, test_panel):
         varieties=str(test_panel / "varieties.tsv"),
         reference=str(test_panel / "reference.fa"),
         split={"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]},
-        labels={"max_per_cultivar": 40},
-        training={"epochs": 2},
+        training={"epochs": 2, "epoch_size": 80, "eval_size": 80},
         demo={"outdir": str(work / "no-demo")},
     )
     (work / "config.yaml").write_text(yaml.safe_dump(config))
@@ -90,7 +90,9 @@ def test_end_to_end_writes_every_track_and_session(finished, test_panel):
     for mark in marks:
         metrics = yaml.safe_load((finished / "results" / "models" / mark / "metrics.json").read_text())
         assert {"auc", "auprc", "acc", "mcc", "sens", "spec", "n_pos", "n_neg"} <= set(metrics)
-        assert (finished / "results" / "models" / mark / "curves.png").stat().st_size > 0
+        assert (finished / "results" / "models" / mark / "holdout" / "curves.png").stat().st_size > 0
+        final = torch.load(finished / "results" / "models" / mark / "model.pt", weights_only=True)["meta"]
+        assert final["trained_on"] == "all chromosomes" and final["holdout_metrics"]["auc"] == metrics["auc"]
     assert (finished / "logs" / "predict_variety").is_dir()
 
 

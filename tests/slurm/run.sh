@@ -96,7 +96,7 @@ acct["rule"] = acct["Comment"].str.extract(r"^rule_(\w+?)(?:_wildcards_|$)", exp
 training = pd.read_csv("panel/training.tsv", sep="\t", dtype=str)
 varieties = pd.read_csv("panel/varieties.tsv", sep="\t", dtype=str)
 marks, names = sorted(training["mark"].unique()), list(varieties["variety"])
-expected = {"build_labels": len(marks), "train_model": len(marks),
+expected = {"encode_genome": training["cultivar"].nunique(), "build_labels": len(marks), "train_model": len(marks),
             "predict_variety": len(names), "igv_session": len(names)}
 errors = []
 for rule, n in expected.items():

@@ -34,6 +34,7 @@ def _demo_files():
 DEMO_FILES = _demo_files()
 
 MARKS = sorted(samples["mark"].unique())
+CULTIVARS = sorted(samples["cultivar"].unique())
 VARIETIES = list(varieties.index)
 
 
@@ -43,6 +44,7 @@ def _choice(names):
 
 wildcard_constraints:
     mark=_choice(MARKS),
+    cultivar=_choice(CULTIVARS),
     variety=_choice(VARIETIES),
 
 
@@ -64,7 +66,16 @@ def is_demo():
 def get_label_input(wildcards):
     rows = samples[samples["mark"] == wildcards.mark]
     files = [f for col in ("genome", "peaks", "bam", "control") for f in rows[col] if f]
-    return sorted(set(files))
+    return {"files": sorted(set(files)), "encoded": list(get_encoded_genomes(wildcards).values())}
+
+
+def get_encoded_genomes(wildcards):
+    """The encoded genome of every cultivar of one mark, in sheet order."""
+    return {c: f"results/encoded/{c}.npy" for c in samples.loc[samples["mark"] == wildcards.mark, "cultivar"]}
+
+
+def get_cultivar_genome(wildcards):
+    return samples.loc[samples["cultivar"] == wildcards.cultivar, "genome"].iloc[0]
 
 
 def get_mark_rows(mark):

@@ -1,9 +1,31 @@
-# Labelled windows per mark from every cultivar's peaks or BAM, then one model per mark.
+# Every cultivar genome encoded once; labelled windows per mark from every
+# cultivar's peaks or BAM, merged across cultivars; then one model per mark.
+
+
+rule encode_genome:
+    input:
+        get_cultivar_genome,
+    output:
+        temp("results/encoded/{cultivar}.npy"),
+    log:
+        "logs/encode_genome/{cultivar}.log",
+    benchmark:
+        "results/benchmarks/encode_genome/{cultivar}.tsv"
+    params:
+        window=config["window"],
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/encode_genome.py"
 
 
 rule build_labels:
     input:
-        get_label_input,
+        unpack(get_label_input),
     output:
         temp("results/labels/{mark}.npz"),
     log:
@@ -14,6 +36,7 @@ rule build_labels:
         rows=lambda wildcards: get_mark_rows(wildcards.mark),
         window=config["window"],
         labels=config["labels"],
+        encoded=get_encoded_genomes,
     threads: 1
     resources:
         mem_mb=8000,
@@ -26,7 +49,8 @@ rule build_labels:
 
 rule train_model:
     input:
-        "results/labels/{mark}.npz",
+        labels="results/labels/{mark}.npz",
+        encoded=lambda wildcards: list(get_encoded_genomes(wildcards).values()),
     output:
         model="results/models/{mark}/model.pt",
         metrics=report(
@@ -36,15 +60,15 @@ rule train_model:
             subcategory="{mark}",
         ),
         baseline="results/models/{mark}/baseline.json",
-        history="results/models/{mark}/history.tsv",
+        history="results/models/{mark}/holdout/history.tsv",
         curves=report(
-            "results/models/{mark}/curves.png",
+            "results/models/{mark}/holdout/curves.png",
             caption="../report/curves.rst",
             category="Models",
             subcategory="{mark}",
         ),
         roc=report(
-            "results/models/{mark}/roc_pr.png",
+            "results/models/{mark}/holdout/roc_pr.png",
             caption="../report/roc_pr.rst",
             category="Models",
             subcategory="{mark}",

@@ -8,6 +8,6 @@ from ntpipe.steps import train_mark
 setup_logging(snakemake.log[0], threads=snakemake.threads)
 p = snakemake.params
 train_mark(
-    snakemake.input[0], Path(snakemake.output.model).parent, mark=snakemake.wildcards.mark,
+    snakemake.input.labels, Path(snakemake.output.model).parent, mark=snakemake.wildcards.mark,
     window=p.window, split=p.split, model=p.model, training=p.training,
 )

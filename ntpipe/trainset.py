@@ -1,0 +1,232 @@
+"""Training examples as coordinates into encoded genomes, merged across cultivars.
+
+Every cultivar genome is encoded once (:func:`encode_genome`): uint8 tokens of
+each chromosome, padded with N as for a track (:func:`ntpipe.encoding.pad_for_bins`),
+concatenated in ``.fai`` order into one ``.npy`` that training memory-maps. The
+window of bin ``i`` of a chromosome is then ``genome[offset + i * stride:][:size]``
+(:func:`genome_layout` gives each chromosome's offset).
+
+:func:`build_labels` labels every bin of every cultivar (:mod:`ntpipe.labels`)
+and merges, chromosome by chromosome, windows whose sequence is identical
+across cultivars (or repeated within one) into one example: its target is the
+fraction of those labelled copies that carry the mark (a soft label for binary
+cross-entropy), so twenty near-identical cultivars weigh as evidence of one
+locus, not as twenty copies to memorise. Ambiguous copies (see
+:mod:`ntpipe.labels`) do not count. Windows mostly N are dropped. Every
+example is kept (no sampling here): training draws each epoch's negatives
+afresh (:class:`ntpipe.data.EpochSampler`).
+
+An example is stored in 16 bytes (:data:`EXAMPLE_DTYPE`); the windows' tokens
+are never copied.
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from .cache import window_keys, _unique_rows
+from .encoding import N_TOKEN, bin_layout, called_bins, pad_for_bins
+from .files import atomic_path
+from .genome import chrom_sizes, encode_chrom, open_fasta
+from .labels import AMBIGUOUS, LabelConfig, bam_labels, peak_labels, read_peaks
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "EXAMPLE_DTYPE", "genome_layout", "encode_genome", "load_genome", "build_labels", "load_labels", "split_by_chrom",
+    "eval_subset", "gc_match_weights",
+]
+
+EXAMPLE_DTYPE = np.dtype([
+    ("cultivar", "<u2"),  # index into the cultivar list: whose genome holds the window's sequence
+    ("chrom", "<u2"),  # index into the chromosome names
+    ("bin", "<u4"),  # bin on that cultivar's chromosome (window start = offset + bin * stride)
+    ("target", "<f4"),  # fraction of the identical labelled copies that carry the mark
+    ("copies", "<u2"),  # labelled copies merged into this example
+    ("gc", "u1"),  # GC percent of the window's called bases
+    ("pad", "u1"),
+])
+
+
+def genome_layout(sizes, size, stride):
+    """``{chrom: (offset, n_bins)}`` of a genome encoded by :func:`encode_genome`, and its total length."""
+    layout, offset = {}, 0
+    for chrom, length in sizes:
+        count, left, right = bin_layout(length, size, stride)
+        layout[chrom] = (offset, count)
+        offset += left + length + right
+    return layout, offset
+
+
+def encode_genome(fasta_path, out, size, stride):
+    """Encode a genome for training (see module doc) into ``out`` (.npy, written atomically)."""
+    fasta = open_fasta(fasta_path)
+    try:
+        sizes = chrom_sizes(fasta)
+        if not sizes:
+            raise ValueError(f"{fasta_path}: no sequences")
+        _, total = genome_layout(sizes, size, stride)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out, suffix=".npy") as tmp:
+            tokens = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total,))
+            pos = 0
+            for chrom, _ in sizes:
+                padded = pad_for_bins(encode_chrom(fasta, chrom), size, stride)
+                tokens[pos : pos + len(padded)] = padded
+                pos += len(padded)
+            tokens.flush()
+            del tokens
+    finally:
+        fasta.close()
+    return out
+
+
+def load_genome(path, sizes, size, stride):
+    """Memory-map an encoded genome, checking it matches ``sizes`` and the window geometry."""
+    tokens = np.load(path, mmap_mode="r")
+    _, total = genome_layout(sizes, size, stride)
+    if tokens.dtype != np.uint8 or tokens.shape != (total,):
+        raise ValueError(f"{path}: encoded genome of {tokens.shape} {tokens.dtype}, expected ({total},) uint8 for window {size}/{stride}: re-encode it")
+    return tokens
+
+
+def _cultivar_labels(row, sizes, cfg):
+    """``{chrom: int8 labels}`` of every bin, from the row's peaks or BAM."""
+    if row.get("peaks"):
+        peaks = read_peaks(row["peaks"], dict(sizes))
+        return {c: peak_labels(peaks.get(c), n, cfg.size, cfg.stride, cfg.positive_fraction) for c, n in sizes}
+    return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg)
+
+
+def _gc_percent(tokens, starts, size):
+    """GC percent of the called bases of each window ``tokens[s:s+size]``."""
+    gc = np.concatenate([[0], np.cumsum((tokens == 1) | (tokens == 2), dtype=np.int64)])
+    called = np.concatenate([[0], np.cumsum(tokens != N_TOKEN, dtype=np.int64)])
+    n_gc, n_called = gc[starts + size] - gc[starts], called[starts + size] - called[starts]
+    return np.round(100 * n_gc / np.maximum(n_called, 1)).astype(np.uint8)
+
+
+def build_labels(rows, encoded, cfg, out):
+    """Every labelled window of one mark over its cultivars, merged, saved to ``out`` (.npz).
+
+    Parameters
+    ----------
+    rows : dicts with cultivar, genome, and peaks or bam (+ control), one per cultivar.
+    encoded : ``{cultivar: path}`` of each genome encoded by :func:`encode_genome`.
+    cfg : :class:`~ntpipe.labels.LabelConfig` (window geometry and labelling rule).
+    out : output path, written atomically.
+
+    Returns a dict of counts (labelled copies, examples, positive examples).
+    """
+    rows = list(rows)
+    cultivars = [r["cultivar"] for r in rows]
+    sizes = {r["cultivar"]: chrom_sizes(r["genome"]) for r in rows}
+    genomes = {c: load_genome(encoded[c], sizes[c], cfg.size, cfg.stride) for c in cultivars}
+    layouts = {c: genome_layout(sizes[c], cfg.size, cfg.stride)[0] for c in cultivars}
+    labels = {}
+    for r in rows:
+        labels[r["cultivar"]] = _cultivar_labels(r, sizes[r["cultivar"]], cfg)
+        log.info("%s: labelled %d chromosomes", r["cultivar"], len(labels[r["cultivar"]]))
+    chroms = list(dict.fromkeys(c for cv in cultivars for c, _ in sizes[cv]))
+    parts, n_copies = [], 0
+    for ci, chrom in enumerate(chroms):
+        keys, label, where = [], [], []
+        for k, cv in enumerate(cultivars):
+            if chrom not in layouts[cv]:
+                continue
+            offset, count = layouts[cv][chrom]
+            length = dict(sizes[cv])[chrom]
+            _, left, _ = bin_layout(length, cfg.size, cfg.stride)
+            seq = genomes[cv][offset + left : offset + left + length]
+            lab = labels[cv][chrom].copy()
+            lab[~called_bins(seq, cfg.size, cfg.stride, cfg.max_n_fraction)] = AMBIGUOUS
+            bins = np.flatnonzero(lab != AMBIGUOUS)
+            starts = offset + bins * cfg.stride
+            keys.append(window_keys(genomes[cv], starts, cfg.size))
+            label.append(lab[bins])
+            where.append((np.full(len(bins), k, np.uint16), bins, _gc_percent(genomes[cv], starts, cfg.size)))
+        if not keys:
+            continue
+        keys, label = np.concatenate(keys), np.concatenate(label).astype(np.float64)
+        cv_idx, bins, gc = (np.concatenate(x) for x in zip(*where))
+        first, inverse = _unique_rows(keys)
+        copies = np.bincount(inverse, minlength=len(first))
+        ex = np.zeros(len(first), EXAMPLE_DTYPE)
+        ex["cultivar"], ex["chrom"], ex["bin"], ex["gc"] = cv_idx[first], ci, bins[first], gc[first]
+        ex["target"] = np.bincount(inverse, weights=label, minlength=len(first)) / copies
+        ex["copies"] = np.minimum(copies, np.iinfo(np.uint16).max)
+        parts.append(ex)
+        n_copies += len(keys)
+        log.info("%s: %d labelled windows -> %d distinct (%d with the mark)", chrom, len(keys), len(ex), int((ex["target"] > 0).sum()))
+    examples = np.concatenate(parts) if parts else np.zeros(0, EXAMPLE_DTYPE)
+    if not (examples["target"] > 0).any():
+        raise ValueError(f"no positive windows for {out}: check the peaks and the labels settings")
+    offsets = np.array([[layouts[cv].get(c, (-1, 0))[0] for c in chroms] for cv in cultivars], dtype=np.int64)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, examples=examples, cultivars=np.array(cultivars), chroms=np.array(chroms), offsets=offsets,
+                 genomes=np.array([str(encoded[c]) for c in cultivars]), size=cfg.size, stride=cfg.stride)
+    summary = {"copies": n_copies, "examples": len(examples), "positive": int((examples["target"] > 0).sum())}
+    log.info("%d labelled windows merged into %d examples (%d with the mark)", n_copies, summary["examples"], summary["positive"])
+    return summary
+
+
+def load_labels(path):
+    """A labels .npz as a dict: ``examples``, ``cultivars``, ``chroms``, ``offsets`` (cultivar x chrom),
+    ``genomes`` (memory-mapped encoded genomes, by cultivar), ``size``, ``stride``."""
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    data["size"], data["stride"] = int(data["size"]), int(data["stride"])
+    data["genomes"] = [np.load(p, mmap_mode="r") for p in data["genomes"]]
+    return data
+
+
+def split_by_chrom(data, valid_chroms, test_chroms):
+    """Examples of the train / valid / test chromosomes: ``{name: examples}``.
+
+    Raises ValueError when the lists overlap or a split lacks either class
+    (positive: target >= 0.5).
+    """
+    valid_chroms, test_chroms = set(valid_chroms), set(test_chroms)
+    if valid_chroms & test_chroms:
+        raise ValueError(f"chromosomes {sorted(valid_chroms & test_chroms)} are both validation and test chromosomes")
+    ex = data["examples"]
+    name = data["chroms"][ex["chrom"]]
+    masks = {"valid": np.isin(name, list(valid_chroms)), "test": np.isin(name, list(test_chroms))}
+    masks["train"] = ~(masks["valid"] | masks["test"])
+    present = sorted(set(data["chroms"][np.unique(ex["chrom"])].tolist()))
+    for split, mask in masks.items():
+        positive = ex["target"][mask] >= 0.5
+        if not positive.any() or positive.all():
+            raise ValueError(
+                f"the {split} split has no windows of both classes; split chromosomes valid={sorted(valid_chroms)}, "
+                f"test={sorted(test_chroms)}; chromosomes with labelled windows: {present}"
+            )
+    return {split: ex[mask] for split, mask in masks.items()}
+
+
+def eval_subset(examples, n, seed=0):
+    """A fixed, seeded draw of at most ``n`` examples for validation or test:
+    every example with the mark if they fill at most half, negatives for the rest."""
+    if n is None or len(examples) <= n:
+        return examples
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(examples["target"] > 0), np.flatnonzero(examples["target"] <= 0)
+    pos = pos if len(pos) <= n // 2 else rng.choice(pos, n // 2, replace=False)
+    neg = rng.choice(neg, min(len(neg), n - len(pos)), replace=False)
+    return examples[np.sort(np.concatenate([pos, neg]))]
+
+
+def gc_match_weights(examples, n_bins=10):
+    """Sampling weight per example that makes negatives (target 0) match the GC
+    distribution of the examples with the mark (deciles); never exactly 0."""
+    gc = examples["gc"] / 100.0
+    edges = np.linspace(0, 1, n_bins + 1)
+    which = np.clip(np.digitize(gc, edges) - 1, 0, n_bins - 1)
+    pos = examples["target"] > 0
+    pos_hist = np.bincount(which[pos], minlength=n_bins) / max(pos.sum(), 1)
+    neg_hist = np.bincount(which[~pos], minlength=n_bins) / max((~pos).sum(), 1)
+    return pos_hist[which] / np.maximum(neg_hist[which], 1e-12) + 1e-6

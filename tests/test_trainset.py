@@ -1,0 +1,187 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ntpipe.data import EpochSampler, WindowDataset
+from ntpipe.encoding import pad_for_bins, sliding_windows
+from ntpipe.genome import encode_chrom, open_fasta, write_fasta
+from ntpipe.labels import LabelConfig
+from ntpipe.trainset import (
+    EXAMPLE_DTYPE, build_labels, encode_genome, eval_subset, gc_match_weights, load_labels, split_by_chrom,
+)
+
+SIZE, STRIDE = 300, 100
+
+
+def _random(rng, n):
+    return "".join(rng.choice(list("ACGT"), n))
+
+
+def _panel(tmp_path):
+    """Two cultivars: identical Chr1 but for one SNP at 2050; B has an N gap on Chr2; only A has Chr3."""
+    rng = np.random.default_rng(0)
+    chr1, chr2 = _random(rng, 3000), _random(rng, 2000)
+    snp = "A" if chr1[2050] != "A" else "C"
+    genomes = {
+        "A": {"Chr1": chr1, "Chr2": chr2, "Chr3": _random(rng, 1500)},
+        "B": {"Chr1": chr1[:2050] + snp + chr1[2051:], "Chr2": "N" * 1000 + chr2[1000:]},
+    }
+    peaks = {"A": "Chr1\t1000\t1500\nChr2\t200\t400\nChr3\t500\t800\n", "B": "Chr1\t1000\t1300\nChr2\t200\t400\n"}
+    rows, encoded = [], {}
+    for name, seqs in genomes.items():
+        fa = write_fasta(tmp_path / f"{name}.fa", seqs)
+        (tmp_path / f"{name}.bed").write_text(peaks[name])
+        encoded[name] = encode_genome(fa, tmp_path / "enc" / f"{name}.npy", SIZE, STRIDE)
+        rows.append({"cultivar": name, "genome": str(fa), "peaks": str(tmp_path / f"{name}.bed")})
+    out = tmp_path / "labels" / "K4.npz"
+    summary = build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out)
+    return load_labels(out), summary, rows
+
+
+def _example(data, chrom, bin_, cultivar=None):
+    ex = data["examples"]
+    hit = (data["chroms"][ex["chrom"]] == chrom) & (ex["bin"] == bin_)
+    if cultivar is not None:
+        hit &= data["cultivars"][ex["cultivar"]] == cultivar
+    assert hit.sum() == 1, (chrom, bin_, hit.sum())
+    return ex[hit][0]
+
+
+def test_windows_cut_on_the_fly_equal_the_genome_windows(tmp_path):
+    data, _, rows = _panel(tmp_path)
+    ds = WindowDataset(data["genomes"], data["examples"], data["offsets"], data["size"], data["stride"])
+    tokens, lengths, targets = ds[np.arange(len(ds))]
+    assert tokens.shape == (len(ds), SIZE) and (lengths == SIZE).all()
+    fasta = {r["cultivar"]: open_fasta(r["genome"]) for r in rows}
+    for i, ex in enumerate(data["examples"]):
+        cultivar, chrom = data["cultivars"][ex["cultivar"]], data["chroms"][ex["chrom"]]
+        direct = sliding_windows(pad_for_bins(encode_chrom(fasta[cultivar], chrom), SIZE, STRIDE), SIZE, STRIDE)[ex["bin"]]
+        assert np.array_equal(tokens[i].numpy(), direct), (cultivar, chrom, ex["bin"])
+    assert np.allclose(targets.numpy(), data["examples"]["target"])
+    # tokens() keeps the order it is asked in
+    assert np.array_equal(ds.tokens(np.array([5, 0, 3])), tokens.numpy()[[5, 0, 3]])
+    assert not list(tmp_path.glob("**/*.tmp*"))
+
+
+def test_identical_windows_merge_with_soft_labels(tmp_path):
+    data, summary, _ = _panel(tmp_path)
+    # Chr1 bin 12: window [1100, 1400) is the same in A and B; A's peak covers its bin, B's ([1000, 1300)) too
+    assert _example(data, "Chr1", 12)["target"] == 1.0 and _example(data, "Chr1", 12)["copies"] == 2
+    # bin 13: [1300, 1400) is A's peak only; B's window [1200, 1500) touches B's peak -> ambiguous in B: one copy
+    assert _example(data, "Chr1", 13)["copies"] == 1 and _example(data, "Chr1", 13)["target"] == 1.0
+    # bin 14: A's peak covers it, B's window [1300, 1600) is clear of B's peak: a soft label of 1 in 2
+    assert _example(data, "Chr1", 14)["copies"] == 2 and _example(data, "Chr1", 14)["target"] == 0.5
+    # bin 24: negative in both, identical -> one example of two copies
+    neg = _example(data, "Chr1", 25)
+    assert neg["target"] == 0.0 and neg["copies"] == 2
+    # windows holding B's SNP at 2050 (bins 19..21) differ: one example per cultivar
+    for b in (19, 20, 21):
+        assert {data["cultivars"][_example(data, "Chr1", b, c)["cultivar"]] for c in "AB"} == {"A", "B"}
+    # the soft label: a window with the mark in one copy of two
+    ex = data["examples"]
+    assert set(np.round(ex["target"], 3)) <= {0.0, 0.5, 1.0}
+    # Chr2's N gap in B: B's windows mostly N are dropped, A's kept
+    chr2 = ex[data["chroms"][ex["chrom"]] == "Chr2"]
+    assert (chr2["bin"] <= 6).any() and not ((data["cultivars"][chr2["cultivar"]] == "B") & (chr2["bin"] <= 6)).any()
+    # Chr3 only in A: its windows come from A
+    assert (data["cultivars"][ex[data["chroms"][ex["chrom"]] == "Chr3"]["cultivar"]] == "A").all()
+    assert summary["examples"] == len(ex) < summary["copies"]
+
+
+def test_split_never_mixes_chromosomes():
+    ex = np.zeros(8, EXAMPLE_DTYPE)
+    ex["chrom"] = [0, 0, 1, 1, 2, 2, 3, 3]
+    ex["target"] = [0, 1] * 4
+    data = {"examples": ex, "chroms": np.array(["Chr1", "Chr2", "Chr10", "Chr3"])}
+    parts = split_by_chrom(data, ["Chr2"], ["Chr10"])
+    assert parts["valid"]["chrom"].tolist() == [1, 1] and parts["test"]["chrom"].tolist() == [2, 2]
+    assert parts["train"]["chrom"].tolist() == [0, 0, 3, 3]
+    with pytest.raises(ValueError, match=r"the test split has no windows.*Chr9"):
+        split_by_chrom(data, ["Chr2"], ["Chr9"])
+    with pytest.raises(ValueError, match="both validation and test"):
+        split_by_chrom(data, ["Chr2"], ["Chr2"])
+
+
+def test_epoch_sampler_draws_fresh_negatives():
+    targets = np.array([1.0] * 10 + [0.5] * 5 + [0.0] * 200)
+    sampler = EpochSampler(targets, negative_ratio=2.0, generator=torch.Generator().manual_seed(0))
+    epochs = [np.array(list(sampler)) for _ in range(4)]
+    for e in epochs:
+        assert len(e) == len(sampler) == 45 and len(set(e)) == 45
+        assert set(np.flatnonzero(targets > 0)) <= set(e)  # every example with the mark, every epoch
+    negatives = [set(e[targets[e] == 0]) for e in epochs]
+    assert negatives[0] != negatives[1]  # drawn afresh
+    assert len(set().union(*negatives)) > 90  # over a run, many more than one epoch's 30
+    # the same generator seed gives the same epochs (resumable)
+    again = EpochSampler(targets, 2.0, torch.Generator().manual_seed(0))
+    assert np.array_equal(np.array(list(again)), epochs[0])
+    # epoch_size caps an epoch and keeps the ratio
+    capped = np.array(list(EpochSampler(targets, 2.0, torch.Generator().manual_seed(0), epoch_size=12)))
+    assert len(capped) == 12 and (targets[capped] > 0).sum() == 4
+
+
+def test_gc_match_weights_draw_negatives_like_the_positives():
+    ex = np.zeros(1050, EXAMPLE_DTYPE)
+    ex["target"][:50] = 1
+    ex["gc"][:50] = 70
+    ex["gc"][50:] = np.linspace(20, 80, 1000).round()
+    w = gc_match_weights(ex)
+    idx = np.array(list(EpochSampler(ex["target"], 2.0, torch.Generator().manual_seed(0), weights=w)))
+    drawn = ex["gc"][idx][ex["target"][idx] == 0]
+    assert abs(drawn.mean() - 70) < 6 and ex["gc"][50:].mean() < 55
+
+
+def test_eval_subset_is_fixed_and_keeps_the_marked():
+    ex = np.zeros(1000, EXAMPLE_DTYPE)
+    ex["target"][:30] = 1
+    sub = eval_subset(ex, 100, seed=3)
+    assert len(sub) == 100 and (sub["target"] > 0).sum() == 30
+    assert np.array_equal(sub, eval_subset(ex, 100, seed=3))
+    assert len(eval_subset(ex, None)) == 1000
+
+
+def test_train_mark_holdout_metrics_and_final_fit(tmp_path, test_panel):
+    """metrics.json comes from the hold-out model; model.pt is the final fit on every chromosome."""
+    import pandas as pd
+
+    from ntpipe.data import make_loader
+    from ntpipe.model import load_model
+    from ntpipe.steps import train_mark
+    from ntpipe.train import evaluate
+
+    sheet = pd.read_csv(test_panel / "training.tsv", sep="\t").fillna("")
+    rows = sheet[(sheet.mark == "H3K27me3") & (sheet.peaks != "")].head(4).to_dict("records")
+    encoded = {r["cultivar"]: encode_genome(r["genome"], tmp_path / "enc" / f"{r['cultivar']}.npy", 200, 50) for r in rows}
+    labels = tmp_path / "labels.npz"
+    build_labels(rows, encoded, LabelConfig(size=200, stride=50), labels)
+    data = load_labels(labels)
+    split = {"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]}
+    model = {"preset": "small", "overrides": {"d_model": 16, "n_heads": 2, "d_ff": 32, "n_layers": 1, "pool": 2}}
+    training = {"epochs": 2, "epoch_size": 64, "eval_size": 80, "batch_size": 32, "min_final_epochs": 3, "device": "cpu"}
+    out = tmp_path / "model"
+    metrics = train_mark(labels, out, "H3K27me3", {"size": 200, "stride": 50}, split, model, training)
+
+    assert json.loads((out / "metrics.json").read_text()) == metrics
+    holdout, _, holdout_meta = load_model(out / "holdout" / "model.pt", "cpu")
+    final, _, final_meta = load_model(out / "model.pt", "cpu")
+    assert holdout_meta["trained_on"] == "hold-out split" and final_meta["trained_on"] == "all chromosomes"
+    assert final_meta["holdout_metrics"]["auc"] == metrics["auc"]
+    # the final fit ran max(best epoch, min_final_epochs) epochs, no early stopping
+    assert len((out / "final" / "history.tsv").read_text().splitlines()) == 1 + max(metrics["best_epoch"], 3)
+    # metrics.json is the hold-out model on the test chromosome, not the final model
+    from ntpipe.trainset import eval_subset
+    from ntpipe.config import train_config
+
+    test = eval_subset(split_by_chrom(data, split["valid_chroms"], split["test_chroms"])["test"], 80, train_config("small").seed + 1)
+    loader = make_loader(WindowDataset(data["genomes"], test, data["offsets"], 200, 50), 64)
+    assert evaluate(holdout, loader, torch.device("cpu"))[0]["auc"] == pytest.approx(metrics["auc"])
+    assert evaluate(final, loader, torch.device("cpu"))[0]["auc"] != pytest.approx(metrics["auc"])
+    assert json.loads((out / "baseline.json").read_text())["auc"] is not None
+
+    # without the final fit, model.pt is the hold-out model
+    training["final_fit"] = False
+    train_mark(labels, tmp_path / "nofinal", "H3K27me3", {"size": 200, "stride": 50}, split, model, training)
+    assert load_model(tmp_path / "nofinal" / "model.pt", "cpu")[2]["trained_on"] == "hold-out split"
+    assert not (tmp_path / "nofinal" / "final").exists()
