@@ -9,7 +9,8 @@ training. What is read:
 - every FASTA's ``.fai`` (built by pyfaidx when missing or older than the
   FASTA, as the jobs would): the FASTA is indexable and not empty;
 - every VCF's header (pysam): the varieties' samples are in it, its contigs
-  are in the reference with the same lengths;
+  are in the reference with the same lengths (with ``chrom_aliases``, under
+  the reference's name in another naming: ``chr01`` for ``Chr1``);
 - every BAM's header (pysam): its references are in the genome with the same
   lengths, and it is indexed;
 - every peaks file, one pass: BED lines, chromosomes in the genome's ``.fai``,
@@ -17,7 +18,8 @@ training. What is read:
 - the split chromosomes (``split.valid_chroms``, ``split.test_chroms``) are
   in every cultivar genome and leave at least one chromosome to train on.
 
-Files that do not exist yet are skipped when a workflow rule makes them (the
+A chromosome that the genome holds under another naming gets a hint in the
+message (:mod:`ntpipe.chroms`). Files that do not exist yet are skipped when a workflow rule makes them (the
 simulated demo, ``buildable_dir``) and are checked once they exist.
 
 Peaks passes are the only part that grows with the data (one pass per file,
@@ -32,6 +34,7 @@ import logging
 import os
 from pathlib import Path
 
+from .chroms import match
 from .genome import chrom_sizes, open_fasta
 
 __all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split"]
@@ -45,6 +48,15 @@ def _names(names):
     names = list(names)
     more = f", ... ({len(names)} in all)" if len(names) > _SHOWN else ""
     return ", ".join(names[:_SHOWN]) + more
+
+
+def _other_naming(name, sizes, fix):
+    """A hint when ``name`` is one of ``sizes``' chromosomes under another naming (chr01 for Chr1)."""
+    try:
+        found = match([name], sizes).get(name)
+    except ValueError:
+        return ""
+    return f"; it is {found!r} there under another naming: {fix}" if found and found != name else ""
 
 
 def fasta_sizes(path):
@@ -99,6 +111,7 @@ def check_peaks(path, sizes, genome):
                 raise ValueError(
                     f"{path}, line {lineno}, column 1: chromosome {chrom!r} is not in the genome {genome}"
                     f" (its .fai names {_names(sizes)})"
+                    + _other_naming(chrom, sizes, "rename the peaks file's chromosomes to the genome's")
                 )
             try:
                 start, end = int(fields[1]), int(fields[2])
@@ -151,6 +164,7 @@ def check_bam(path, sizes, genome):
             if name not in sizes:
                 raise ValueError(
                     f"{where}: reference {name!r} is not in the genome {genome} (its .fai names {_names(sizes)})"
+                    + _other_naming(name, sizes, "align to the genome, or rename the BAM's references (samtools reheader)")
                 )
             if length != sizes[name]:
                 raise ValueError(
@@ -161,7 +175,7 @@ def check_bam(path, sizes, genome):
             raise ValueError(f"{path}: BAM has no index; expected {path}.bai (run samtools index {path})")
 
 
-def check_vcf(path, reference_sizes, reference, wanted):
+def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
     """A VCF's header: the wanted samples are in it, its contigs in the reference.
 
     Parameters
@@ -171,6 +185,8 @@ def check_vcf(path, reference_sizes, reference, wanted):
     reference : the reference's path, for messages.
     wanted : list of ``(where, sample)``: ``where`` names the sheet line asking
         for it; ``sample`` None or "" for a single-sample VCF.
+    aliases : contigs may be the reference's under another naming
+        (``chr01`` for ``Chr1``, :func:`ntpipe.chroms.match`); ambiguous ones are an error.
 
     Raises
     ------
@@ -197,24 +213,29 @@ def check_vcf(path, reference_sizes, reference, wanted):
                     f"{where}, column 'sample': empty, but {path} has {len(samples)} samples"
                     f" ({_names(samples) or 'none'}); expected exactly one, or name the sample to use"
                 )
+        names = {c.name: c.name for c in vcf.header.contigs.values()}
+        if aliases:
+            try:
+                names = match(names, reference_sizes)
+            except ValueError as err:
+                raise ValueError(f"{path}: {err} (chrom_aliases: true); expected one reference name per contig") from None
         for contig in vcf.header.contigs.values():
-            if reference_sizes.get(contig.name) == contig.length or (
-                contig.length is None and contig.name in reference_sizes
-            ):
+            ref_name = names.get(contig.name, contig.name)
+            if reference_sizes.get(ref_name) == contig.length or (contig.length is None and ref_name in reference_sizes):
                 continue
             text = str(vcf.header)
             line = _header_line(text, f"##contig=<ID={contig.name},") or _header_line(text, f"##contig=<ID={contig.name}>")
             where = f"{path}, header line {line}" if line else str(path)
-            if contig.name not in reference_sizes:
+            if ref_name not in reference_sizes:
                 raise ValueError(
                     f"{where}: contig {contig.name!r} is not in the reference {reference}"
                     f" (its .fai names {_names(reference_sizes)})"
+                    + _other_naming(contig.name, reference_sizes, "set chrom_aliases: true in the config to match it")
                 )
-            if contig.length is not None and contig.length != reference_sizes[contig.name]:
-                raise ValueError(
-                    f"{where}: contig {contig.name!r} is {contig.length} bp long; in the reference {reference} it is"
-                    f" {reference_sizes[contig.name]} bp (called against another assembly?)"
-                )
+            raise ValueError(
+                f"{where}: contig {contig.name!r} is {contig.length} bp long; in the reference {reference}"
+                f" {ref_name!r} is {reference_sizes[ref_name]} bp (called against another assembly?)"
+            )
 
 
 def check_split(genomes, valid_chroms, test_chroms):
@@ -350,5 +371,5 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
     if by_vcf and not pending(reference):
         for vcf, wanted in by_vcf.items():
             if not pending(vcf):
-                check_vcf(vcf, genome_sizes(reference), reference, wanted)
+                check_vcf(vcf, genome_sizes(reference), reference, wanted, aliases=config.get("chrom_aliases", False))
     store.save()

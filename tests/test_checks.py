@@ -103,8 +103,26 @@ def test_vcf_samples_and_contigs(tmp_path):
     with pytest.raises(ValueError, match=r"extra.vcf.gz, header line 6: contig 'ChrUn' is not in the reference ref.fa"):
         checks.check_vcf(extra, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
     other = write_vcf(tmp_path / "other.vcf.gz", ["A"], {**SIZES, "Chr2": 801})
-    with pytest.raises(ValueError, match=r"other.vcf.gz, header line 4: contig 'Chr2' is 801 bp long; in the reference ref.fa it is 800 bp"):
+    with pytest.raises(ValueError, match=r"other.vcf.gz, header line 4: contig 'Chr2' is 801 bp long; in the reference ref.fa 'Chr2' is 800 bp"):
         checks.check_vcf(other, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
+
+
+def test_other_namings_get_a_hint_and_vcfs_match_them_with_chrom_aliases(tmp_path):
+    (tmp_path / "p.bed").write_text("chr01\t10\t100\n")
+    with pytest.raises(ValueError, match=r"chromosome 'chr01' is not in the genome g.fa .*; it is 'Chr1' there under another naming: rename"):
+        checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")
+    with pytest.raises(ValueError, match=r"reference '1' is not in the genome g.fa .*; it is 'Chr1' there under another naming"):
+        checks.check_bam(write_bam(tmp_path / "ens.bam", {"1": 1000}), SIZES, "g.fa")
+    vcf = write_vcf(tmp_path / "ucsc.vcf.gz", ["A"], {"chr1": 1000, "chr2": 800})
+    with pytest.raises(ValueError, match=r"contig 'chr1' is not in the reference ref.fa .*; it is 'Chr1' there under another naming: set chrom_aliases: true"):
+        checks.check_vcf(vcf, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
+    checks.check_vcf(vcf, SIZES, "ref.fa", [("v.tsv, line 2", "A")], aliases=True)
+    wrong = write_vcf(tmp_path / "wrong.vcf.gz", ["A"], {"chr1": 1000, "chr02": 801})
+    with pytest.raises(ValueError, match=r"contig 'chr02' is 801 bp long; in the reference ref.fa 'Chr2' is 800 bp"):
+        checks.check_vcf(wrong, SIZES, "ref.fa", [("v.tsv, line 2", "A")], aliases=True)
+    twice = write_vcf(tmp_path / "twice.vcf.gz", ["A"], {"chr1": 1000, "1": 1000})
+    with pytest.raises(ValueError, match=r"twice.vcf.gz: chromosomes 'chr1' and '1' are both the genome's 'Chr1' \(chrom_aliases: true\)"):
+        checks.check_vcf(twice, SIZES, "ref.fa", [("v.tsv, line 2", "A")], aliases=True)
 
 
 def test_split_chromosomes_in_every_genome_and_some_left_to_train():
@@ -199,7 +217,7 @@ def _break_vcf_contig(work, panel, training, varieties, config):
 
 def _break_vcf_length(work, panel, training, varieties, config):
     config["reference"] = str(_copy_fasta_without(panel / "reference.fa", work / "ref.fa", shorten=["Chr2"]))
-    return [r"varieties.vcf.gz, header line \d+: contig 'Chr2' is 10018 bp long; in the reference .*ref.fa it is 10008 bp"]
+    return [r"varieties.vcf.gz, header line \d+: contig 'Chr2' is 10018 bp long; in the reference .*ref.fa 'Chr2' is 10008 bp"]
 
 
 def _break_peaks_chrom(work, panel, training, varieties, config):
@@ -253,3 +271,29 @@ def test_workflow_stops_before_any_job_on_a_broken_input(breaks, test_panel, tmp
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists(), out[-3000:]
     for pattern in expected:
         assert re.search(pattern, out), f"{pattern!r} not in:\n{out[-3000:]}"
+
+
+def test_workflow_matches_a_vcf_in_another_naming_only_with_chrom_aliases(test_panel, tmp_path):
+    import re
+
+    text = gzip.open(test_panel / "varieties.vcf.gz", "rt").read()
+    renamed = re.sub(r"\bChr(\d+)\b", lambda m: f"chr{int(m.group(1)):02d}", text)  # Chr1 -> chr01 (RAP-DB style)
+    assert "chr01" in renamed and "Chr1\t" not in renamed
+    (tmp_path / "calls.vcf").write_text(renamed)
+    vcf = pysam.tabix_index(str(tmp_path / "calls.vcf"), preset="vcf", force=True)
+    varieties = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
+    varieties.loc[varieties.vcf != "", "vcf"] = vcf
+    varieties.to_csv(tmp_path / "varieties.tsv", sep="\t", index=False)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config.update(samples=str(test_panel / "training.tsv"), varieties=str(tmp_path / "varieties.tsv"),
+                  reference=str(test_panel / "reference.fa"), split={"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]},
+                  demo={"outdir": str(tmp_path / "no-demo")})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = _snakemake(tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and not (tmp_path / "results").exists(), out[-3000:]
+    assert re.search(r"calls.vcf.gz, header line \d+: contig 'chr01' is not in the reference .*reference.fa .*"
+                     r"it is 'Chr1' there under another naming: set chrom_aliases: true", out), out[-3000:]
+    proc = _snakemake(tmp_path, "-n", "--config", "chrom_aliases=True")  # Snakemake reads True, not true
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "predict_variety" in proc.stdout
