@@ -7,10 +7,12 @@ Simulates the test panel into DIR/panel, writes DIR/varieties.tsv with
 sample, as the 3K panel ships; ``single``: one VCF file per variety, the
 worst case for header reads) and DIR/config.yaml, then times
 ``snakemake -n`` from DIR three times (the first run fills the checks' cache,
-the later ones read it) and prints the seconds.
+the later ones read it) and prints the seconds, wall clock and CPU (user +
+system of the snakemake process: the steadier figure on a shared machine).
 """
 
 import argparse
+import resource
 import subprocess
 import sys
 import time
@@ -70,14 +72,18 @@ def main(argv=None):
                   demo={"outdir": str(work / "no-demo")})
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     for run in range(args.runs):
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-q", "-s", str(REPO / "Snakefile"),
                                "--directory", str(work), "--configfile", str(work / "config.yaml"), "--cores", "2"],
                               capture_output=True, text=True)
         took = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
         if proc.returncode:
             sys.exit(proc.stdout[-2000:] + proc.stderr[-4000:])
-        print(f"run {run + 1}: snakemake -n, {args.varieties} varieties ({args.layout} VCF): {took:.1f} s", flush=True)
+        print(f"run {run + 1}: snakemake -n, {args.varieties} varieties ({args.layout} VCF): {took:.1f} s wall,"
+              f" {cpu:.1f} s CPU", flush=True)
 
 
 if __name__ == "__main__":

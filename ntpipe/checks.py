@@ -276,7 +276,7 @@ class _Cache:
                 self.done = set(json.loads(self.path.read_text()))
             except (OSError, ValueError):
                 self.done = set()
-        self.new = set()
+        self.new = set()  # the checks of this run that passed
 
     @staticmethod
     def key(kind, *files):
@@ -285,19 +285,19 @@ class _Cache:
 
     def run(self, kind, files, check, *args):
         key = self.key(kind, *files)
-        if key in self.done:
-            return
-        check(*args)
+        if key not in self.done:
+            check(*args)
         self.new.add(key)
 
     def save(self):
-        if not self.path or not self.new:
+        """Keep the checks of this run only (files changed or gone drop out)."""
+        if not self.path or self.new == self.done:
             return
         from .files import atomic_path
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path) as tmp:
-            tmp.write_text(json.dumps(sorted(self.done | self.new)))
+            tmp.write_text(json.dumps(sorted(self.new)))
 
 
 def _rows(sheet):
@@ -341,6 +341,8 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
     vcf_rows += [(samples_path, line, row) for line, row in _rows(samples) if row.get("vcf")]
     if not Path(reference).exists() and not pending(reference):
         raise ValueError(f"config reference: file not found: {reference}")
+    if not pending(reference):
+        genome_sizes(reference)
 
     genomes = {}  # cultivar rows' genomes, for the split
     for line, row in _rows(samples):
