@@ -221,7 +221,7 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
                 raise ValueError(f"{path}: {err} (chrom_aliases: true); expected one reference name per contig") from None
         for contig in vcf.header.contigs.values():
             ref_name = names.get(contig.name, contig.name)
-            if reference_sizes.get(ref_name) == contig.length or (contig.length is None and ref_name in reference_sizes):
+            if ref_name in reference_sizes and contig.length in (None, reference_sizes[ref_name]):
                 continue
             text = str(vcf.header)
             line = _header_line(text, f"##contig=<ID={contig.name},") or _header_line(text, f"##contig=<ID={contig.name}>")

@@ -38,7 +38,7 @@ def write_bam(path, refs, index=True):
 def write_vcf(path, samples, contigs):
     header = pysam.VariantHeader()
     for name, length in contigs.items():
-        header.contigs.add(name, length=length)
+        header.contigs.add(name, **({} if length is None else {"length": length}))
     header.formats.add("GT", 1, "String", "Genotype")
     for s in samples:
         header.add_sample(s)
@@ -102,6 +102,10 @@ def test_vcf_samples_and_contigs(tmp_path):
     extra = write_vcf(tmp_path / "extra.vcf.gz", ["A"], {**SIZES, "ChrUn": 50})
     with pytest.raises(ValueError, match=r"extra.vcf.gz, header line 6: contig 'ChrUn' is not in the reference ref.fa"):
         checks.check_vcf(extra, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
+    no_lengths = write_vcf(tmp_path / "nolen.vcf.gz", ["A"], {"Chr1": None, "Chr3": None})  # ##contig=<ID=Chr1>
+    checks.check_vcf(no_lengths, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
+    with pytest.raises(ValueError, match=r"nolen2.vcf.gz, header line 4: contig 'Chr4' is not in the reference ref.fa"):
+        checks.check_vcf(write_vcf(tmp_path / "nolen2.vcf.gz", ["A"], {"Chr1": None, "Chr4": None}), SIZES, "ref.fa", [])
     other = write_vcf(tmp_path / "other.vcf.gz", ["A"], {**SIZES, "Chr2": 801})
     with pytest.raises(ValueError, match=r"other.vcf.gz, header line 4: contig 'Chr2' is 801 bp long; in the reference ref.fa 'Chr2' is 800 bp"):
         checks.check_vcf(other, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
