@@ -301,3 +301,28 @@ def test_workflow_matches_a_vcf_in_another_naming_only_with_chrom_aliases(test_p
     proc = _snakemake(tmp_path, "-n", "--config", "chrom_aliases=True")  # Snakemake reads True, not true
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert "predict_variety" in proc.stdout
+
+
+@pytest.mark.slow
+def test_demo_files_are_skipped_until_the_rule_makes_them_then_checked(tmp_path):
+    import re
+
+    shutil.copytree(REPO / "config", tmp_path / "config")  # the demo sheets: files under resources/demo
+
+    def snakemake(*args):
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args, "--cores", "1"],
+                              cwd=tmp_path, capture_output=True, text=True, env=env)
+
+    proc = snakemake("-n")  # nothing simulated yet: planned, not checked
+    assert proc.returncode == 0 and "simulate_demo" in proc.stdout, (proc.stdout + proc.stderr)[-3000:]
+    proc = snakemake("resources/demo/training.tsv")  # the simulate_demo job alone
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    peaks = tmp_path / "resources" / "demo" / "peaks" / "CV03.H3K4me3.narrowPeak"
+    lines = peaks.read_text().splitlines()
+    peaks.write_text("\n".join(["Chr99" + lines[0][lines[0].index("\t"):], *lines[1:]]) + "\n")
+    proc = snakemake()  # the files exist now: checked, and nothing runs
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and not (tmp_path / "results").exists(), out[-3000:]
+    assert re.search(r"CV03.H3K4me3.narrowPeak, line 1, column 1: chromosome 'Chr99' is not in the genome"
+                     r" resources/demo/cultivars/CV03.fa", out), out[-3000:]
