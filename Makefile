@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --workflow-profile workflow/profiles/default
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
 	@echo
 	@echo "Tracks:       results/tracks/<variety>/<mark>.bw"
 	@echo "IGV sessions: results/tracks/<variety>/igv_session.xml  (IGV: File > Open Session)"

@@ -63,7 +63,8 @@ def chromosome_windows(tokens, size, stride, variants=None):
 
 
 def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, window=None, batch_size=None,
-                   device="auto", reverse_complement=False, cache=None, max_n_fraction=0.5, names=None):
+                   device="auto", reverse_complement=False, cache=None, max_n_fraction=0.5, names=None,
+                   chrom_aliases=False):
     """Predict every bin of ``genome`` with every model; write ``out/{mark}.bw``.
 
     Parameters
@@ -78,6 +79,8 @@ def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, wind
     cache : directory of the window cache, or None.
     max_n_fraction : bins whose window has more N get no value.
     names : check that the models' marks are exactly these.
+    chrom_aliases : match the VCF's chromosome names to ``genome``'s across
+        namings (``Chr1``, ``chr01``, ``chr1``, ``1``; :mod:`ntpipe.chroms`).
 
     Returns
     -------
@@ -100,7 +103,7 @@ def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, wind
         if vcf:
             from .variants import read_variants
 
-            variants = read_variants(vcf, sample, fasta)  # validates everything before any output
+            variants = read_variants(vcf, sample, fasta, aliases=chrom_aliases)  # validates everything before any output
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = {m: out / f"{m}.bw" for m in marks}

@@ -303,7 +303,26 @@ def _applied_allele(rec, sample):
     return rec.alleles[min(alt_idx)]
 
 
-def read_variants(vcf, sample, reference, chroms=None):
+def _contig_names(declared, vcf, fasta, aliases):
+    """``{VCF chromosome: reference chromosome}`` for the ``declared`` names:
+    the same name, or with ``aliases`` its other naming (:func:`ntpipe.chroms.match`)."""
+    declared = list(declared)
+    if not aliases:
+        return {c: c for c in declared}
+    from .chroms import match
+
+    try:
+        mapping = match(declared, fasta.keys())
+    except ValueError as err:
+        raise ValueError(f"{vcf}: {err} (chrom_aliases)") from None
+    renamed = {k: v for k, v in mapping.items() if k != v}
+    if renamed:
+        log.info("%s: chromosome names matched to the reference's (chrom_aliases): %s", vcf,
+                 ", ".join(f"{k} -> {v}" for k, v in renamed.items()))
+    return mapping
+
+
+def read_variants(vcf, sample, reference, chroms=None, aliases=False):
     """One sample's applied variants per chromosome (genotype rule in the
     module docstring).
 
@@ -313,6 +332,10 @@ def read_variants(vcf, sample, reference, chroms=None):
     sample : str or None; None only for a single-sample VCF.
     reference : FASTA path or ``pyfaidx.Fasta`` the VCF was called against.
     chroms : optional list of chromosome names to read (uses the index).
+    aliases : match the VCF's chromosome names to the reference's across the
+        usual namings (``Chr1``, ``chr01``, ``chr1``, ``1``; see
+        :mod:`ntpipe.chroms`), logging each renamed one; an ambiguous match is
+        an error. Off: names must be the reference's.
 
     Returns
     -------
@@ -338,17 +361,22 @@ def read_variants(vcf, sample, reference, chroms=None):
     all_records = {name: ([], []) for name in names}  # every record: pos, REF (for the REF check)
     applied = {name: ([], [], []) for name in names}
     try:
-        for rec in _records(handle, vcf, None if chroms is None else names):
+        to_ref = _contig_names(handle.header.contigs, vcf, fasta, aliases)
+        to_vcf = {v: k for k, v in to_ref.items()}
+        for rec in _records(handle, vcf, None if chroms is None else [to_vcf.get(n, n) for n in names]):
             where = f"{vcf}: {rec.chrom}:{rec.pos}"
-            if rec.chrom not in all_records:
+            if rec.chrom not in to_ref:  # a chromosome the header does not declare
+                to_ref = _contig_names([*to_ref, rec.chrom], vcf, fasta, aliases)
+            chrom = to_ref.get(rec.chrom, rec.chrom)
+            if chrom not in all_records:
                 raise ValueError(
                     f"{where}: chromosome {rec.chrom!r} is not in the reference {fasta.filename}"
                     f" (reference has {', '.join(list(fasta.keys())[:5])}{', ...' if len(fasta.keys()) > 5 else ''})"
                 )
             if rec.ref is None or not _ALLELE.fullmatch(rec.ref):
                 raise ValueError(f"{where}: REF {rec.ref!r} is not a sequence allele")
-            all_records[rec.chrom][0].append(rec.start)
-            all_records[rec.chrom][1].append(rec.ref)
+            all_records[chrom][0].append(rec.start)
+            all_records[chrom][1].append(rec.ref)
             try:
                 allele = _applied_allele(rec, sample)
             except ValueError as err:
@@ -360,7 +388,7 @@ def read_variants(vcf, sample, reference, chroms=None):
                     f"{where}: sample {sample!r} carries the symbolic or breakend allele {allele!r},"
                     " which cannot be applied (expected an explicit sequence allele of A, C, G, T, N)"
                 )
-            lists = applied[rec.chrom]
+            lists = applied[chrom]
             lists[0].append(rec.start)
             lists[1].append(rec.ref)
             lists[2].append(allele)
@@ -408,14 +436,14 @@ class _ConsensusRecords:
             yield name, apply_variants(encode_chrom(self.fasta, name), self.variants.get(name))[0]
 
 
-def write_consensus(reference, vcf, sample, out_fasta):
+def write_consensus(reference, vcf, sample, out_fasta, aliases=False):
     """Write a VCF variety's consensus FASTA (every reference sequence, in
     ``.fai`` order, uppercase, non-ACGT as N) atomically, with its ``.fai``.
 
     The VCF is read and checked completely first, so a bad VCF leaves no
-    output. Returns the output path.
+    output. ``aliases``: as in :func:`read_variants`. Returns the output path.
     """
     fasta = reference if isinstance(reference, pyfaidx.Fasta) else open_fasta(reference)
-    variants = read_variants(vcf, sample, fasta)
+    variants = read_variants(vcf, sample, fasta, aliases=aliases)
     Path(out_fasta).parent.mkdir(parents=True, exist_ok=True)
     return write_fasta(out_fasta, _ConsensusRecords(fasta, variants))

@@ -150,3 +150,34 @@ def test_cuda_forward_never_waits_for_the_device():
             model(tokens)
         finally:
             torch.cuda.set_sync_debug_mode("default")
+
+
+def _vcf(path, chroms, records):
+    """A one-sample bgzipped, indexed VCF; ``records`` are (chrom, pos1, ref, alt)."""
+    lines = ["##fileformat=VCFv4.2", *(f"##contig=<ID={c}>" for c in chroms),
+             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1"]
+    lines += [f"{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\tGT\t1/1" for c, p, r, a in records]
+    path.write_text("\n".join(lines) + "\n")
+    import pysam
+
+    return pysam.tabix_index(str(path), preset="vcf", force=True)
+
+
+def test_vcf_in_another_chromosome_naming_gives_the_same_tracks_with_chrom_aliases(tmp_path):
+    genome, seqs = _genome(tmp_path)
+    model, _ = _model(tmp_path)
+    snp = [(c, 100, seqs[c][99].upper(), "A" if seqs[c][99].upper() != "A" else "C") for c in ("Chr1", "Chr2")]
+    same = _vcf(tmp_path / "same.vcf", ["Chr1", "Chr2", "Chr10"], snp)
+    other = _vcf(tmp_path / "other.vcf", ["chr01", "chr02", "chr10"], [(f"chr0{c[-1]}", *rest) for c, *rest in snp])
+    with pytest.raises(ValueError, match=r"chromosome 'chr01' is not in the reference"):
+        predict_genome([model], genome, tmp_path / "no", vcf=other, window=SIZE, stride=STRIDE)
+    a = predict_genome([model], genome, tmp_path / "a", vcf=same, window=SIZE, stride=STRIDE)
+    b = predict_genome([model], genome, tmp_path / "b", vcf=other, window=SIZE, stride=STRIDE, chrom_aliases=True)
+    plain = predict_genome([model], genome, tmp_path / "plain", window=SIZE, stride=STRIDE)
+    (mark,) = a
+    with pyBigWig.open(str(a[mark])) as x, pyBigWig.open(str(b[mark])) as y, pyBigWig.open(str(plain[mark])) as z:
+        assert x.chroms() == y.chroms()
+        for chrom in x.chroms():
+            assert x.intervals(chrom) == y.intervals(chrom)
+        assert x.intervals("Chr1") != z.intervals("Chr1")  # the renamed VCF's SNP was applied, not dropped

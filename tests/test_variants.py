@@ -208,3 +208,31 @@ def test_ref_calls_with_symbolic_alt_are_fine_and_index_needed_for_chroms(tmp_pa
     assert len(read_variants(plain, None, reference)["Chr2"]) == 1  # streaming needs no index
     with pytest.raises(ValueError, match="needs an index"):
         read_variants(plain, None, reference, chroms=["Chr2"])
+
+
+def test_chromosome_aliases_match_another_naming_and_log_it(tmp_path, reference, caplog):
+    records = [("1", 2, "A", "T", "1/1"), ("2", 5, "T", "C", "1/1")]
+    vcf = write_vcf(tmp_path, records, contigs=("1", "10", "2"))
+    with pytest.raises(ValueError, match=r"chromosome '1' is not in the reference"):
+        read_variants(vcf, None, reference)
+    with caplog.at_level("INFO", logger="ntpipe.variants"):
+        renamed = read_variants(vcf, None, reference, aliases=True)
+    assert "1 -> Chr1, 10 -> Chr10, 2 -> Chr2" in caplog.text
+    expected = read_variants(write_vcf(tmp_path, [("Chr1", 2, "A", "T", "1/1"), ("Chr2", 5, "T", "C", "1/1")],
+                                       name="same.vcf"), None, reference)
+    assert list(renamed) == list(expected) == ["Chr1", "Chr10", "Chr2"]
+    for chrom in expected:
+        assert list(renamed[chrom].pos) == list(expected[chrom].pos) and renamed[chrom].alt == expected[chrom].alt
+    # through the index (chroms=...), and a record on a chromosome the header does not declare
+    assert read_variants(vcf, None, reference, chroms=["Chr2"], aliases=True)["Chr2"].alt == ["C"]
+    undeclared = write_vcf(tmp_path, records, contigs=("10",), name="undeclared.vcf")
+    assert read_variants(undeclared, None, reference, aliases=True)["Chr1"].alt == ["T"]
+    out = write_consensus(reference, vcf, None, tmp_path / "variety.fa", aliases=True)
+    assert str(open_fasta(out)["Chr1"][:]) == "ATAACCCCGGGGTTTTACGTACGT"
+
+
+def test_chromosome_aliases_ambiguous_match_is_an_error(tmp_path):
+    reference = write_fasta(tmp_path / "ref.fa", {"Chr1": CHR1, "chr01": CHR2})
+    vcf = write_vcf(tmp_path, [("1", 2, "A", "T", "1/1")], contigs=("1",))
+    with pytest.raises(ValueError, match=r"calls.vcf.gz: chromosome '1' matches several names of the genome: \['Chr1', 'chr01'\]"):
+        read_variants(vcf, None, reference, aliases=True)

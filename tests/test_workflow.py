@@ -37,6 +37,17 @@ def test_dry_run_plans_the_demo():
         assert rule in out
 
 
+def test_plain_snakemake_uses_the_workstation_profile(tmp_path):
+    # from the repository root, as the README's command runs, and from another working directory (-s)
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    for cwd, args in ((REPO, ()), (tmp_path, ("-s", str(REPO / "Snakefile")))):
+        proc = snakemake("-n", "--forceall", "--cores", "1", *args, cwd=cwd)
+        assert "Using workflow specific profile" in proc.stderr and "profiles/default" in proc.stderr
+        assert "ntpipe simulate --out" in proc.stdout  # printshellcmds: true, set only by the profile
+    proc = snakemake("-n", "--forceall", "--cores", "1", "--workflow-profile", "none")
+    assert "Using workflow specific profile" not in proc.stderr and "ntpipe simulate --out" not in proc.stdout
+
+
 def test_mistyped_model_override_fails_before_any_job(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  preset: small\n  overrides:\n    n_heads: two\n")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from ntpipe import sheets, steps
+from ntpipe import checks, sheets, steps
 
 min_version("9.0")
 
@@ -18,9 +18,25 @@ DEMO_DIR = Path(config["demo"]["outdir"])
 
 
 samples = sheets.load_training_sheet(config["samples"], buildable_dir=DEMO_DIR)
-varieties = sheets.load_varieties_sheet(config["varieties"], buildable_dir=DEMO_DIR).set_index("variety", drop=False)
+varieties = sheets.load_varieties_sheet(config["varieties"], buildable_dir=DEMO_DIR)
 validate(samples, schema="../schemas/training.schema.yaml")
 validate(varieties, schema="../schemas/varieties.schema.yaml")
+# FASTA, VCF, BAM and peaks files fail here, before any job (files the demo rule makes are skipped);
+# once, in the process that plans the jobs, not again in each SLURM job that re-reads the workflow
+if workflow.is_main_process:
+    try:
+        checks.check_inputs(
+            config,
+            samples,
+            varieties,
+            config["samples"],
+            config["varieties"],
+            buildable_dir=DEMO_DIR,
+            cache=".snakemake/ntpipe/checks.json",
+        )
+    except ValueError as err:
+        raise ValueError(f"input check: {err}") from None
+varieties = varieties.set_index("variety", drop=False)
 
 
 def _demo_files():

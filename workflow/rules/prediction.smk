@@ -12,6 +12,7 @@ rule consensus_genome:
         "logs/consensus_genome/{variety}.log",
     params:
         sample=lambda wildcards: get_variety(wildcards)["sample"] or None,
+        chrom_aliases=config["chrom_aliases"],
     resources:
         mem_mb=4000,
         runtime=60,
@@ -35,6 +36,7 @@ rule predict_variety:
         marks=MARKS,
         window=config["window"],
         prediction=config["prediction"],
+        chrom_aliases=config["chrom_aliases"],
     threads: 2
     resources:
         gpu=1,

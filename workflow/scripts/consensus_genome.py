@@ -4,4 +4,5 @@ from ntpipe.logs import setup_logging
 from ntpipe.variants import write_consensus
 
 setup_logging(snakemake.log[0])
-write_consensus(snakemake.input.reference, snakemake.input.vcf, snakemake.params.sample, snakemake.output[0])
+p = snakemake.params
+write_consensus(snakemake.input.reference, snakemake.input.vcf, p.sample, snakemake.output[0], aliases=p.chrom_aliases)

@@ -12,4 +12,5 @@ predict_genome(
     vcf=p.variant["vcf"], sample=p.variant["sample"], window=p.window["size"], stride=p.window["stride"],
     max_n_fraction=p.window["max_n_fraction"], batch_size=p.prediction["batch_size"], device=p.prediction["device"],
     reverse_complement=p.prediction["reverse_complement"], cache="results/cache" if p.prediction["cache"] else None,
+    chrom_aliases=p.chrom_aliases,
 )

@@ -1,0 +1,377 @@
+"""Checks of the input files that are cheap to make before any job runs.
+
+The workflow calls :func:`check_inputs` when it starts (``common.smk``), after
+the sheets are validated, so a bad input stops ``snakemake`` (and
+``snakemake -n``) with one message naming the file, the line or column, the
+value and what was expected, instead of failing in a job after hours of
+training. What is read:
+
+- every FASTA's ``.fai`` (built by pyfaidx when missing or older than the
+  FASTA, as the jobs would): the FASTA is indexable and not empty;
+- every VCF's header (pysam): the varieties' samples are in it, its contigs
+  are in the reference with the same lengths (with ``chrom_aliases``, under
+  the reference's name in another naming: ``chr01`` for ``Chr1``);
+- every BAM's header (pysam): its references are in the genome with the same
+  lengths, and it is indexed;
+- every peaks file, one pass: BED lines, chromosomes in the genome's ``.fai``,
+  intervals inside the chromosome;
+- the split chromosomes (``split.valid_chroms``, ``split.test_chroms``) are
+  in every cultivar genome and leave at least one chromosome to train on.
+
+A chromosome that the genome holds under another naming gets a hint in the
+message (:mod:`ntpipe.chroms`). Files that do not exist yet are skipped when a workflow rule makes them (the
+simulated demo, ``buildable_dir``) and are checked once they exist.
+
+Peaks passes are the only part that grows with the data (one pass per file,
+about a second per million lines); a file that passed is remembered in a
+small cache (``cache``: path, size and modification time) and not read again
+until it changes.
+"""
+
+import gzip
+import json
+import logging
+import os
+from pathlib import Path
+
+from .chroms import match
+from .genome import chrom_sizes, open_fasta
+
+__all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split"]
+
+log = logging.getLogger(__name__)
+
+_SHOWN = 12  # names listed in a message before "..."
+
+
+def _names(names):
+    names = list(names)
+    more = f", ... ({len(names)} in all)" if len(names) > _SHOWN else ""
+    return ", ".join(names[:_SHOWN]) + more
+
+
+def _other_naming(name, sizes, fix):
+    """A hint when ``name`` is one of ``sizes``' chromosomes under another naming (chr01 for Chr1)."""
+    try:
+        found = match([name], sizes).get(name)
+    except ValueError:
+        return ""
+    return f"; it is {found!r} there under another naming: {fix}" if found and found != name else ""
+
+
+def fasta_sizes(path):
+    """``{name: length}`` of a FASTA in ``.fai`` order; builds the index when missing.
+
+    Raises
+    ------
+    ValueError naming the FASTA when it cannot be indexed or holds no sequence.
+    """
+    try:
+        fasta = open_fasta(path)
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from None
+    try:
+        sizes = dict(chrom_sizes(fasta))
+    finally:
+        fasta.close()
+    if not sizes:
+        raise ValueError(f"{path}: no sequences found (empty FASTA); expected at least one '>name' record")
+    return sizes
+
+
+def check_peaks(path, sizes, genome):
+    """One pass over a BED3+ peaks file (plain or gzipped) against its genome.
+
+    Parameters
+    ----------
+    path : the peaks file.
+    sizes : ``{chrom: length}`` of its genome (:func:`fasta_sizes`).
+    genome : the genome's path, for messages.
+
+    Raises
+    ------
+    ValueError naming the file, line, column and value: a line that is not
+    BED, a chromosome the genome lacks, an interval that is not
+    ``0 <= start < end <= length``, or a file without peaks.
+    """
+    path = Path(path)
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    n = 0
+    with (gzip.open(path, "rt") if gzipped else open(path)) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            fields = line.rstrip("\r\n").split("\t", 3)
+            if len(fields) < 3:
+                raise ValueError(f"{path}, line {lineno}: expected BED (chrom<TAB>start<TAB>end...), got {line.strip()[:80]!r}")
+            chrom = fields[0]
+            length = sizes.get(chrom)
+            if length is None:
+                raise ValueError(
+                    f"{path}, line {lineno}, column 1: chromosome {chrom!r} is not in the genome {genome}"
+                    f" (its .fai names {_names(sizes)})"
+                    + _other_naming(chrom, sizes, "rename the peaks file's chromosomes to the genome's")
+                )
+            try:
+                start, end = int(fields[1]), int(fields[2])
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {lineno}, columns 2-3: start {fields[1]!r} and end {fields[2]!r} must be integers"
+                ) from None
+            if not 0 <= start < end:
+                raise ValueError(
+                    f"{path}, line {lineno}, columns 2-3: start {start} and end {end} are not a valid interval (0 <= start < end)"
+                )
+            if end > length:
+                raise ValueError(
+                    f"{path}, line {lineno}, column 3: end {end} is past the end of {chrom} ({length} bp in {genome})"
+                )
+            n += 1
+    if n == 0:
+        raise ValueError(f"{path}: no peaks (the file is empty); a mark needs at least one peak per cultivar")
+
+
+def _header_line(text, prefix):
+    """1-based line of the first header line starting with ``prefix``, else None."""
+    for i, line in enumerate(text.splitlines(), 1):
+        if line.startswith(prefix):
+            return i
+    return None
+
+
+def check_bam(path, sizes, genome):
+    """A BAM's header against its genome: every reference in it, same lengths; indexed.
+
+    Raises
+    ------
+    ValueError naming the BAM, its ``@SQ`` header line, the name or length,
+    and the genome's.
+    """
+    import pysam
+
+    try:
+        bam = pysam.AlignmentFile(str(path), "rb")
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read as BAM: {err}") from None
+    with bam:
+        text = str(bam.header) if any(sizes.get(n) != n_bp for n, n_bp in zip(bam.references, bam.lengths)) else ""
+        for name, length in zip(bam.references, bam.lengths):
+            if name in sizes and length == sizes[name]:
+                continue
+            line = _header_line(text, f"@SQ\tSN:{name}\t")
+            where = f"{path}, header line {line}" if line else str(path)
+            if name not in sizes:
+                raise ValueError(
+                    f"{where}: reference {name!r} is not in the genome {genome} (its .fai names {_names(sizes)})"
+                    + _other_naming(name, sizes, "align to the genome, or rename the BAM's references (samtools reheader)")
+                )
+            if length != sizes[name]:
+                raise ValueError(
+                    f"{where}: reference {name!r} is {length} bp long; in the genome {genome} it is {sizes[name]} bp"
+                    " (aligned to another assembly?)"
+                )
+        if not bam.has_index():
+            raise ValueError(f"{path}: BAM has no index; expected {path}.bai (run samtools index {path})")
+
+
+def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
+    """A VCF's header: the wanted samples are in it, its contigs in the reference.
+
+    Parameters
+    ----------
+    path : bgzipped VCF (or BCF).
+    reference_sizes : ``{chrom: length}`` of the reference (:func:`fasta_sizes`).
+    reference : the reference's path, for messages.
+    wanted : list of ``(where, sample)``: ``where`` names the sheet line asking
+        for it; ``sample`` None or "" for a single-sample VCF.
+    aliases : contigs may be the reference's under another naming
+        (``chr01`` for ``Chr1``, :func:`ntpipe.chroms.match`); ambiguous ones are an error.
+
+    Raises
+    ------
+    ValueError naming the sheet line and sample, or the VCF's header line,
+    contig and length, and what was expected.
+    """
+    import pysam
+
+    try:
+        vcf = pysam.VariantFile(str(path))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read as VCF/BCF: {err}") from None
+    with vcf:
+        samples = list(vcf.header.samples)
+        present = set(samples)
+        for where, sample in wanted:
+            if sample and sample not in present:
+                raise ValueError(
+                    f"{where}, column 'sample': {sample!r} is not a sample of {path}"
+                    f" (its header has {len(samples)}: {_names(samples) or 'none'})"
+                )
+            if not sample and len(samples) != 1:
+                raise ValueError(
+                    f"{where}, column 'sample': empty, but {path} has {len(samples)} samples"
+                    f" ({_names(samples) or 'none'}); expected exactly one, or name the sample to use"
+                )
+        names = {c.name: c.name for c in vcf.header.contigs.values()}
+        if aliases:
+            try:
+                names = match(names, reference_sizes)
+            except ValueError as err:
+                raise ValueError(f"{path}: {err} (chrom_aliases: true); expected one reference name per contig") from None
+        for contig in vcf.header.contigs.values():
+            ref_name = names.get(contig.name, contig.name)
+            if ref_name in reference_sizes and contig.length in (None, reference_sizes[ref_name]):
+                continue
+            text = str(vcf.header)
+            line = _header_line(text, f"##contig=<ID={contig.name},") or _header_line(text, f"##contig=<ID={contig.name}>")
+            where = f"{path}, header line {line}" if line else str(path)
+            if ref_name not in reference_sizes:
+                raise ValueError(
+                    f"{where}: contig {contig.name!r} is not in the reference {reference}"
+                    f" (its .fai names {_names(reference_sizes)})"
+                    + _other_naming(contig.name, reference_sizes, "set chrom_aliases: true in the config to match it")
+                )
+            raise ValueError(
+                f"{where}: contig {contig.name!r} is {contig.length} bp long; in the reference {reference}"
+                f" {ref_name!r} is {reference_sizes[ref_name]} bp (called against another assembly?)"
+            )
+
+
+def check_split(genomes, valid_chroms, test_chroms):
+    """The hold-out chromosomes are in every cultivar genome and leave some to train on.
+
+    Parameters
+    ----------
+    genomes : ``{where: (genome path, {chrom: length})}``, ``where`` naming
+        the sheet line of the cultivar.
+    valid_chroms, test_chroms : the config's ``split`` lists.
+    """
+    both = sorted(set(valid_chroms) & set(test_chroms))
+    if both:
+        raise ValueError(f"config split: {both} are both in valid_chroms and test_chroms; expected separate chromosomes")
+    for where, (genome, sizes) in genomes.items():
+        for key, chroms in (("valid_chroms", valid_chroms), ("test_chroms", test_chroms)):
+            missing = [c for c in chroms if c not in sizes]
+            if missing:
+                raise ValueError(
+                    f"config split.{key}: {missing[0]!r} is not a chromosome of {genome} ({where});"
+                    f" its .fai names {_names(sizes)}"
+                )
+        if not set(sizes) - set(valid_chroms) - set(test_chroms):
+            raise ValueError(
+                f"config split: valid_chroms {list(valid_chroms)} and test_chroms {list(test_chroms)} hold out every"
+                f" chromosome of {genome} ({where}); expected at least one left to train on"
+            )
+
+
+class _Cache:
+    """Checks that passed, keyed by kind and the (path, size, mtime) of each file they read."""
+
+    def __init__(self, path):
+        self.path = Path(path) if path else None
+        self.done = set()
+        if self.path and self.path.is_file():
+            try:
+                self.done = set(json.loads(self.path.read_text()))
+            except (OSError, ValueError):
+                self.done = set()
+        self.new = set()  # the checks of this run that passed
+
+    @staticmethod
+    def key(kind, *files):
+        stats = [(str(Path(f).resolve()), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+        return json.dumps([kind, stats])
+
+    def run(self, kind, files, check, *args):
+        key = self.key(kind, *files)
+        if key not in self.done:
+            check(*args)
+        self.new.add(key)
+
+    def save(self):
+        """Keep the checks of this run only (files changed or gone drop out)."""
+        if not self.path or self.new == self.done:
+            return
+        from .files import atomic_path
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.path) as tmp:
+            tmp.write_text(json.dumps(sorted(self.new)))
+
+
+def _rows(sheet):
+    """``(file line, row dict)`` of a sheet indexed by file line."""
+    return zip(sheet.index, sheet.to_dict("records"))
+
+
+def check_inputs(config, samples, varieties, samples_path="samples", varieties_path="varieties",
+                 buildable_dir=None, cache=None):
+    """Check every input file the sheets and config name (see the module doc).
+
+    Parameters
+    ----------
+    config : the validated config (``reference``, ``split``).
+    samples, varieties : the sheets from :func:`ntpipe.sheets.load_training_sheet`
+        and :func:`ntpipe.sheets.load_varieties_sheet` (indexed by file line).
+    samples_path, varieties_path : the sheets' paths, for messages.
+    buildable_dir : files under this folder that do not exist yet are made by
+        a workflow rule (the demo) and skipped.
+    cache : JSON file remembering the checks that passed (None: no cache).
+
+    Raises
+    ------
+    ValueError with the first problem found.
+    """
+    store = _Cache(cache)
+
+    def pending(f):
+        """True when ``f`` is missing and a rule makes it."""
+        return not Path(f).exists() and buildable_dir is not None and Path(buildable_dir) in Path(f).parents
+
+    sizes = {}
+
+    def genome_sizes(f):
+        if f not in sizes:
+            sizes[f] = fasta_sizes(f)
+        return sizes[f]
+
+    reference = config["reference"]
+    vcf_rows = [(varieties_path, line, row) for line, row in _rows(varieties) if row.get("vcf")]
+    vcf_rows += [(samples_path, line, row) for line, row in _rows(samples) if row.get("vcf")]
+    if not Path(reference).exists() and not pending(reference):
+        raise ValueError(f"config reference: file not found: {reference}")
+    if not pending(reference):
+        genome_sizes(reference)
+
+    genomes = {}  # cultivar rows' genomes, for the split
+    for line, row in _rows(samples):
+        genome = row.get("genome") or reference
+        if pending(genome):
+            continue
+        where = f"{samples_path}, line {line}"
+        genomes.setdefault(genome, (where, genome_sizes(genome)))
+    for line, row in _rows(varieties):
+        if row.get("genome") and not pending(row["genome"]):
+            genome_sizes(row["genome"])
+    check_split({where: (g, s) for g, (where, s) in genomes.items()},
+                config["split"]["valid_chroms"], config["split"]["test_chroms"])
+
+    for line, row in _rows(samples):
+        genome = row.get("genome") or reference
+        if pending(genome):
+            continue
+        if row.get("peaks") and not pending(row["peaks"]):
+            store.run("peaks", [row["peaks"], genome], check_peaks, row["peaks"], genome_sizes(genome), genome)
+        for col in ("bam", "control"):
+            if row.get(col) and not pending(row[col]):
+                check_bam(row[col], genome_sizes(genome), genome)
+
+    by_vcf = {}
+    for sheet, line, row in vcf_rows:
+        by_vcf.setdefault(row["vcf"], []).append((f"{sheet}, line {line}", row.get("sample") or ""))
+    if by_vcf and not pending(reference):
+        for vcf, wanted in by_vcf.items():
+            if not pending(vcf):
+                check_vcf(vcf, genome_sizes(reference), reference, wanted, aliases=config.get("chrom_aliases", False))
+    store.save()
