@@ -18,7 +18,13 @@
   after 6 epochs; both strands are in the data anyway), while the seed preset
   keeps it. Its training warms up for 300 steps instead of 3200: with 3200, a
   run of a few hundred steps never leaves warmup and its learning rate stays
-  tiny.
+  tiny. Its encoder layers start with no attention or feed-forward contribution
+  (``zero_init_residual``: their output projections are zero at init, so the
+  model starts as k-mer convolution -> pooling -> GeM and the layers grow in):
+  on the demo's 1 kb windows, drawn afresh each epoch, the default init kept
+  the training loss at 0.69 (chance) for 20 epochs of 2,000 windows at a
+  constant 1e-3, while with it the loss fell from the second epoch (measured
+  with and without, same data and seed).
 """
 
 from dataclasses import dataclass, field, fields, replace
@@ -40,6 +46,7 @@ class ModelConfig:
     attn_dropout: float | None = None  # dropout on attention weights; None = ``dropout`` (the seed)
     pool: int = 1  # max-pool tokens by this factor after the k-mer conv; 1 = none
     gem_p: float = 3.0  # initial GeM exponent (learnable)
+    zero_init_residual: bool = False  # attention and FFN output projections start at zero (layers grow in)
     max_len: int = 4096  # longest sequence the positional encoding covers
 
 
@@ -75,7 +82,7 @@ PRESETS = {
     },
     "small": {
         "model": ModelConfig(
-            d_model=32, n_heads=4, d_ff=64, n_layers=2, kmers=[13], dropout=0.0, pool=8
+            d_model=32, n_heads=4, d_ff=64, n_layers=2, kmers=[13], dropout=0.0, pool=8, zero_init_residual=True
         ),
         "train": TrainConfig(
             epochs=15, batch_size=32, cuda_batch_size=256, lr_scale=0.1, warmup=300, nmute=0, patience=4,

@@ -250,6 +250,10 @@ class NucleicTransformer(nn.Module):
         self.gem = GeM(cfg)
         self.head = nn.Linear(cfg.d_model, 1)
         self.apply(self._init_weights)
+        if cfg.zero_init_residual:  # each layer starts as its LayerNorms alone: LN(x + 0)
+            for layer in self.layers:
+                nn.init.zeros_(layer.attn.proj.weight)
+                nn.init.zeros_(layer.ffn.fc2.weight)
 
     def _init_weights(self, module):
         if isinstance(module, nn.Linear):

@@ -220,3 +220,22 @@ def test_lookup_tables_stay_float32_under_autocast():
             mixed = model(tokens)
     assert all(t.dtype == torch.float32 for t in model.kmer._lookup[1])
     torch.testing.assert_close(mixed.float(), exact, rtol=0, atol=0.1)
+
+
+def test_zero_init_residual_layers_start_without_attention_and_ffn():
+    from ntpipe.config import model_config
+    from ntpipe.model import NucleicTransformer
+
+    torch.manual_seed(0)
+    model = NucleicTransformer(model_config("small", d_model=16, n_heads=2, d_ff=32, n_layers=2, zero_init_residual=True)).eval()
+    tokens = torch.randint(0, 5, (3, 120))
+    with torch.no_grad():
+        logits = model(tokens)
+        for layer in model.layers:  # what attention and the FFN compute does not reach the output yet
+            layer.attn.qkv.weight.normal_()
+            layer.ffn.fc1.weight.normal_()
+        assert torch.allclose(model(tokens), logits, atol=1e-5)
+        model.layers[0].ffn.fc2.weight.normal_()  # ... until their output projections learn
+        assert not torch.allclose(model(tokens), logits, atol=1e-3)
+    plain = NucleicTransformer(model_config("small", d_model=16, n_heads=2, d_ff=32, n_layers=2, zero_init_residual=False))
+    assert plain.layers[0].ffn.fc2.weight.abs().sum() > 0
