@@ -10,13 +10,17 @@ import pytest
 from ntpipe.encoding import encode
 from ntpipe.simulate import (
     ACTIVATING_MOTIFS,
-    K4_DOWN,
-    K4_UP,
-    K27_PAD,
+    INITIATOR,
+    K4_SPAN,
+    K27_BASE,
+    K27_STEP,
+    K27_UP,
     MARKS,
     MOTIF_LEN,
     REPRESSIVE_MOTIFS,
+    TATA_BOX,
     apply_variants,
+    core_promoters,
     lift_to_reference,
     simulate,
     true_marks,
@@ -61,31 +65,92 @@ def _rc(word):
     return word[::-1].translate(str.maketrans("ACGT", "TGCA"))
 
 
-def test_k4_needs_a_cluster_and_spreads_downstream():
-    a, b = ACTIVATING_MOTIFS[:2]
-    assert true_marks({"c": _plant(5000, [(1000, a)])})["H3K4me3"] == []
-    assert true_marks({"c": _plant(5000, [(1000, a), (1400, b)])})["H3K4me3"] == []  # too far apart
-    plus = true_marks({"c": _plant(5000, [(1000, a), (1100, b)])})["H3K4me3"]
-    assert plus == [("c", 1000 - K4_UP, 1100 + MOTIF_LEN + K4_DOWN)]
-    minus = true_marks({"c": _plant(5000, [(3000, _rc(a)), (3100, _rc(b))])})["H3K4me3"]
-    assert minus == [("c", 3000 - K4_DOWN, 3100 + MOTIF_LEN + K4_UP)]
+def _gene(tss, strand, elements, core=True):
+    """``(pos, word)`` to plant for elements given as (offset along the gene, word as read along it)."""
+    if core:
+        elements = [(-33, TATA_BOX), (-3, INITIATOR), *elements]
+    if strand > 0:
+        return [(tss + off, word) for off, word in elements]
+    return [(tss - off - len(word) + 1, _rc(word)) for off, word in elements]
 
 
-def test_k27_needs_nucleation_and_spreads_over_linked_motifs():
-    r = REPRESSIVE_MOTIFS
-    two = [(2000, r[0]), (2150, r[1])]
-    spread = [(3300, r[2]), (4100, _rc(r[0])), (4900, r[1])]
-    assert true_marks({"c": _plant(9000, two + spread)})["H3K27me3"] == []
-    three = two + [(2300, _rc(r[2]))]
-    assert true_marks({"c": _plant(9000, three + spread)})["H3K27me3"] == [("c", 2000 - K27_PAD, 4900 + MOTIF_LEN + K27_PAD)]
-    assert true_marks({"c": _plant(9000, three)})["H3K27me3"] == [("c", 2000 - K27_PAD, 2300 + MOTIF_LEN + K27_PAD)]
+def _marks(tss, strand, elements, core=True, n=8000):
+    return true_marks({"c": _plant(n, _gene(tss, strand, elements, core))})
+
+
+A, B = ACTIVATING_MOTIFS[:2]
+R = REPRESSIVE_MOTIFS
+
+
+@pytest.mark.parametrize("strand", [1, -1])
+def test_core_promoter_fixes_tss_and_strand(strand):
+    tss, s = core_promoters(_plant(3000, _gene(1500, strand, [])))
+    assert list(tss) == [1500] and list(s) == [strand]
+    assert core_promoters(_plant(3000, _gene(1500, strand, [(-33, TATA_BOX)], core=False)))[0].size == 0
+    assert core_promoters(_plant(3000, _gene(1500, strand, [(-3, INITIATOR)], core=False)))[0].size == 0
+    shifted = _gene(1500, strand, [(-34, TATA_BOX), (-3, INITIATOR)], core=False)
+    assert core_promoters(_plant(3000, shifted))[0].size == 0
+
+
+@pytest.mark.parametrize("strand", [1, -1])
+def test_k4_needs_two_activating_motifs_in_place_and_orientation(strand):
+    tss = 3000
+    marked = _marks(tss, strand, [(-250, A), (-120, B)])
+    span = (tss + K4_SPAN[0], tss + K4_SPAN[1]) if strand > 0 else (tss - K4_SPAN[1] + 1, tss - K4_SPAN[0] + 1)
+    assert marked == {"H3K4me3": [("c", *span)], "H3K27me3": []}
+    # the same motifs as decoys do nothing: one alone, reversed, too far upstream, in the gene body,
+    # or without the initiator of the core promoter
+    for elements, core in [
+        ([(-250, A)], True),
+        ([(-250, _rc(A)), (-120, _rc(B))], True),
+        ([(-250, A), (-120, _rc(B))], True),
+        ([(-450, A), (-350, B)], True),
+        ([(300, A), (700, B)], True),
+        ([(-33, TATA_BOX), (-250, A), (-120, B)], False),
+    ]:
+        assert _marks(tss, strand, elements, core)["H3K4me3"] == [], elements
+
+
+def test_k4_covers_the_nucleosomes_downstream_of_its_cue():
+    tss = 3000
+    ((_, start, end),) = _marks(tss, 1, [(-250, A), (-120, B)])["H3K4me3"]
+    assert start > tss - 250 and end - tss >= 1000  # cues upstream of the mark, the mark 1 kb into the gene
+    lo = end - 100 - 500  # a 1 kb window centred on the last marked bin holds no cue
+    assert lo > tss + MOTIF_LEN
+
+
+@pytest.mark.parametrize("strand", [1, -1])
+def test_repression_beats_activation_and_spreads_beyond_its_cue(strand):
+    tss, n = 3000, 8000
+    active = [(-250, A), (-120, B)]
+    three = [(-450, R[0]), (100, _rc(R[1])), (300, R[2])]
+    got = _marks(tss, strand, active + three, n=n)
+    down = K27_BASE + 3 * K27_STEP
+    span = (tss - K27_UP, tss + down) if strand > 0 else (tss - down + 1, tss + K27_UP + 1)
+    assert got == {"H3K4me3": [], "H3K27me3": [("c", *span)]}
+    # the domain reaches beyond any 1 kb window that holds the cue
+    assert down - 500 > 300 + MOTIF_LEN
+    # two repressive motifs silence an idle promoter only
+    assert _marks(tss, strand, active + three[:2])["H3K27me3"] == []
+    assert _marks(tss, strand, active + three[:2])["H3K4me3"] != []
+    assert len(_marks(tss, strand, three[:2])["H3K27me3"]) == 1
+    # a stronger site spreads further
+    four = _marks(tss, strand, three + [(200, R[0])])["H3K27me3"]
+    assert four[0][2] - four[0][1] == K27_UP + K27_BASE + 4 * K27_STEP
+
+
+def test_repressive_motifs_away_from_a_promoter_do_nothing():
+    cluster = [(2000, R[0]), (2150, _rc(R[1])), (2300, R[2]), (2450, R[0])]
+    assert true_marks({"c": _plant(6000, cluster)}) == {"H3K4me3": [], "H3K27me3": []}
+    # nor in the body of a gene, past the nucleation window
+    body = [(600, R[0]), (800, R[1]), (1000, R[2])]
+    assert _marks(3000, 1, body)["H3K27me3"] == []
 
 
 def test_motifs_ignore_case_and_n():
-    a, b = ACTIVATING_MOTIFS[:2]
-    seq = _plant(3000, [(500, a), (600, b)])
-    assert true_marks({"c": encode(_decode_lower(seq))})["H3K4me3"] == true_marks({"c": seq})["H3K4me3"]
-    seq[603] = 4
+    seq = _plant(3000, _gene(1000, 1, [(-250, A), (-120, B)]))
+    assert true_marks({"c": encode(_decode_lower(seq))})["H3K4me3"] == true_marks({"c": seq})["H3K4me3"] != []
+    seq[1000 - 120 + 3] = 4
     assert true_marks({"c": seq})["H3K4me3"] == []
 
 
@@ -264,29 +329,73 @@ def test_cultivars_differ_from_reference_with_haplotypes(test_panel):
     assert a != (test_panel / "reference.fa").read_bytes()
 
 
-def _threshold_gene(panel, cls, n_core):
-    genes = pd.read_csv(panel / "truth" / "genes.tsv", sep="\t", dtype={"core_starts": str})
-    genes = genes[genes["class"] == cls]
-    for g in genes.itertuples():
-        core = [int(p) for p in g.core_starts.split(",")]
-        if len(core) == n_core:
-            return g.chrom, core
-    raise AssertionError(f"no {cls} gene with {n_core} core motifs")
+def _genes(panel):
+    return pd.read_csv(panel / "truth" / "genes.tsv", sep="\t", dtype={"chrom": str, "required_starts": str, "decoy_starts": str},
+                       keep_default_na=False)
 
 
-@pytest.mark.parametrize("mark, n_core", [("H3K4me3", 2), ("H3K27me3", 3)])
-def test_truth_depends_on_sequence(test_panel, mark, n_core):
+def _at_tss(truth, chrom, tss):
+    return [iv for iv in truth if iv[0] == chrom and iv[1] <= tss < iv[2]]
+
+
+def test_planted_genes_carry_their_class_marks(test_panel):
+    truth = _bed(test_panel / "truth" / "reference.H3K4me3.bed"), _bed(test_panel / "truth" / "reference.H3K27me3.bed")
+    genes = _genes(test_panel)
+    assert {"H3K4me3", "H3K27me3", "near_H3K4me3"} <= set(genes["class"])
+    expected = {"H3K4me3": (True, False), "H3K27me3": (False, True), "near_H3K4me3": (False, False), "none": (False, False)}
+    for g, cls in zip(genes.itertuples(), genes["class"]):
+        k4, k27 = (bool(_at_tss(t, g.chrom, g.tss)) for t in truth)
+        assert (k4, k27) == expected[cls], g
+
+
+def _read_gff3(path):
+    """Gene features of a GFF3 file: 9 tab-separated columns, attributes as key=value;..."""
+    rows = []
+    with open(path) as fh:
+        lines = fh.read().splitlines()
+    assert lines[0] == "##gff-version 3"
+    for line in lines[1:]:
+        if line.startswith("#"):
+            continue
+        seqid, source, kind, start, end, score, strand, phase, attrs = line.split("\t")
+        attrs = dict(kv.split("=", 1) for kv in attrs.split(";"))
+        rows.append({"chrom": seqid, "type": kind, "start": int(start), "end": int(end), "strand": strand, **attrs})
+    return pd.DataFrame(rows)
+
+
+def test_genes_gff3_reads_back_and_matches_genes_tsv(test_panel):
+    gff = _read_gff3(test_panel / "truth" / "genes.gff3")
+    genes = _genes(test_panel)
+    sizes = _sizes(test_panel / "reference.fa")
+    assert (gff["type"] == "gene").all() and gff["ID"].is_unique
+    assert list(gff["ID"]) == list(genes["gene"]) and list(gff["class"]) == list(genes["class"])
+    assert ((gff.start >= 1) & (gff.start <= gff.end) & (gff.end <= gff.chrom.map(sizes))).all()
+    # the TSS (0-based in genes.tsv) is the gene's start on +, its end on -
+    tss = np.where(gff.strand == "+", gff.start - 1, gff.end - 1)
+    assert list(tss) == list(genes.tss) and list(gff.strand) == list(genes.strand)
+    with pysam.FastaFile(str(test_panel / "reference.fa")) as fa:  # the initiator's A sits at every core promoter's TSS
+        for g in genes[genes["class"] != "near_H3K4me3"].itertuples():
+            assert fa.fetch(g.chrom, g.tss, g.tss + 1).upper() == ("A" if g.strand == "+" else "T")
+
+
+@pytest.mark.parametrize("mark", MARKS)
+def test_truth_depends_on_required_elements(test_panel, mark):
     tokens = _fasta_tokens(test_panel / "reference.fa")
-    chrom, core = _threshold_gene(test_panel, mark, n_core)
+    genes = _genes(test_panel)
+    genes = genes[(genes["class"] == mark) & (genes.required_starts != "")]
     before = true_marks(tokens)[mark]
-    hit = [iv for iv in before if iv[0] == chrom and iv[1] <= core[0] < iv[2]]
-    assert len(hit) == 1
-    tokens[chrom] = tokens[chrom].copy()
-    tokens[chrom][core[0] + 3] = (tokens[chrom][core[0] + 3] + 1) % 4
-    after = true_marks(tokens)[mark]
-    assert hit[0] not in after
-    assert not [iv for iv in after if iv[0] == chrom and iv[1] <= core[0] < iv[2]]
-    assert len(after) == len(before) - 1
+    n_changed = 0
+    for g in genes.itertuples():
+        for start in map(int, g.required_starts.split(",")):
+            hit = _at_tss(before, g.chrom, g.tss)
+            assert len(hit) == 1
+            seq = tokens[g.chrom].copy()
+            seq[start + 3] = (seq[start + 3] + 1) % 4
+            after = true_marks({**tokens, g.chrom: seq})[mark]
+            assert not _at_tss(after, g.chrom, g.tss)
+            assert len(after) == len(before) - 1
+            n_changed += 1
+    assert n_changed >= 10
 
 
 def test_events_are_consistent(test_panel):
@@ -294,11 +403,14 @@ def test_events_are_consistent(test_panel):
     assert list(events.columns) == ["variety", "chrom", "ref_pos", "mark", "effect", "ref_start", "ref_end"]
     assert (events.effect == "lost").any()
     varieties = set(_sheet(test_panel, "varieties.tsv").variety)
+    genes = _genes(test_panel)
     for e in events.itertuples():
         assert e.variety in varieties
         ref_truth = _bed(test_panel / "truth" / f"reference.{e.mark}.bed")
         var_truth = _bed(test_panel / "truth" / f"{e.variety}.{e.mark}.ref.bed")
-        assert e.ref_start <= e.ref_pos < e.ref_end
+        # the variant sits in the promoter of a gene whose TSS the interval covers
+        gene = genes[(genes.chrom == e.chrom) & (genes.tss >= e.ref_start) & (genes.tss < e.ref_end)]
+        assert len(gene) == 1 and abs(int(gene.tss.iloc[0]) - e.ref_pos) <= 520
         interval = (e.chrom, e.ref_start, e.ref_end)
         overlaps = lambda ivs: [iv for iv in ivs if iv[0] == e.chrom and iv[1] < e.ref_end and iv[2] > e.ref_start]  # noqa: E731
         if e.effect == "lost":
@@ -343,3 +455,11 @@ def test_committed_demo_sheets_match_the_simulator(tmp_path, monkeypatch):
     simulate("resources/demo", seed=1, scale="demo")
     for sheet in ("training.tsv", "varieties.tsv"):
         assert (tmp_path / "resources/demo" / sheet).read_text() == (repo / "config" / sheet).read_text()
+    # enough marked genes on every chromosome, the held-out ones included, to measure transfer
+    demo = tmp_path / "resources/demo"
+    genes = _genes(demo)
+    for mark, least in (("H3K4me3", 12), ("H3K27me3", 5)):
+        truth = _bed(demo / "truth" / f"reference.{mark}.bed")
+        for i in range(1, 13):
+            marked = [g for g in genes[genes.chrom == f"Chr{i}"].itertuples() if _at_tss(truth, g.chrom, g.tss)]
+            assert len(marked) >= least, (mark, i, len(marked))
