@@ -943,7 +943,7 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
     out : output directory (created); sheet paths are ``os.path.join(out, ...)``
         with ``out`` as given, so they work from the caller's directory.
     seed : int; the same seed gives byte-identical files.
-    scale : ``"demo"`` (12 x ~90 kb, 6 varieties), ``"test"`` (10 x ~9.5 kb,
+    scale : ``"demo"`` (12 x ~100 kb, 6 varieties), ``"test"`` (10 x ~9.5 kb,
         3 varieties) or ``"panel"`` (demo genome, 50 varieties, nearly all VCF).
     n_varieties : number of prediction varieties (default per scale).
 
