@@ -6,34 +6,11 @@ FASTA or as samples of one VCF, sample sheets) and the ground truth to score it.
 
 Grammar
 -------
-The truth of any genome is :func:`true_marks` of its own sequence, nothing else.
-Positions below are offsets along the gene from its TSS (0 = the first
-transcribed base, negative = upstream), so a minus-strand gene reads mirrored.
-
-- **Genes** are defined by sequence: a core promoter is a TATA box
-  (:data:`TATA_BOX` starting at -33) and an initiator (:data:`INITIATOR`
-  starting at -3, its ``A`` at the TSS), 30 bp apart on one strand; the
-  strand is the gene's. Either word alone does nothing. The pair has 16 fixed
-  bases: in 43%-GC background about 6e-10 per position and strand (about one
-  chance pair per 800 Mb), and the simulator scrubs chance pairs from its
-  background.
-- ``H3K4me3`` (sharp): at least ``K4_MIN`` = 2 :data:`ACTIVATING_MOTIFS` on
-  the gene's strand (the motif as written, read along the gene) starting in
-  ``K4_CUE`` = -300..-60 activate the promoter. Unless the promoter is
-  silenced (below), the mark covers ``K4_SPAN`` = -200..+1000, the +1
-  nucleosomes downstream of the cue: a 1 kb window centred on a bin beyond
-  about +450 no longer holds the core promoter.
-  The same motifs anywhere else (gene body, intergenic space, upstream of
-  -300, on the other strand, next to a half core promoter) do nothing.
-- ``H3K27me3`` (broad): :data:`REPRESSIVE_MOTIFS` on either strand starting in
-  ``K27_CUE`` = -500..+490 form a nucleation site. The promoter is silenced
-  when it holds at least ``K27_MIN`` = 3 of them, or ``K27_MIN_IDLE`` = 2 when
-  it has no activating motif in ``K4_CUE`` (activation protects against a
-  weak site). A silenced promoter carries no H3K4me3, whatever its activating
-  motifs; its H3K27me3 domain covers -500 .. ``K27_BASE`` + ``K27_STEP`` x
-  (number of repressive motifs) (1.5-2.5 kb downstream over the gene body, well beyond the
-  window that holds the cue). Repressive motifs away from a core promoter do
-  nothing, however clustered.
+The truth of any genome is :func:`ntpipe.grammar.true_marks` of its own
+sequence (see :mod:`ntpipe.grammar`: a TATA box and initiator fix a TSS and
+strand; activating motifs at -300..-60 on the gene's strand give H3K4me3 over
+-200..+1000; a repressive nucleation site near the TSS silences it and spreads
+H3K27me3 over the gene body; the same motifs elsewhere do nothing).
 
 Genes are planted at the threshold, above it, or one base short of it
 (``near_*``: a 1-mismatch copy of an activating or repressive motif or of the
@@ -85,10 +62,36 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_path
 from .encoding import N_TOKEN, encode
+from .files import atomic_path
 from .genome import write_fasta
-from .intervals import merge_intervals
+from .grammar import (
+    ACTIVATING_MOTIFS,
+    CORE_LEN,
+    INITIATOR,
+    INITIATOR_OFFSET,
+    K4_CUE,
+    K4_MIN,
+    K4_SPAN,
+    K27_BASE,
+    K27_CUE,
+    K27_MIN,
+    K27_STEP,
+    MARKS,
+    MOTIF_LEN,
+    REPRESSIVE_MOTIFS,
+    TATA_BOX,
+    TATA_OFFSET,
+    COMPLEMENT,
+    core_promoters,
+    gene_spans,
+    motif_hits,
+    promoter_states,
+    rc,
+    silenced,
+    to_genome,
+    true_marks,
+)
 
 __all__ = [
     "MARKS",
@@ -108,40 +111,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MARKS = ("H3K4me3", "H3K27me3")
-ACTIVATING_MOTIFS = ("GCCACGTGAT", "AAACCCTAAC", "ATCCGACGGA", "CGGTCAACGC")
-REPRESSIVE_MOTIFS = ("GAGAGAAGAG", "AGAGGGAGAA", "GGAGAGGATC")
-MOTIF_LEN = 10
-TATA_BOX, INITIATOR = "TATAAATA", "CTCATCTC"  # initiator's A (index 3) is the TSS
-CORE_LEN = len(TATA_BOX)
-TATA_OFFSET, INITIATOR_OFFSET = -33, -3  # starts, along the gene, from the TSS
-
-K4_MIN, K4_CUE, K4_SPAN = 2, (-300, -60), (-200, 1000)
-K27_MIN, K27_MIN_IDLE, K27_CUE = 3, 2, (-500, 490)
-K27_UP, K27_BASE, K27_STEP = 500, 500, 500
 PROMOTER_ZONE = (-520, 510)  # kept free of random variants in the simulated panel
 
 _BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
-_COMP = {"A": "T", "C": "G", "G": "C", "T": "A"}
 _BG_P = np.array([0.285, 0.215, 0.215, 0.285])  # rice-like 43% GC
-
-
-def _rc(s):
-    return "".join(_COMP[b] for b in reversed(s))
-
-
-def _check_motifs():
-    words = [m for m in ACTIVATING_MOTIFS + REPRESSIVE_MOTIFS] + [_rc(m) for m in ACTIVATING_MOTIFS + REPRESSIVE_MOTIFS]
-    for i, a in enumerate(words):
-        for b in words[i + 1 :]:
-            if sum(x != y for x, y in zip(a, b)) < 2:
-                raise ValueError(f"motifs {a!r} and {b!r} differ at fewer than 2 positions")
-    core = [TATA_BOX, INITIATOR, _rc(TATA_BOX), _rc(INITIATOR)]
-    if len(set(core)) < 4:
-        raise ValueError(f"core promoter words {core!r} must differ from each other and their reverse complements")
-
-
-_check_motifs()
 
 
 @dataclass(frozen=True)
@@ -184,146 +157,6 @@ _DENSITY = {0: (1 / 3000, 1 / 800), 1: (1 / 700, 1 / 300)}
 _PRIVATE_DENSITY = 1 / 20_000
 _SUBPOPS = ("japonica", "indica")
 _N_FOUNDERS = 3
-
-
-# --------------------------------------------------------------------------- grammar
-
-
-def _kmer_codes(tokens, k=MOTIF_LEN):
-    """Integer code of every k-mer (-1 where it holds an N)."""
-    tokens = np.asarray(tokens, dtype=np.int64)
-    n = len(tokens) - k + 1
-    if n <= 0:
-        return np.empty(0, dtype=np.int64)
-    code = np.zeros(n, dtype=np.int64)
-    bad = np.zeros(n, dtype=bool)
-    for j in range(k):
-        t = tokens[j : j + n]
-        bad |= t >= N_TOKEN
-        code = code * 4 + np.minimum(t, 3)
-    code[bad] = -1
-    return code
-
-
-def _word_code(word):
-    return int(_kmer_codes(encode(word), len(word))[0])
-
-
-def motif_hits(tokens, motifs):
-    """Starts of ``motifs`` in ``tokens`` on each strand.
-
-    Parameters
-    ----------
-    tokens : uint8 tokens of one sequence (see :mod:`ntpipe.encoding`).
-    motifs : iterable of str, all of one length.
-
-    Returns
-    -------
-    plus, minus : sorted int64 arrays of 0-based starts of a motif (plus) or of
-    its reverse complement (minus).
-    """
-    motifs = list(motifs)
-    if not motifs or len({len(m) for m in motifs}) != 1:
-        raise ValueError(f"motifs must be non-empty words of one length, got {motifs!r}")
-    code = _kmer_codes(tokens, len(motifs[0]))
-    plus = np.flatnonzero(np.isin(code, [_word_code(m) for m in motifs]))
-    minus = np.flatnonzero(np.isin(code, [_word_code(_rc(m)) for m in motifs]))
-    return plus.astype(np.int64), minus.astype(np.int64)
-
-
-def _to_genome(tss, strand, offset, length):
-    """Genome start of an element ``length`` long starting at ``offset`` along the gene."""
-    return np.where(strand > 0, tss + offset, tss - offset - length + 1)
-
-
-def _to_offset(tss, strand, start, length):
-    """Offset along the gene (from ``tss``) of an element starting at genome ``start``."""
-    return np.where(strand > 0, start - tss, tss - start - length + 1)
-
-
-def core_promoters(tokens):
-    """TSSs defined by a TATA box and an initiator 30 bp apart on one strand.
-
-    Returns
-    -------
-    tss, strand : int64 arrays, sorted by TSS; ``tss`` is the 0-based position
-    of the initiator's ``A`` (the first transcribed base), ``strand`` +1 or -1.
-    """
-    tata = motif_hits(tokens, [TATA_BOX])
-    inr = motif_hits(tokens, [INITIATOR])
-    tss, strand = [], []
-    for s, t_hits, i_hits in ((1, tata[0], inr[0]), (-1, tata[1], inr[1])):
-        # the TSS each initiator implies; keep those with the TATA box where it belongs
-        cand = i_hits - INITIATOR_OFFSET if s > 0 else i_hits + INITIATOR_OFFSET + CORE_LEN - 1
-        ok = np.isin(_to_genome(cand, np.full(cand.size, s), TATA_OFFSET, CORE_LEN), t_hits)
-        tss.append(cand[ok])
-        strand.append(np.full(int(ok.sum()), s, dtype=np.int64))
-    tss, strand = np.concatenate(tss).astype(np.int64), np.concatenate(strand)
-    order = np.argsort(tss, kind="stable")
-    return tss[order], strand[order]
-
-
-def _count_in(offsets, lo, hi):
-    return int(np.count_nonzero((offsets >= lo) & (offsets <= hi)))
-
-
-def promoter_states(tokens):
-    """Every core promoter of a sequence and what the grammar makes of it.
-
-    Returns
-    -------
-    dict of equal-length arrays: ``tss``, ``strand`` (+1/-1), ``n_act``
-    (activating motifs on the gene's strand in ``K4_CUE``), ``n_rep``
-    (repressive motifs, either strand, in ``K27_CUE``), ``k4`` and ``k27``
-    (bool: the promoter carries the mark).
-    """
-    tss, strand = core_promoters(tokens)
-    act = motif_hits(tokens, ACTIVATING_MOTIFS)
-    rep = np.concatenate(motif_hits(tokens, REPRESSIVE_MOTIFS))
-    n_act = np.zeros(tss.size, np.int64)
-    n_rep = np.zeros(tss.size, np.int64)
-    for i, (t, s) in enumerate(zip(tss, strand)):
-        same = act[0] if s > 0 else act[1]
-        n_act[i] = _count_in(_to_offset(t, s, same, MOTIF_LEN), *K4_CUE)
-        n_rep[i] = _count_in(_to_offset(t, s, rep, MOTIF_LEN), *K27_CUE)
-    k27 = (n_rep >= K27_MIN) | ((n_rep >= K27_MIN_IDLE) & (n_act == 0))
-    k4 = (n_act >= K4_MIN) & ~k27
-    return dict(tss=tss, strand=strand, n_act=n_act, n_rep=n_rep, k4=k4, k27=k27)
-
-
-def _spans(tss, strand, lo, hi):
-    """Genome ``[start, end)`` of offsets ``[lo, hi)`` along each gene."""
-    return _to_genome(tss, strand, lo, hi - lo), _to_genome(tss, strand, lo, hi - lo) + (hi - lo)
-
-
-def _mark_intervals(tokens):
-    p = promoter_states(tokens)
-    k4 = _spans(p["tss"][p["k4"]], p["strand"][p["k4"]], *K4_SPAN)
-    t, s, n = p["tss"][p["k27"]], p["strand"][p["k27"]], p["n_rep"][p["k27"]]
-    hi = K27_BASE + K27_STEP * n
-    start = np.where(s > 0, t - K27_UP, t - hi + 1)
-    return {"H3K4me3": k4, "H3K27me3": (start, start + K27_UP + hi)}
-
-
-def true_marks(tokens_by_chrom):
-    """Ground-truth mark intervals of a genome, from its sequence alone.
-
-    Parameters
-    ----------
-    tokens_by_chrom : dict of chromosome name -> uint8 tokens, in ``.fai`` order.
-
-    Returns
-    -------
-    dict mark -> list of ``(chrom, start, end)``, 0-based half-open, merged,
-    in chromosome (dict) order then by start.
-    """
-    out = {mark: [] for mark in MARKS}
-    for chrom, tokens in tokens_by_chrom.items():
-        length = len(tokens)
-        for mark, (s, e) in _mark_intervals(tokens).items():
-            s, e = merge_intervals(np.clip(s, 0, length), np.clip(e, 0, length))
-            out[mark].extend((chrom, int(a), int(b)) for a, b in zip(s, e) if b > a)
-    return out
 
 
 # --------------------------------------------------------------------------- variants
@@ -420,7 +253,7 @@ def _scrub(rng, tokens):
     for _ in range(20):
         hits = np.concatenate(motif_hits(tokens, ACTIVATING_MOTIFS + REPRESSIVE_MOTIFS))
         tss, strand = core_promoters(tokens)
-        inr = _to_genome(tss, strand, INITIATOR_OFFSET, CORE_LEN)
+        inr = to_genome(tss, strand, INITIATOR_OFFSET, CORE_LEN)
         if hits.size == 0 and inr.size == 0:
             return tokens
         pos = np.concatenate([hits + rng.integers(0, MOTIF_LEN, hits.size), inr + rng.integers(0, CORE_LEN, inr.size)])
@@ -429,11 +262,7 @@ def _scrub(rng, tokens):
 
 
 def _is_repressive(word):
-    return word in REPRESSIVE_MOTIFS or _rc(word) in REPRESSIVE_MOTIFS
-
-
-def _silenced(n_act, n_rep):
-    return n_rep >= K27_MIN or (n_rep >= K27_MIN_IDLE and n_act == 0)
+    return word in REPRESSIVE_MOTIFS or rc(word) in REPRESSIVE_MOTIFS
 
 
 class _Plan:
@@ -456,7 +285,7 @@ class _Plan:
         for _ in range(n):
             word = motifs[self.rng.integers(len(motifs))]
             if orientation < 0 or (orientation == 0 and self.rng.random() < 0.5):
-                word = _rc(word)
+                word = rc(word)
             self.put(lo, hi, word, counted=counted)
 
     def near(self, index):
@@ -521,7 +350,7 @@ def _plan_gene(rng, cls, scale):
     required = [tata, inr]
     if cls == "H3K4me3" and n_act == K4_MIN:
         required += [i for i, e in enumerate(p.elements) if e[3] and e[1] in ACTIVATING_MOTIFS]
-    if cls == "H3K27me3" and not _silenced(n_act, n_rep - 1):
+    if cls == "H3K27me3" and not silenced(n_act, n_rep - 1):
         required += [i for i, e in enumerate(p.elements) if e[3] and _is_repressive(e[1])]
     return p.elements, required, body, PROMOTER_ZONE[0] - 20, max(body, K4_SPAN[1]) + 10
 
@@ -554,11 +383,11 @@ def _place(tokens, tss, strand, elements):
     starts, nears = [], []
     for off, word, near, _ in elements:
         L = len(word)
-        p = int(_to_genome(tss, s, off, L))
-        tokens[p : p + L] = encode(_near_word(word, near) if s > 0 else _rc(_near_word(word, near)))
+        p = int(to_genome(tss, s, off, L))
+        tokens[p : p + L] = encode(_near_word(word, near) if s > 0 else rc(_near_word(word, near)))
         starts.append(p)
         if near >= 0:
-            nears.append((p + near, word[near]) if s > 0 else (p + L - 1 - near, _COMP[word[near]]))
+            nears.append((p + near, word[near]) if s > 0 else (p + L - 1 - near, COMPLEMENT[word[near]]))
     return starts, nears
 
 
@@ -617,9 +446,9 @@ def _build_reference(rng, scale):
                 tss = pos - lo if s > 0 else pos + hi - 1
                 starts, nears = _place(tokens, tss, strand, elements)
                 if kind == "gene":
-                    zs, ze = _spans(np.array([tss]), np.array([s]), *PROMOTER_ZONE)
+                    zs, ze = gene_spans(np.array([tss]), np.array([s]), *PROMOTER_ZONE)
                     prot[max(int(zs[0]), 0) : int(ze[0])] = True
-                    bs, be = _spans(np.array([tss]), np.array([s]), 0, body)
+                    bs, be = gene_spans(np.array([tss]), np.array([s]), 0, body)
                     genes.append(dict(
                         gene=f"LOC_Os{c:02d}g{10 * (len(genes) + 1):05d}", chrom=name, start=int(bs[0]), end=int(be[0]),
                         strand=strand, tss=tss, cls=cls,
