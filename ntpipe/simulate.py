@@ -1,31 +1,28 @@
-"""Synthetic rice-like panel with a known motif grammar (numpy + pysam, no torch).
+"""Synthetic rice-like panel with a known, position-dependent grammar (numpy + pysam, no torch).
 
 :func:`simulate` writes, into one directory, everything the workflow consumes
 (reference, 20 training cultivars with peaks or reads, prediction varieties as
 FASTA or as samples of one VCF, sample sheets) and the ground truth to score it.
 
-Motif grammar
--------------
-The truth of any genome is :func:`true_marks` of its own sequence, nothing else:
+Grammar
+-------
+The truth of any genome is :func:`ntpipe.grammar.true_marks` of its own
+sequence (see :mod:`ntpipe.grammar`: a TATA box and initiator fix a TSS and
+strand; activating motifs at -300..-60 on the gene's strand give H3K4me3 over
+-200..+1000; a repressive nucleation site near the TSS silences it and spreads
+H3K27me3 over the gene body; the same motifs elsewhere do nothing).
 
-- ``H3K4me3`` (sharp). Hits of :data:`ACTIVATING_MOTIFS` are grouped per strand
-  by single linkage (next hit starts at most ``K4_LINK`` = 300 bp later); a group
-  of at least ``K4_MIN`` = 2 hits is a promoter and the mark covers
-  ``[first - 300, last_end + 500]`` on the plus strand (mirrored on the minus
-  strand): it spreads downstream of its cues, 0.9-1.2 kb, so a 1 kb window
-  centred on a marked bin holds its cues.
-- ``H3K27me3`` (broad). Hits of :data:`REPRESSIVE_MOTIFS` on either strand are
-  grouped by single linkage (gap at most ``K27_LINK`` = 1300 bp). A group is a
-  domain if it nucleates: some ``K27_WINDOW`` = 1200 bp holds at least
-  ``K27_MIN`` = 3 of its hits. The domain covers its hits padded by 500 bp
-  (2-5 kb at demo scale); spreading hits sit 650-1000 bp apart, so every 1 kb
-  window inside a domain holds a motif.
-
-Genes are planted at the threshold (2 activating / 3 core repressive motifs),
-above it (3 / 4), or one base short of it (``near_*``: a 1-mismatch copy of a
-motif). Variants that destroy a threshold motif (``lost``) or complete a
-near-motif (``gained``) are planted in subpopulation haplotypes and privately,
-so varieties differ in their true marks; ``events.tsv`` lists them.
+Genes are planted at the threshold, above it, or one base short of it
+(``near_*``: a 1-mismatch copy of an activating or repressive motif or of the
+TATA box), with decoys at every gene (activating motifs in the gene body,
+reversed or too far upstream; repressive motifs in the body or too few) and
+intergenic decoy clusters (activating pairs, repressive clusters, half core
+promoters). ``none`` genes are core promoters that miss the threshold by
+position or orientation. Variants that destroy a required element (an
+activating or repressive motif at the threshold, the TATA box or initiator:
+``lost``) or complete a near-copy (``gained``) are planted in subpopulation
+haplotypes and privately, so varieties differ in their true marks; each row
+of ``events.tsv`` is checked against the variety's truth.
 
 Population
 ----------
@@ -34,7 +31,8 @@ Two subpopulations ("japonica-like", close to the reference, and
 scale); every line picks one founder per block and adds a few private
 variants (about 1 per 20 kb). Variants are SNPs and 1-20 bp indels written in
 VCF style (indels anchored on the preceding base); no two variants of the panel
-overlap. Consensus sequences keep the reference's soft-masking case.
+overlap, and none falls in a planted promoter (-520..+510 around a TSS) but
+the planted events. Consensus sequences keep the reference's soft-masking case.
 
 VCF rules (``varieties.vcf.gz``): REF and ALT are uppercase and REF matches the
 reference; ``1/1`` applies ALT; a few calls are heterozygous ``0/1``, which
@@ -49,7 +47,9 @@ Layout (paths inside ``out``)
 gzipped) and ``peaks/CVxx.H3K27me3.broadPeak``; ``bam/CV01.H3K4me3.bam`` and
 ``bam/CV01.input.bam`` (+ ``.bai``); ``truth/{reference,NAME}.MARK.bed`` (own
 coordinates), ``truth/NAME.MARK.ref.bed`` (varieties, lifted to the reference),
-``truth/genes.tsv``; ``events.tsv``; and, written last, ``training.tsv`` and
+``truth/genes.tsv`` and ``truth/genes.gff3`` (planted genes of the reference;
+GFF3 gene features, 1-based, the TSS at the gene's start on ``+`` and at its
+end on ``-``); ``events.tsv``; and, written last, ``training.tsv`` and
 ``varieties.tsv``.
 """
 
@@ -62,17 +62,47 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_path
 from .encoding import N_TOKEN, encode
+from .files import atomic_path
 from .genome import write_fasta
-from .intervals import merge_intervals
+from .grammar import (
+    ACTIVATING_MOTIFS,
+    CORE_LEN,
+    INITIATOR,
+    INITIATOR_OFFSET,
+    K4_CUE,
+    K4_MIN,
+    K4_SPAN,
+    K27_BASE,
+    K27_CUE,
+    K27_MIN,
+    K27_STEP,
+    MARKS,
+    MOTIF_LEN,
+    REPRESSIVE_MOTIFS,
+    TATA_BOX,
+    TATA_OFFSET,
+    COMPLEMENT,
+    core_promoters,
+    gene_spans,
+    motif_hits,
+    promoter_states,
+    rc,
+    silenced,
+    to_genome,
+    true_marks,
+)
 
 __all__ = [
     "MARKS",
     "ACTIVATING_MOTIFS",
     "REPRESSIVE_MOTIFS",
+    "TATA_BOX",
+    "INITIATOR",
     "SCALES",
     "motif_hits",
+    "core_promoters",
+    "promoter_states",
     "true_marks",
     "apply_variants",
     "lift_to_reference",
@@ -81,32 +111,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MARKS = ("H3K4me3", "H3K27me3")
-ACTIVATING_MOTIFS = ("GCCACGTGAT", "AAACCCTAAC", "ATCCGACGGA", "CGGTCAACGC")
-REPRESSIVE_MOTIFS = ("GAGAGAAGAG", "AGAGGGAGAA", "GGAGAGGATC")
-MOTIF_LEN = 10
-
-K4_LINK, K4_MIN, K4_UP, K4_DOWN = 300, 2, 300, 500
-K27_LINK, K27_WINDOW, K27_MIN, K27_PAD = 1300, 1200, 3, 500
+PROMOTER_ZONE = (-520, 510)  # kept free of random variants in the simulated panel
 
 _BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
-_COMP = {"A": "T", "C": "G", "G": "C", "T": "A"}
 _BG_P = np.array([0.285, 0.215, 0.215, 0.285])  # rice-like 43% GC
-
-
-def _rc(s):
-    return "".join(_COMP[b] for b in reversed(s))
-
-
-def _check_motifs():
-    words = [m for m in ACTIVATING_MOTIFS + REPRESSIVE_MOTIFS] + [_rc(m) for m in ACTIVATING_MOTIFS + REPRESSIVE_MOTIFS]
-    for i, a in enumerate(words):
-        for b in words[i + 1 :]:
-            if sum(x != y for x, y in zip(a, b)) < 2:
-                raise ValueError(f"motifs {a!r} and {b!r} differ at fewer than 2 positions")
-
-
-_check_motifs()
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,9 @@ class _Scale:
     chrom_len: tuple  # target length range per chromosome
     end_spacer: int  # background kept at each chromosome end
     genes: dict  # class -> (min, max) genes per chromosome
-    k27_spread: tuple  # spreading motifs per H3K27me3 domain
+    k27_sites: tuple  # repressive motifs at a silenced promoter (2: idle promoter)
+    body_len: tuple  # gene length from the TSS, unmarked and H3K4me3 genes
+    n_decoys: tuple  # intergenic decoy clusters per chromosome
     n_gaps: int
     gap_len: tuple
     n_repeats: int
@@ -128,15 +138,15 @@ class _Scale:
 
 SCALES = {
     "demo": _Scale(
-        n_chroms=12, chrom_len=(85_000, 95_000), end_spacer=500,
-        genes={"H3K4me3": (22, 26), "H3K27me3": (9, 10), "near_H3K4me3": (3, 4), "near_H3K27me3": (2, 3), "none": (5, 6)},
-        k27_spread=(1, 4), n_gaps=2, gap_len=(300, 3000), n_repeats=6, repeat_len=(300, 1500),
+        n_chroms=12, chrom_len=(96_000, 104_000), end_spacer=500,
+        genes={"H3K4me3": (15, 17), "H3K27me3": (6, 7), "near_H3K4me3": (3, 3), "near_H3K27me3": (2, 2), "none": (5, 6)},
+        k27_sites=(2, 4), body_len=(1050, 1700), n_decoys=(5, 7), n_gaps=2, gap_len=(300, 3000), n_repeats=6, repeat_len=(300, 1500),
         block_len=(20_000, 50_000), reads=(40_000, 20_000), n_varieties=6, n_fasta_varieties=2,
     ),
     "test": _Scale(
         n_chroms=10, chrom_len=(9_300, 9_500), end_spacer=30,
         genes={"H3K4me3": (2, 2), "H3K27me3": (2, 2), "near_H3K4me3": (0, 1), "near_H3K27me3": (0, 0), "none": (0, 0)},
-        k27_spread=(1, 1), n_gaps=1, gap_len=(100, 300), n_repeats=1, repeat_len=(200, 300),
+        k27_sites=(2, 2), body_len=(1020, 1200), n_decoys=(0, 0), n_gaps=1, gap_len=(100, 300), n_repeats=1, repeat_len=(200, 300),
         block_len=(3_000, 5_000), reads=(4_000, 2_000), n_varieties=3, n_fasta_varieties=1,
     ),
 }
@@ -147,108 +157,6 @@ _DENSITY = {0: (1 / 3000, 1 / 800), 1: (1 / 700, 1 / 300)}
 _PRIVATE_DENSITY = 1 / 20_000
 _SUBPOPS = ("japonica", "indica")
 _N_FOUNDERS = 3
-
-
-# --------------------------------------------------------------------------- grammar
-
-
-def _kmer_codes(tokens, k=MOTIF_LEN):
-    """Integer code of every k-mer (-1 where it holds an N)."""
-    tokens = np.asarray(tokens, dtype=np.int64)
-    n = len(tokens) - k + 1
-    if n <= 0:
-        return np.empty(0, dtype=np.int64)
-    code = np.zeros(n, dtype=np.int64)
-    bad = np.zeros(n, dtype=bool)
-    for j in range(k):
-        t = tokens[j : j + n]
-        bad |= t >= N_TOKEN
-        code = code * 4 + np.minimum(t, 3)
-    code[bad] = -1
-    return code
-
-
-def _word_code(word):
-    return int(_kmer_codes(encode(word))[0])
-
-
-def motif_hits(tokens, motifs):
-    """Starts of ``motifs`` in ``tokens`` on each strand.
-
-    Parameters
-    ----------
-    tokens : uint8 tokens of one sequence (see :mod:`ntpipe.encoding`).
-    motifs : iterable of str, all of length 8.
-
-    Returns
-    -------
-    plus, minus : sorted int64 arrays of 0-based starts of a motif (plus) or of
-    its reverse complement (minus).
-    """
-    motifs = list(motifs)
-    if any(len(m) != MOTIF_LEN for m in motifs):
-        raise ValueError(f"motifs must be {MOTIF_LEN} bp long, got {motifs!r}")
-    code = _kmer_codes(tokens)
-    plus = np.flatnonzero(np.isin(code, [_word_code(m) for m in motifs]))
-    minus = np.flatnonzero(np.isin(code, [_word_code(_rc(m)) for m in motifs]))
-    return plus.astype(np.int64), minus.astype(np.int64)
-
-
-def _groups(h, link):
-    """First and last index of single-linkage groups of sorted positions."""
-    cut = np.flatnonzero(np.diff(h) > link)
-    first = np.concatenate([[0], cut + 1])
-    last = np.concatenate([cut, [len(h) - 1]])
-    return first, last
-
-
-def _k4_intervals(tokens):
-    plus, minus = motif_hits(tokens, ACTIVATING_MOTIFS)
-    starts, ends = [], []
-    for h, up, down in ((plus, K4_UP, K4_DOWN), (minus, K4_DOWN, K4_UP)):
-        if h.size == 0:
-            continue
-        first, last = _groups(h, K4_LINK)
-        ok = (last - first + 1) >= K4_MIN
-        starts.append(h[first[ok]] - up)
-        ends.append(h[last[ok]] + MOTIF_LEN + down)
-    if not starts:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(starts), np.concatenate(ends)
-
-
-def _k27_intervals(tokens):
-    h = np.unique(np.concatenate(motif_hits(tokens, REPRESSIVE_MOTIFS)))
-    if h.size == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    first, last = _groups(h, K27_LINK)
-    group_last = np.repeat(last, last - first + 1)  # last index of each hit's group
-    j = np.minimum(np.searchsorted(h, h + K27_WINDOW, side="left"), group_last + 1)
-    nucleating = (j - np.arange(h.size)) >= K27_MIN
-    group_ok = np.logical_or.reduceat(nucleating, first)
-    return h[first[group_ok]] - K27_PAD, h[last[group_ok]] + MOTIF_LEN + K27_PAD
-
-
-def true_marks(tokens_by_chrom):
-    """Ground-truth mark intervals of a genome, from its sequence alone.
-
-    Parameters
-    ----------
-    tokens_by_chrom : dict of chromosome name -> uint8 tokens, in ``.fai`` order.
-
-    Returns
-    -------
-    dict mark -> list of ``(chrom, start, end)``, 0-based half-open, merged,
-    in chromosome (dict) order then by start.
-    """
-    out = {mark: [] for mark in MARKS}
-    for chrom, tokens in tokens_by_chrom.items():
-        length = len(tokens)
-        for mark, finder in (("H3K4me3", _k4_intervals), ("H3K27me3", _k27_intervals)):
-            s, e = finder(tokens)
-            s, e = merge_intervals(np.clip(s, 0, length), np.clip(e, 0, length))
-            out[mark].extend((chrom, int(a), int(b)) for a, b in zip(s, e) if b > a)
-    return out
 
 
 # --------------------------------------------------------------------------- variants
@@ -338,50 +246,149 @@ def _background(rng, n):
 
 
 def _scrub(rng, tokens):
-    """Change one base of every motif hit until none is left (in place)."""
+    """Change one base of every motif hit and of every chance core promoter (in place).
+
+    Lone TATA boxes and initiators stay: alone they do nothing.
+    """
     for _ in range(20):
         hits = np.concatenate(motif_hits(tokens, ACTIVATING_MOTIFS + REPRESSIVE_MOTIFS))
-        if hits.size == 0:
+        tss, strand = core_promoters(tokens)
+        inr = to_genome(tss, strand, INITIATOR_OFFSET, CORE_LEN)
+        if hits.size == 0 and inr.size == 0:
             return tokens
-        pos = hits + rng.integers(0, MOTIF_LEN, hits.size)
-        tokens[pos] = (tokens[pos] + rng.integers(1, 4, hits.size).astype(np.uint8)) % 4
+        pos = np.concatenate([hits + rng.integers(0, MOTIF_LEN, hits.size), inr + rng.integers(0, CORE_LEN, inr.size)])
+        tokens[pos] = (tokens[pos] + rng.integers(1, 4, pos.size).astype(np.uint8)) % 4
     raise RuntimeError("could not scrub motifs from background sequence")
 
 
-def _plan_gene(rng, cls, scale):
-    """Planted motifs of one gene as offsets from its TSS along transcription.
+def _is_repressive(word):
+    return word in REPRESSIVE_MOTIFS or rc(word) in REPRESSIVE_MOTIFS
 
-    Returns (elements, n_core, lo, hi): elements are ``[offset, motif, near_index]``
-    with ``near_index`` -1 for an exact motif, the first ``n_core`` of them the
-    promoter cluster; ``[lo, hi)`` is the gene's slot.
+
+class _Plan:
+    """Elements of one gene or decoy cluster as offsets along it, never overlapping."""
+
+    def __init__(self, rng):
+        self.rng, self.elements = rng, []  # [offset, word, near index (-1 exact), counted]
+
+    def put(self, lo, hi, word, near=-1, counted=False):
+        for _ in range(200):
+            o = int(self.rng.integers(lo, hi - len(word) + 2))
+            if all(o + len(word) + 3 <= e[0] or e[0] + len(e[1]) + 3 <= o for e in self.elements):
+                self.elements.append([o, word, near, counted])
+                return len(self.elements) - 1
+        raise RuntimeError(f"no room for {word!r} in {lo}..{hi}")
+
+    def motifs(self, motifs, n, lo, hi, counted=False, orientation=1):
+        """``n`` motifs in ``[lo, hi]`` (starts and ends), as written along the gene
+        (``orientation`` 1), reversed (-1) or either (0)."""
+        for _ in range(n):
+            word = motifs[self.rng.integers(len(motifs))]
+            if orientation < 0 or (orientation == 0 and self.rng.random() < 0.5):
+                word = rc(word)
+            self.put(lo, hi, word, counted=counted)
+
+    def near(self, index):
+        """Turn element ``index`` into a 1-mismatch copy of itself."""
+        self.elements[index][2] = int(self.rng.integers(1, len(self.elements[index][1]) - 1))
+
+
+def _plan_gene(rng, cls, scale):
+    """Planted elements of one gene (see the module docstring for the classes).
+
+    Returns (elements, required, body, lo, hi): ``elements`` as in :class:`_Plan`;
+    ``required`` the indices of the elements whose loss removes the gene's
+    mark; ``body`` the gene's length from its TSS; ``[lo, hi)`` its slot.
     """
-    elements, n_core = [], 0
+    p = _Plan(rng)
+    tata = p.put(TATA_OFFSET, TATA_OFFSET + CORE_LEN - 1, TATA_BOX)
+    inr = p.put(INITIATOR_OFFSET, INITIATOR_OFFSET + CORE_LEN - 1, INITIATOR)
+    a_lo, a_hi = K4_CUE[0], K4_CUE[1] + MOTIF_LEN - 1
+    r_lo, r_hi = K27_CUE[0], K27_CUE[1] + MOTIF_LEN - 1
+    n_act = n_rep = 0
     if cls in ("H3K4me3", "near_H3K4me3"):
-        n = 2 if cls == "near_H3K4me3" or rng.random() < 0.6 else 3
-        o = -int(rng.integers(260, 301))
-        for i in range(n):
-            elements.append([o, ACTIVATING_MOTIFS[rng.integers(len(ACTIVATING_MOTIFS))], -1])
-            o += int(rng.integers(30, 101))
-        n_core = n
-        lo, hi = -700, 700
+        n_act = 2 if cls == "near_H3K4me3" or rng.random() < 0.6 else 3
+        p.motifs(ACTIVATING_MOTIFS, n_act, a_lo, a_hi, counted=True)
+        n_rep = int(rng.integers(0, 2 if cls == "near_H3K4me3" else 3))  # too few to silence an active promoter
+        p.motifs(REPRESSIVE_MOTIFS, n_rep, r_lo, r_hi, counted=True, orientation=0)
+        p.motifs(ACTIVATING_MOTIFS, int(rng.integers(0, 2)), a_lo, a_hi, orientation=-1)  # wrong orientation
+        p.motifs(ACTIVATING_MOTIFS, int(rng.integers(0, 2)), PROMOTER_ZONE[0], K4_CUE[0] - 1)  # too far upstream
+        if cls == "near_H3K4me3":
+            counted = [i for i, e in enumerate(p.elements) if e[3] and e[1] in ACTIVATING_MOTIFS]
+            p.near(tata if rng.random() < 0.3 else counted[rng.integers(len(counted))])
     elif cls in ("H3K27me3", "near_H3K27me3"):
-        n = n_core = 3 if cls == "near_H3K27me3" or rng.random() < 0.6 else 4
-        o = -int(rng.integers(250, 321))
-        for i in range(n):
-            elements.append([o, REPRESSIVE_MOTIFS[rng.integers(len(REPRESSIVE_MOTIFS))], -1])
-            o += int(rng.integers(100, 151))
-        o += int(rng.integers(1150, 1251)) - int(rng.integers(100, 151))
-        for i in range(int(rng.integers(scale.k27_spread[0], scale.k27_spread[1] + 1))):
-            elements.append([o, REPRESSIVE_MOTIFS[rng.integers(len(REPRESSIVE_MOTIFS))], -1])
-            o += int(rng.integers(650, 1001))
-        lo, hi = elements[0][0] - K27_PAD - 20, elements[-1][0] + MOTIF_LEN + K27_PAD + 20
+        if cls == "near_H3K27me3":
+            n_rep, n_act = K27_MIN, int(rng.integers(1, 3))
+        else:
+            n_rep = int(rng.integers(scale.k27_sites[0], scale.k27_sites[1] + 1))
+            n_act = 0 if n_rep < K27_MIN else int(rng.integers(0, 4))  # a weak site silences an idle promoter only
+        p.motifs(REPRESSIVE_MOTIFS, n_rep, r_lo, r_hi, counted=True, orientation=0)
+        p.motifs(ACTIVATING_MOTIFS, n_act, a_lo, a_hi, counted=True)
+        if cls == "near_H3K27me3":
+            p.near(int(rng.choice([i for i, e in enumerate(p.elements) if e[3] and _is_repressive(e[1])])))
+    else:  # "none": a core promoter that misses activation by position or orientation
+        way = int(rng.integers(4))
+        if way == 0:
+            p.motifs(ACTIVATING_MOTIFS, 1, a_lo, a_hi, counted=True)
+            p.motifs(ACTIVATING_MOTIFS, 1, a_lo, a_hi, orientation=-1)
+            n_act = 1
+        elif way == 1:
+            p.motifs(ACTIVATING_MOTIFS, 2, PROMOTER_ZONE[0], K4_CUE[0] - 1)
+        elif way == 2:
+            p.motifs(ACTIVATING_MOTIFS, 2, a_lo, a_hi, orientation=-1)
+        else:
+            p.motifs(ACTIVATING_MOTIFS, 2, 60, 400)  # just downstream of the TSS
+        n_rep = int(rng.integers(0, 2))
+        p.motifs(REPRESSIVE_MOTIFS, n_rep, r_lo, r_hi, counted=True, orientation=0)
+    if cls.endswith("H3K27me3"):
+        body = K27_BASE + K27_STEP * n_rep + int(rng.integers(0, 101))
     else:
-        if rng.random() < 0.5:
-            elements.append([-int(rng.integers(100, 301)), ACTIVATING_MOTIFS[rng.integers(len(ACTIVATING_MOTIFS))], -1])
-        lo, hi = -400, 600
-    if cls.startswith("near_"):
-        elements[int(rng.integers(0, n_core))][2] = int(rng.integers(1, MOTIF_LEN - 1))
-    return elements, n_core, lo, hi
+        body = int(rng.integers(scale.body_len[0], scale.body_len[1] + 1))
+    # decoys in the gene body: activating motifs either way, repressive motifs beyond the nucleation window
+    p.motifs(ACTIVATING_MOTIFS, int(rng.integers(0, 3)), 60, body - 10, orientation=0)
+    p.motifs(REPRESSIVE_MOTIFS, int(rng.integers(0, 2)), K27_CUE[1] + 30, body - 10, orientation=0)
+    required = [tata, inr]
+    if cls == "H3K4me3" and n_act == K4_MIN:
+        required += [i for i, e in enumerate(p.elements) if e[3] and e[1] in ACTIVATING_MOTIFS]
+    if cls == "H3K27me3" and not silenced(n_act, n_rep - 1):
+        required += [i for i, e in enumerate(p.elements) if e[3] and _is_repressive(e[1])]
+    return p.elements, required, body, PROMOTER_ZONE[0] - 20, max(body, K4_SPAN[1]) + 10
+
+
+def _plan_decoy(rng):
+    """An intergenic decoy cluster: elements that would mark under a position-free rule.
+
+    Returns (elements, lo, hi) as offsets from an anchor read on one strand.
+    """
+    p = _Plan(rng)
+    kind = int(rng.integers(3))
+    if kind == 0:  # activating motifs close together on one strand, no core promoter
+        p.motifs(ACTIVATING_MOTIFS, int(rng.integers(2, 4)), 0, 300)
+    elif kind == 1:  # a dense repressive cluster far from any promoter
+        p.motifs(REPRESSIVE_MOTIFS, int(rng.integers(3, 5)), 0, 900, orientation=0)
+    else:  # half a core promoter with an activating cue
+        p.put(*((TATA_OFFSET, TATA_OFFSET + CORE_LEN - 1, TATA_BOX) if rng.random() < 0.5
+                else (INITIATOR_OFFSET, INITIATOR_OFFSET + CORE_LEN - 1, INITIATOR)))
+        p.motifs(ACTIVATING_MOTIFS, 2, K4_CUE[0], K4_CUE[1] + MOTIF_LEN - 1)
+    return p.elements, -320, 940
+
+
+def _near_word(word, near):
+    return word if near < 0 else word[:near] + "ACGT"[("ACGT".index(word[near]) + 1) % 4] + word[near + 1 :]
+
+
+def _place(tokens, tss, strand, elements):
+    """Write elements at their genome positions; return their starts and the near-copies' fixes."""
+    s = 1 if strand == "+" else -1
+    starts, nears = [], []
+    for off, word, near, _ in elements:
+        L = len(word)
+        p = int(to_genome(tss, s, off, L))
+        tokens[p : p + L] = encode(_near_word(word, near) if s > 0 else rc(_near_word(word, near)))
+        starts.append(p)
+        if near >= 0:
+            nears.append((p + near, word[near]) if s > 0 else (p + L - 1 - near, COMPLEMENT[word[near]]))
+    return starts, nears
 
 
 def _build_reference(rng, scale):
@@ -396,13 +403,18 @@ def _build_reference(rng, scale):
         features = []
         for cls, (lo_n, hi_n) in scale.genes.items():
             features += [("gene", cls)] * int(rng.integers(lo_n, hi_n + 1))
+        features += [("decoy", None)] * int(rng.integers(scale.n_decoys[0], scale.n_decoys[1] + 1))
         features += [("gap", None)] * scale.n_gaps + [("repeat", None)] * scale.n_repeats
         features = [features[i] for i in rng.permutation(len(features))]
         planned = []
         for kind, cls in features:
+            strand = "+" if rng.random() < 0.5 else "-"
             if kind == "gene":
-                elements, n_core, lo, hi = _plan_gene(rng, cls, scale)
-                planned.append((kind, cls, hi - lo, (elements, n_core, lo, hi, "+" if rng.random() < 0.5 else "-")))
+                elements, required, body, lo, hi = _plan_gene(rng, cls, scale)
+                planned.append((kind, cls, hi - lo, (elements, required, body, lo, hi, strand)))
+            elif kind == "decoy":
+                elements, lo, hi = _plan_decoy(rng)
+                planned.append((kind, None, hi - lo, (elements, [], 0, lo, hi, strand)))
             elif kind == "gap":
                 planned.append((kind, None, int(rng.integers(*scale.gap_len)), None))
             else:
@@ -417,9 +429,6 @@ def _build_reference(rng, scale):
         spare = max(target - used - 2 * scale.end_spacer, 20 * (len(planned) - 1))
         inner = np.floor(rng.dirichlet(np.ones(max(len(planned) - 1, 1))) * spare).astype(int)
         spacers = [scale.end_spacer] + list(np.maximum(inner, 20))[: len(planned) - 1] + [scale.end_spacer]
-        for i in range(len(planned) - 1):  # keep neighbouring H3K27me3 domains apart (unlinked)
-            if all(p[0] == "gene" and p[1].endswith("H3K27me3") for p in planned[i : i + 2]):
-                spacers[i + 1] = max(spacers[i + 1], K27_LINK - 2 * K27_PAD)
         length = used + sum(spacers)
         tokens = _scrub(rng, _background(rng, length))
         lower = np.zeros(length, dtype=bool)
@@ -432,35 +441,21 @@ def _build_reference(rng, scale):
                 tokens[pos : pos + size] = data
                 lower[pos : pos + size] = True
             else:
-                elements, n_core, lo, hi, strand = data
-                tss = pos - lo if strand == "+" else pos + hi
-                starts, core, nears, placed = [], [], [], []
-                for k, (off, motif, near) in enumerate(elements):
-                    word = motif if near < 0 else motif[:near] + "ACGT"[("ACGT".index(motif[near]) + 1) % 4] + motif[near + 1 :]
-                    if strand == "+":
-                        p = tss + off
-                        tokens[p : p + MOTIF_LEN] = encode(word)
-                        if near >= 0:
-                            nears.append((p + near, motif[near]))
-                    else:
-                        p = tss - off - MOTIF_LEN
-                        tokens[p : p + MOTIF_LEN] = encode(_rc(word))
-                        if near >= 0:
-                            nears.append((p + MOTIF_LEN - 1 - near, _COMP[motif[near]]))
-                    prot[max(p - 20, 0) : p + MOTIF_LEN + 20] = True
-                    placed.append(p)
-                    if near < 0:
-                        starts.append(p)
-                        if k < n_core:
-                            core.append(p)
-                # no random variant inside a promoter cluster (nor up to the first spreading motif)
-                zone = placed[: n_core + 1]
-                if zone:
-                    prot[max(min(zone) - 20, 0) : max(zone) + MOTIF_LEN + 20] = True
-                genes.append(dict(
-                    gene=f"LOC_Os{c:02d}g{10 * (len(genes) + 1):05d}", chrom=name, start=pos, end=pos + size,
-                    strand=strand, tss=tss, cls=cls, motif_starts=sorted(starts), core_starts=sorted(core), near=nears,
-                ))
+                elements, required, body, lo, hi, strand = data
+                s = 1 if strand == "+" else -1
+                tss = pos - lo if s > 0 else pos + hi - 1
+                starts, nears = _place(tokens, tss, strand, elements)
+                if kind == "gene":
+                    zs, ze = gene_spans(np.array([tss]), np.array([s]), *PROMOTER_ZONE)
+                    prot[max(int(zs[0]), 0) : int(ze[0])] = True
+                    bs, be = gene_spans(np.array([tss]), np.array([s]), 0, body)
+                    genes.append(dict(
+                        gene=f"LOC_Os{c:02d}g{10 * (len(genes) + 1):05d}", chrom=name, start=int(bs[0]), end=int(be[0]),
+                        strand=strand, tss=tss, cls=cls,
+                        required=[(starts[k], len(elements[k][1])) for k in required],
+                        decoy_starts=sorted(st for st, e in zip(starts, elements) if not e[3] and e[2] < 0 and len(e[1]) == MOTIF_LEN),
+                        near=nears,
+                    ))
             pos += size + spacers[i + 1]
         seq = _BASES[tokens]
         seq[lower & (tokens < N_TOKEN)] += 32
@@ -582,19 +577,20 @@ def _make_sites(rng, ref, genes, protected, lines, scale, event_plan):
 
 
 def _plan_events(rng, genes, ref, n_lines, first_variety):
-    """Motif-changing SNPs: ``(gene, pos, alt, effect, kind, fmask, owner)``."""
+    """Mark-changing SNPs: ``(gene, pos, alt, effect, kind, fmask, owner)``.
+
+    ``lost``: one base of a required element (an activating or repressive
+    motif at the threshold, the TATA box or the initiator) of a marked gene;
+    ``gained``: the base that completes a ``near_*`` gene's near-copy.
+    """
     plan, private = [], []
     for g in genes:
-        cls = g["cls"]
-        threshold = (cls == "H3K4me3" and len(g["core_starts"]) == K4_MIN) or (
-            cls == "H3K27me3" and len(g["core_starts"]) == K27_MIN
-        )
-        if cls.startswith("near_"):
+        if g["cls"].startswith("near_"):
             pos, alt = g["near"][0]
             effect = "gained"
-        elif threshold and rng.random() < 0.6:
-            p = int(g["core_starts"][rng.integers(len(g["core_starts"]))])
-            pos = p + int(rng.integers(0, MOTIF_LEN))
+        elif g["cls"] in MARKS and g["required"] and rng.random() < 0.6:
+            start, length = g["required"][rng.integers(len(g["required"]))]
+            pos = int(start + rng.integers(0, length))
             r = chr(ref[g["chrom"]][pos] & 0xDF)
             alt = "ACGT"[("ACGT".index(r) + int(rng.integers(1, 4))) % 4]
             effect = "lost"
@@ -776,7 +772,7 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
     out : output directory (created); sheet paths are ``os.path.join(out, ...)``
         with ``out`` as given, so they work from the caller's directory.
     seed : int; the same seed gives byte-identical files.
-    scale : ``"demo"`` (12 x ~90 kb, 6 varieties), ``"test"`` (10 x ~9.5 kb,
+    scale : ``"demo"`` (12 x ~100 kb, 6 varieties), ``"test"`` (10 x ~9.5 kb,
         3 varieties) or ``"panel"`` (demo genome, 50 varieties, nearly all VCF).
     n_varieties : number of prediction varieties (default per scale).
 
@@ -805,7 +801,7 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
     ref_truth = true_marks(_tokens(ref))
     for mark in MARKS:
         _write_bed(out / "truth" / f"reference.{mark}.bed", ref_truth[mark])
-    _write_genes(out / "truth" / "genes.tsv", genes)
+    _write_genes(out / "truth", genes, {c: len(s) for c, s in ref.items()})
 
     cultivars = [(f"CV{i:02d}", 0 if i <= 10 else 1) for i in range(1, 21)]
     varieties = [(f"IRIS_313-{10001 + i}", i % 2) for i in range(n_var)]
@@ -894,31 +890,39 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
 
 
 def _verify_events(name, sites, mask, genes, names, ref_ivs, var_ivs):
-    """Rows of events.tsv for a variety: planted sites it carries whose effect shows in its truth."""
+    """Rows of events.tsv for a variety: planted sites it carries whose effect shows in its truth.
+
+    The interval is the one over the gene's TSS (the cue may lie upstream of it).
+    """
     rows = []
     for i in np.flatnonzero(mask & (sites.event >= 0)):
         g = genes[sites.event[i]]
         mark = g["cls"].replace("near_", "")
-        chrom, pos = names[sites.chrom[i]], int(sites.start[i])
+        chrom, pos, tss = names[sites.chrom[i]], int(sites.start[i]), int(g["tss"])
         if sites.effect[i] == "lost":
-            hit = _overlapping(ref_ivs[mark], chrom, pos, pos + 1)
+            hit = _overlapping(ref_ivs[mark], chrom, tss, tss + 1)
             if len(hit) == 1 and not _overlapping(var_ivs[mark], chrom, *hit[0]):
                 rows.append((name, chrom, pos, mark, "lost", *hit[0]))
         else:
-            hit = _overlapping(var_ivs[mark], chrom, pos, pos + 1)
+            hit = _overlapping(var_ivs[mark], chrom, tss, tss + 1)
             if len(hit) == 1 and not _overlapping(ref_ivs[mark], chrom, *hit[0]):
                 rows.append((name, chrom, pos, mark, "gained", *hit[0]))
     return rows
 
 
-def _write_genes(path, genes):
-    rows = ["gene\tchrom\tstart\tend\tstrand\ttss\tclass\tcore_starts\tmotif_starts\n"]
+def _write_genes(truth_dir, genes, sizes):
+    """``genes.tsv`` (0-based half-open) and ``genes.gff3`` (1-based) of the planted genes."""
+    rows = ["gene\tchrom\tstart\tend\tstrand\ttss\tclass\trequired_starts\tdecoy_starts\n"]
+    gff = ["##gff-version 3\n"] + [f"##sequence-region {c} 1 {n}\n" for c, n in sizes.items()]
     for g in genes:
         rows.append(
             f"{g['gene']}\t{g['chrom']}\t{g['start']}\t{g['end']}\t{g['strand']}\t{g['tss']}\t{g['cls']}\t"
-            + ",".join(map(str, g["core_starts"])) + "\t" + ",".join(map(str, g["motif_starts"])) + "\n"
+            + ",".join(str(s) for s, _ in g["required"]) + "\t" + ",".join(map(str, g["decoy_starts"])) + "\n"
         )
-    _write_text(path, "".join(rows))
+        gff.append(f"{g['chrom']}\tntpipe.simulate\tgene\t{g['start'] + 1}\t{g['end']}\t.\t{g['strand']}\t.\t"
+                   f"ID={g['gene']};Name={g['gene']};class={g['cls']}\n")
+    _write_text(truth_dir / "genes.tsv", "".join(rows))
+    _write_text(truth_dir / "genes.gff3", "".join(gff))
 
 
 def _write_sheets(out, out_given, cultivars, varieties, n_fasta):
