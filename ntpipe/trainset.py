@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .cache import window_keys, _unique_rows
 from .encoding import N_TOKEN, bin_layout, called_bins, pad_for_bins
 from .files import atomic_path
 from .genome import chrom_sizes, encode_chrom, open_fasta
@@ -120,6 +119,8 @@ def build_labels(rows, encoded, cfg, out):
 
     Returns a dict of counts (labelled copies, examples, positive examples).
     """
+    from .cache import _unique_rows, window_keys  # (imports torch: not needed to encode a genome)
+
     rows = list(rows)
     cultivars = [r["cultivar"] for r in rows]
     sizes = {r["cultivar"]: chrom_sizes(r["genome"]) for r in rows}
