@@ -100,9 +100,9 @@ def _cultivar_labels(row, sizes, cfg):
 
 
 def _gc_percent(tokens, starts, size):
-    """GC percent of the called bases of each window ``tokens[s:s+size]``."""
-    gc = np.concatenate([[0], np.cumsum((tokens == 1) | (tokens == 2), dtype=np.int64)])
-    called = np.concatenate([[0], np.cumsum(tokens != N_TOKEN, dtype=np.int64)])
+    """GC percent of the called bases of each window ``tokens[s:s+size]`` (one chromosome: int32 sums)."""
+    gc = np.concatenate([[0], np.cumsum((tokens == 1) | (tokens == 2), dtype=np.int32)])
+    called = np.concatenate([[0], np.cumsum(tokens != N_TOKEN, dtype=np.int32)])
     n_gc, n_called = gc[starts + size] - gc[starts], called[starts + size] - called[starts]
     return np.round(100 * n_gc / np.maximum(n_called, 1)).astype(np.uint8)
 
@@ -126,6 +126,7 @@ def build_labels(rows, encoded, cfg, out):
     sizes = {r["cultivar"]: chrom_sizes(r["genome"]) for r in rows}
     genomes = {c: load_genome(encoded[c], sizes[c], cfg.size, cfg.stride) for c in cultivars}
     layouts = {c: genome_layout(sizes[c], cfg.size, cfg.stride)[0] for c in cultivars}
+    lengths = {c: dict(sizes[c]) for c in cultivars}
     labels = {}
     for r in rows:
         labels[r["cultivar"]] = _cultivar_labels(r, sizes[r["cultivar"]], cfg)
@@ -137,17 +138,17 @@ def build_labels(rows, encoded, cfg, out):
         for k, cv in enumerate(cultivars):
             if chrom not in layouts[cv]:
                 continue
-            offset, count = layouts[cv][chrom]
-            length = dict(sizes[cv])[chrom]
-            _, left, _ = bin_layout(length, cfg.size, cfg.stride)
-            seq = genomes[cv][offset + left : offset + left + length]
+            offset, _ = layouts[cv][chrom]
+            length = lengths[cv][chrom]
+            _, left, right = bin_layout(length, cfg.size, cfg.stride)
+            padded = genomes[cv][offset : offset + left + length + right]  # this chromosome's windows, no copy
             lab = labels[cv][chrom].copy()
-            lab[~called_bins(seq, cfg.size, cfg.stride, cfg.max_n_fraction)] = AMBIGUOUS
+            lab[~called_bins(padded[left : left + length], cfg.size, cfg.stride, cfg.max_n_fraction)] = AMBIGUOUS
             bins = np.flatnonzero(lab != AMBIGUOUS)
-            starts = offset + bins * cfg.stride
-            keys.append(window_keys(genomes[cv], starts, cfg.size))
+            starts = bins * cfg.stride
+            keys.append(window_keys(padded, starts, cfg.size))
             label.append(lab[bins])
-            where.append((np.full(len(bins), k, np.uint16), bins, _gc_percent(genomes[cv], starts, cfg.size)))
+            where.append((np.full(len(bins), k, np.uint16), bins, _gc_percent(padded, starts, cfg.size)))
         if not keys:
             continue
         keys, label = np.concatenate(keys), np.concatenate(label).astype(np.float64)

@@ -39,7 +39,7 @@ rule build_labels:
         encoded=get_encoded_genomes,
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=16000,
         runtime=120,
     conda:
         "../../envs/ntpipe.yaml"
