@@ -294,7 +294,10 @@ def _record_epoch(run, train_loss, val, patience):
     """Append the epoch to the history; update the best epoch and the early stop."""
     row = {"epoch": run["epoch"], "train_loss": train_loss, **{f"val_{k}": val[k] for k in ("loss", "auc", "acc", "sens", "spec", "mcc", "auprc")}}
     run["history"].append(row)
-    log.info("epoch %d: train_loss %.4f val_loss %.4f val_auc %.4f val_mcc %.4f", row["epoch"], train_loss, val["loss"], val["auc"], val["mcc"])
+    if val is _NO_VALIDATION:
+        log.info("epoch %d: train_loss %.4f (no validation set)", row["epoch"], train_loss)
+    else:
+        log.info("epoch %d: train_loss %.4f val_loss %.4f val_auc %.4f val_mcc %.4f", row["epoch"], train_loss, val["loss"], val["auc"], val["mcc"])
     if _is_better(row, run["best"]):
         score = row["val_auc"] if math.isfinite(row["val_auc"]) else -row["val_loss"]
         run["best"] = {"epoch": row["epoch"], "score": score, "bad": 0, "metrics": dict(val)}
