@@ -72,7 +72,8 @@ def run(args):
 
 
 def report(args):
-    rows = [json.loads(line) for line in open(args.log) if line.strip()]
+    logs = args.logs or [args.log]
+    rows = [json.loads(line) for path in logs for line in open(path) if line.strip()]
     groups = {}
     for r in rows:
         groups.setdefault((r["set"], r["variant"], json.dumps(r["overrides"], sort_keys=True), r["folds"]), []).append(r)
@@ -80,8 +81,8 @@ def report(args):
              "Every row: the mean over the listed held-out folds of the stratified, seeded K-fold split "
              "(`ntpipe.train.fold_splits`, seed 0), the same folds for every variant; settings are overrides "
              "of the `small` preset. Seconds: mean wall time per fold (one thread, the machine shared). "
-             f"Produced by `python benchmarks/ablate.py` (log: `{os.path.basename(args.log)}`); the commands "
-             "are listed below the tables.", ""]
+             f"Produced by `python benchmarks/ablate.py` (logs: {', '.join(f'`{os.path.basename(p)}`' for p in logs)}); "
+             "the commands are listed below the tables.", ""]
     for key in dict.fromkeys(k[0] for k in groups):
         lines += [f"## {key}", "", "| variant | settings | folds | AUC | AUPRC | acc | MCC | epochs (best/run) | s/fold |",
                   "|---|---|---|---|---|---|---|---|---|"]
@@ -111,7 +112,8 @@ def main(argv=None):
     p.add_argument("--variant", action="append", default=[], help="name:key=value,... (repeat); name kmer4-LR = the baseline")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--log", default=str(HERE / "ablations.jsonl"))
-    p.add_argument("--report", action="store_true", help="rewrite --out from --log and stop")
+    p.add_argument("--report", action="store_true", help="rewrite --out from --logs (default: --log) and stop")
+    p.add_argument("--logs", nargs="*", help="logs to report (default: --log)")
     p.add_argument("--notes", default=str(HERE / "ablations_notes.md"), help="text appended below the tables")
     p.add_argument("--out", default=str(HERE / "ablations.md"))
     args = p.parse_args(argv)
