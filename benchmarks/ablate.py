@@ -78,22 +78,27 @@ def report(args):
     for r in rows:
         groups.setdefault((r["set"], r["variant"], json.dumps(r["overrides"], sort_keys=True), r["folds"]), []).append(r)
     lines = ["# Ablations on the real sequence sets", "", machine(args.threads), "",
-             "Every row: the mean over the listed held-out folds of the stratified, seeded K-fold split "
-             "(`ntpipe.train.fold_splits`, seed 0), the same folds for every variant; settings are overrides "
-             "of the `small` preset. Seconds: mean wall time per fold (one thread, the machine shared). "
+             "Every row: held-out folds of the stratified, seeded 5-fold split (`ntpipe.train.fold_splits`, seed 0), "
+             "the same folds for every variant (compare variants fold by fold; means over different folds are "
+             "not comparable). Settings are overrides of the `small` preset. Each model is early-stopped on the "
+             "fold it is scored on, as `ntpipe train --folds` does. s/fold: mean wall time per fold, one torch "
+             "thread on a machine shared with other jobs (load average 4-10 on 2 cores), so times are upper bounds. "
              f"Produced by `python benchmarks/ablate.py` (logs: {', '.join(f'`{os.path.basename(p)}`' for p in logs)}); "
              "the commands are listed below the tables.", ""]
     for key in dict.fromkeys(k[0] for k in groups):
-        lines += [f"## {key}", "", "| variant | settings | folds | AUC | AUPRC | acc | MCC | epochs (best/run) | s/fold |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        fold_ids = sorted({r["fold"] for k, rs in groups.items() if k[0] == key for r in rs})
+        lines += [f"## {key}", "", "| variant | settings | " + " | ".join(f"AUC fold {i}" for i in fold_ids)
+                  + " | mean AUC | mean AUPRC | mean acc | mean MCC | epochs best/run | s/fold |",
+                  "|---|---|" + "---|" * len(fold_ids) + "---|---|---|---|---|---|"]
         for (k, name, ov, nfolds), rs in groups.items():
             if k != key:
                 continue
+            by_fold = {r["fold"]: r for r in rs}
             mean = {m: np.mean([r[m] for r in rs]) for m in ("auc", "auprc", "acc", "mcc", "seconds")}
             epochs = ", ".join(f"{r['best_epoch']}/{r['epochs_run']}" for r in rs) if rs[0]["best_epoch"] else "-"
-            settings = ", ".join(f"{a}={b}" for a, b in json.loads(ov).items()) or "(preset)"
-            fold_list = ",".join(str(r["fold"]) for r in sorted(rs, key=lambda r: r["fold"]))
-            lines.append(f"| {name} | {settings} | {fold_list} of {nfolds} | {mean['auc']:.4f} | {mean['auprc']:.4f} | "
+            settings = ", ".join(f"{a}={json.dumps(b)}" for a, b in json.loads(ov).items()) or "(preset)"
+            per_fold = " | ".join(f"{by_fold[i]['auc']:.4f}" if i in by_fold else "-" for i in fold_ids)
+            lines.append(f"| {name} | {settings} | {per_fold} | {mean['auc']:.4f} | {mean['auprc']:.4f} | "
                          f"{mean['acc']:.4f} | {mean['mcc']:.4f} | {epochs} | {mean['seconds']:.0f} |")
         lines.append("")
     if args.notes and os.path.exists(args.notes):
