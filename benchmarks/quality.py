@@ -158,9 +158,11 @@ def _f(x, digits=3):
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def _target(key, metric):
+def _target(key, metric, value):
     t = TARGETS.get(key, {}).get(metric)
-    return f">= {t:.2f}" if t is not None else "-"
+    if t is None:
+        return "-"
+    return f">= {t:.2f} ({'met' if value is not None and value >= t else 'not met'})"
 
 
 def render(report):
@@ -178,7 +180,7 @@ def render(report):
                   f"Command: `{res['command']}`", "",
                   "| metric | Nucleic Transformer | 4-mer LR | target |", "|---|---|---|---|"]
         for metric in METRICS:
-            lines.append(f"| {metric.upper() if metric != 'acc' else 'accuracy'} | **{_f(m[metric])}** | {_f(b[metric])} | {_target(key, metric)} |")
+            lines.append(f"| {metric.upper() if metric != 'acc' else 'accuracy'} | **{_f(m[metric])}** | {_f(b[metric])} | {_target(key, metric, m[metric])} |")
         lines.append(f"| wall time | {m['seconds'] / 60:.1f} min ({res['folds']} folds) | {b['seconds']:.0f} s | - |")
         epochs = ", ".join(f"{f['best_epoch']}/{f['epochs_run']}" for f in m["per_fold"])
         lines += ["", f"Per-fold AUC: model {', '.join(_f(f['auc']) for f in m['per_fold'])}; "
@@ -224,6 +226,7 @@ def parse_arguments(argv=None):
     p.add_argument("--demo-results", default=os.fspath(ROOT / "results"), help="demo results folder (skipped when missing)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads")
     p.add_argument("--out", default=os.fspath(HERE), help="folder for quality.md and quality.json")
+    p.add_argument("--render-only", action="store_true", help="rewrite quality.md from --out's quality.json and stop")
     p.add_argument("--fresh", action="store_true", help="drop the sets of an earlier quality.json in --out (default: keep those not rerun)")
     return p.parse_args(argv)
 
@@ -232,6 +235,12 @@ def main(argv=None):
     args = parse_arguments(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("ntpipe").setLevel(logging.WARNING)
+    if args.render_only:
+        report = _read_json(Path(args.out) / "quality.json")
+        if report is None:
+            raise SystemExit(f"no readable quality.json in {args.out}")
+        _write(Path(args.out) / "quality.md", render(report) + "\n")
+        return report
     keys = [k.strip() for k in args.sets.split(",") if k.strip()]
     unknown = [k for k in keys if k not in SETS]
     if unknown:
