@@ -1,4 +1,4 @@
-# The two commands of the README: `make demo` and `make test`.
+# The two commands of the README: `make demo` and `make test` (and, by hand, `make bench` and `make quality`).
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 CORES ?= 2
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test test-slurm bench lint clean
+.PHONY: demo test test-slurm bench quality lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test-slurm: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# by hand, not in `make test` or CI: 5-fold CV on the real sets in $(DATA) beside a 4-mer LR
+DATA ?= ../shared/data
+QUALITY_ARGS ?=
+quality: $(STAMP)
+	$(BIN)/python benchmarks/quality.py --data $(DATA) $(QUALITY_ARGS)
 
 clean:
 	rm -rf results logs .snakemake

@@ -5,7 +5,7 @@ import numpy as np
 from .encoding import N_TOKEN
 from .metrics import binary_metrics
 
-__all__ = ["kmer_features", "kmer_logistic"]
+__all__ = ["kmer_features", "kmer_logistic", "kmer_logistic_folds"]
 
 
 def kmer_features(tokens, lengths=None, k=4):
@@ -68,3 +68,25 @@ def kmer_logistic(train, test, k=4, C=1.0, seed=0):
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed))
     clf.fit(x_train, y_train)
     return binary_metrics(test[2], clf.predict_proba(x_test)[:, 1])
+
+
+def kmer_logistic_folds(data, splits, k=4, C=1.0, seed=0):
+    """:func:`kmer_logistic` scored on each held-out fold of a cross-validation.
+
+    Parameters
+    ----------
+    data : (tokens (n, L), lengths or None, labels) of the whole table
+    splits : (train_idx, valid_idx) pairs, e.g. :func:`ntpipe.train.fold_splits`
+
+    Returns
+    -------
+    list of :func:`~ntpipe.metrics.binary_metrics`, one per fold.
+    """
+    tokens, lengths, labels = data
+    tokens, labels = np.asarray(tokens), np.asarray(labels)
+    lengths = np.full(len(tokens), tokens.shape[1]) if lengths is None else np.asarray(lengths)
+
+    def part(idx):
+        return tokens[idx], lengths[idx], labels[idx]
+
+    return [kmer_logistic(part(train_idx), part(valid_idx), k=k, C=C, seed=seed) for train_idx, valid_idx in splits]

@@ -63,6 +63,8 @@ class TrainConfig:
     rc_augment: bool = True  # reverse-complement a random half of each batch
     patience: int = 5  # epochs without a better validation AUC before stopping
     grad_clip: float = 1.0
+    weight_decay: float = 0.0  # decoupled (AdamW) weight decay; 0 = plain Adam
+    label_smoothing: float = 0.0  # train on targets y * (1 - s) + s / 2; 0 = none
     seed: int = 0
     num_workers: int = 0
     eval_batch_size: int = 256

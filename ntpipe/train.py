@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .config import model_config, train_config
+from .config import ModelConfig, TrainConfig, model_config, train_config
 from .data import EpochSampler, SequenceDataset, WindowDataset, make_loader, mutate_batch, read_table, reverse_complement_batch
 from .device import resolve_device
 from .metrics import binary_metrics
@@ -45,6 +45,7 @@ __all__ = [
     "predict_proba",
     "fit",
     "train_table",
+    "fold_splits",
     "evaluate_table",
     "HISTORY_COLUMNS",
 ]
@@ -90,6 +91,8 @@ def train_one_epoch(model, loader, optimizer, state, model_cfg, train_cfg, devic
         tokens, lengths, labels = (t.to(device, non_blocking=True) for t in (tokens, lengths, labels))
         with _autocast(device):
             logits = model(tokens, lengths)
+        if train_cfg.label_smoothing:
+            labels = labels * (1 - train_cfg.label_smoothing) + train_cfg.label_smoothing / 2
         loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -352,7 +355,8 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     torch.manual_seed(train_cfg.seed)
     generators = {"shuffle": torch.Generator().manual_seed(train_cfg.seed), "augment": torch.Generator().manual_seed(train_cfg.seed + 1)}
     model = NucleicTransformer(model_cfg).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.999), eps=1e-8)
+    # AdamW with weight_decay 0 takes exactly Adam's steps
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.0, betas=(0.9, 0.999), eps=1e-8, weight_decay=train_cfg.weight_decay)
     # everything about the run that a checkpoint must bring back, besides weights and RNGs
     run = {"epoch": 0, "step": 0, "history": [], "best": {"epoch": 0, "score": -math.inf, "bad": 0}, "stopped": False,
            "meta": dict(meta or {}), "data": _fingerprint(*(d for d in (train_set, valid_set) if d is not None))}
@@ -407,15 +411,30 @@ def _subset(split, idx):
     return tokens[idx, : int(lengths_i.max())], lengths_i, labels[idx]
 
 
-def _configs(preset, tokens, epochs, batch_size, seed):
-    mcfg = model_config(preset)
+def _configs(preset, tokens, epochs, batch_size, seed, overrides=None):
+    """Model and training configs of ``preset``; ``overrides`` keys go to whichever config has the field."""
+    overrides = dict(overrides or {})
+    model_keys = set(ModelConfig.__dataclass_fields__)
+    train_keys = set(TrainConfig.__dataclass_fields__)
+    unknown = sorted(set(overrides) - model_keys - train_keys)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(map(repr, unknown))}: not a ModelConfig or TrainConfig field")
+    mcfg = model_config(preset, **{k: v for k, v in overrides.items() if k in model_keys})
     mcfg.max_len = max(mcfg.max_len, tokens.shape[1])
-    overrides = {"seed": seed}
+    train_overrides = {"seed": seed, **{k: v for k, v in overrides.items() if k in train_keys}}
     if epochs is not None:
-        overrides["epochs"] = epochs
+        train_overrides["epochs"] = epochs
     if batch_size is not None:
-        overrides.update(batch_size=batch_size, cuda_batch_size=batch_size)
-    return mcfg, train_config(preset, **overrides)
+        train_overrides.update(batch_size=batch_size, cuda_batch_size=batch_size)
+    return mcfg, train_config(preset, **train_overrides)
+
+
+def fold_splits(labels, folds, seed=0):
+    """The stratified, seeded K-fold split of :func:`train_table`: a list of (train_idx, valid_idx)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(labels)), labels))
 
 
 def _both_classes(path, labels, need=1):
@@ -424,7 +443,8 @@ def _both_classes(path, labels, need=1):
         raise ValueError(f"{path}: needs at least {need} sequence(s) of each label, has {counts[0]} of 0 and {counts[1]} of 1")
 
 
-def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=None, batch_size=None, device="auto", seed=0):
+def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=None, batch_size=None, device="auto", seed=0,
+                overrides=None):
     """Train on a ``sequence<TAB>label`` table (``ntpipe train``).
 
     Parameters
@@ -439,6 +459,9 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
         the highest validation AUC. With neither, a stratified, seeded 10% of
         the table is held out for validation.
     preset, epochs, batch_size, device, seed : model preset and training overrides
+    overrides : dict of further :class:`~ntpipe.config.ModelConfig` or
+        :class:`~ntpipe.config.TrainConfig` fields (``{"nmute": 18}``);
+        unknown keys raise ValueError
 
     Returns
     -------
@@ -448,7 +471,7 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
     ------
     ValueError for a bad table or split, before anything is written to ``out``.
     """
-    from sklearn.model_selection import StratifiedKFold, train_test_split
+    from sklearn.model_selection import train_test_split
 
     data = read_table(sequences)
     labels = data[2]
@@ -462,8 +485,9 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
     elif vdata is None:
         _both_classes(sequences, labels, need=2)
     tokens = data[0] if vdata is None or data[0].shape[1] >= vdata[0].shape[1] else vdata[0]
-    mcfg, tcfg = _configs(preset, tokens, epochs, batch_size, seed)
-    meta = {"preset": preset, "sequences": os.fspath(sequences), "valid": None if valid is None else os.fspath(valid)}
+    mcfg, tcfg = _configs(preset, tokens, epochs, batch_size, seed, overrides)
+    meta = {"preset": preset, "overrides": dict(overrides or {}), "sequences": os.fspath(sequences),
+            "valid": None if valid is None else os.fspath(valid)}
 
     if vdata is not None:
         return fit(data, vdata, mcfg, tcfg, out, meta={**meta, "n_train": len(labels)}, device=device)
@@ -471,9 +495,8 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
         train_idx, valid_idx = train_test_split(np.arange(len(labels)), test_size=0.1, stratify=labels, random_state=seed)
         return fit(_subset(data, train_idx), _subset(data, valid_idx), mcfg, tcfg, out, meta={**meta, "n_train": len(train_idx)}, device=device)
 
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     per_fold = []
-    for i, (train_idx, valid_idx) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+    for i, (train_idx, valid_idx) in enumerate(fold_splits(labels, folds, seed)):
         fold_dir = os.path.join(out, f"fold{i}")
         m = fit(_subset(data, train_idx), _subset(data, valid_idx), mcfg, tcfg, fold_dir, meta={**meta, "fold": i, "folds": folds, "n_train": len(train_idx)}, device=device)
         per_fold.append(m)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ntpipe.baseline import kmer_features, kmer_logistic
+from ntpipe.baseline import kmer_features, kmer_logistic, kmer_logistic_folds
 from ntpipe.encoding import encode
 
 
@@ -35,3 +35,14 @@ def test_kmer_logistic_learns_composition():
     assert m["auc"] > 0.9
     with pytest.raises(ValueError, match="both labels"):
         kmer_logistic((np.zeros((3, 10), np.uint8), None, [1, 1, 1]), _gc_task(10, 1))
+
+
+def test_kmer_logistic_folds_scores_each_held_out_fold():
+    from ntpipe.train import fold_splits
+
+    tokens, _, labels = _gc_task(120, 0)
+    splits = fold_splits(labels, 3, seed=0)
+    per_fold = kmer_logistic_folds((tokens, None, labels), splits)
+    assert [m["n_pos"] + m["n_neg"] for m in per_fold] == [len(v) for _, v in splits]
+    t, v = splits[1]
+    assert per_fold[1] == kmer_logistic((tokens[t], None, labels[t]), (tokens[v], None, labels[v]))

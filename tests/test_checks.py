@@ -221,7 +221,8 @@ def _break_vcf_contig(work, panel, training, varieties, config):
 
 def _break_vcf_length(work, panel, training, varieties, config):
     config["reference"] = str(_copy_fasta_without(panel / "reference.fa", work / "ref.fa", shorten=["Chr2"]))
-    return [r"varieties.vcf.gz, header line \d+: contig 'Chr2' is 10018 bp long; in the reference .*ref.fa 'Chr2' is 10008 bp"]
+    n = dict(line.split("\t")[:2] for line in (panel / "reference.fa.fai").read_text().splitlines())["Chr2"]
+    return [rf"varieties.vcf.gz, header line \d+: contig 'Chr2' is {n} bp long; in the reference .*ref.fa 'Chr2' is {int(n) - 10} bp"]
 
 
 def _break_peaks_chrom(work, panel, training, varieties, config):

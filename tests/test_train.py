@@ -211,3 +211,23 @@ def test_checkpoint_of_other_data_is_not_resumed(tmp_path, caplog):
     assert "other data: starting over" in caplog.text
     assert metrics["epochs_run"] == 1
     assert metrics == fit(motif_task(64, 40, 5), motif_task(32, 40, 1), mcfg, tcfg, tmp_path / "fresh", device="cpu")
+
+
+def test_train_table_overrides(tmp_path, tables):
+    train, _ = tables
+    train_table(train, tmp_path / "o", epochs=1, batch_size=32, overrides={"d_model": 16, "n_heads": 2, "nmute": 3})
+    _, cfg, meta = load_model(tmp_path / "o" / "model.pt")
+    assert cfg.d_model == 16 and meta["overrides"] == {"d_model": 16, "n_heads": 2, "nmute": 3}
+    with pytest.raises(ValueError, match="'no_such_knob'"):
+        train_table(train, tmp_path / "bad", epochs=1, overrides={"no_such_knob": 1})
+    assert not (tmp_path / "bad").exists()
+
+
+def test_weight_decay_and_label_smoothing(tmp_path):
+    train, valid = motif_task(128, 40, 0), motif_task(64, 40, 1)
+    mcfg, tcfg = tiny_configs(epochs=1)
+    plain = fit(train, valid, mcfg, tcfg, tmp_path / "plain", device="cpu")
+    assert tcfg.weight_decay == 0.0 and tcfg.label_smoothing == 0.0  # defaults: plain Adam, hard targets
+    for knob in ({"weight_decay": 0.1}, {"label_smoothing": 0.2}):
+        m = fit(train, valid, mcfg, tiny_configs(epochs=1, **knob)[1], tmp_path / str(knob), device="cpu")
+        assert math.isfinite(m["auc"]) and m != plain

@@ -1,0 +1,62 @@
+"""benchmarks/quality.py on a tiny synthetic table (2 folds, 1 epoch)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from test_train import motif_task, write_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def quality():
+    spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quality_writes_model_and_baseline_figures(tmp_path, quality):
+    data = tmp_path / "data"
+    data.mkdir()
+    write_table(data / "ecoli_promoters.tsv", *motif_task(60, 50, 0, min_length=40))
+    out = tmp_path / "out"
+    report = quality.main(["--data", str(data), "--sets", "ecoli", "--folds", "2", "--threads", "1", "--out", str(out),
+                           "--demo-results", str(tmp_path / "no_results"),
+                           "--set", "epochs=1", "--set", "kmers=[7]", "--set", "pool=2", "--set", "d_model=16"])
+    text = (out / "quality.md").read_text()
+    assert "| metric | Nucleic Transformer | 4-mer LR | target |" in text
+    res = json.loads((out / "quality.json").read_text())["sets"]["ecoli"]
+    assert len(res["model"]["per_fold"]) == len(res["kmer4_lr"]["per_fold"]) == 2
+    assert res["model"]["per_fold"][0]["epochs_run"] == 1
+    for metric in ("auc", "acc", "mcc"):
+        # both figures of each metric are in the table's row
+        row = next(line for line in text.splitlines() if line.startswith(f"| {metric.upper() if metric != 'acc' else 'accuracy'} |"))
+        assert f"{res['model'][metric]:.3f}" in row and f"{res['kmer4_lr'][metric]:.3f}" in row
+    assert report["overrides"] == {"epochs": 1, "kmers": [7], "pool": 2, "d_model": 16}
+    assert "demo" not in report  # no results folder: skipped
+
+
+def test_quality_reads_demo_results(tmp_path, quality):
+    models = tmp_path / "results" / "models" / "H3K4me3"
+    models.mkdir(parents=True)
+    (models / "metrics.json").write_text(json.dumps({"auc": 0.9, "auprc": 0.8, "mcc": 0.6}))
+    (tmp_path / "results" / "demo_events.tsv").write_text(
+        "effect\tcarrier_mean\tothers_mean\nlost\t0.1\t0.5\nlost\t0.6\t0.5\ngained\t0.9\t0.2\n")
+    demo = quality.demo_figures(tmp_path / "results")
+    assert demo["marks"]["H3K4me3"] == {"model": {"auc": 0.9, "auprc": 0.8, "mcc": 0.6}, "kmer4_lr": None}
+    assert demo["varieties"] is None  # missing file tolerated
+    assert demo["events"] == {"lost": 2, "lost_right": 0.5, "gained": 1, "gained_right": 1.0}
+
+
+def test_rerun_keeps_other_sets(quality):
+    merged = quality.merge_sets({"H3K9ac": {"n": 1}, "ecoli": {"n": 2}}, {"ecoli": {"n": 3}, "H3K4me3": {"n": 4}})
+    assert merged == {"ecoli": {"n": 3}, "H3K4me3": {"n": 4}, "H3K9ac": {"n": 1}}
+
+
+def test_bad_setting_names_the_value(quality):
+    with pytest.raises(ValueError, match="'nmute'"):
+        quality.parse_settings(["nmute"])
