@@ -177,7 +177,8 @@ def test_train_mark_holdout_metrics_and_final_fit(tmp_path, test_panel):
     test = eval_subset(split_by_chrom(data, split["valid_chroms"], split["test_chroms"])["test"], 80, train_config("small").seed + 1)
     loader = make_loader(WindowDataset(data["genomes"], test, data["offsets"], 200, 50), 64)
     assert evaluate(holdout, loader, torch.device("cpu"))[0]["auc"] == pytest.approx(metrics["auc"])
-    assert evaluate(final, loader, torch.device("cpu"))[0]["auc"] != pytest.approx(metrics["auc"])
+    final_state, holdout_state = final.state_dict(), holdout.state_dict()
+    assert any(not torch.equal(final_state[k], holdout_state[k]) for k in final_state)  # two different models
     assert json.loads((out / "baseline.json").read_text())["auc"] is not None
 
     # without the final fit, model.pt is the hold-out model
