@@ -150,12 +150,13 @@ class WindowDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, genomes, examples, offsets, size, stride):
-        self.genomes, self.examples, self.size = genomes, examples, int(size)
-        self.starts = offsets[examples["cultivar"], examples["chrom"]] + examples["bin"].astype(np.int64) * int(stride)
-        self.labels = np.ascontiguousarray(examples["target"], dtype=np.float32)
-        bad = np.flatnonzero(offsets[examples["cultivar"], examples["chrom"]] < 0)
+        chrom_start = offsets[examples["cultivar"], examples["chrom"]]
+        bad = np.flatnonzero(chrom_start < 0)
         if bad.size:
             raise ValueError(f"example {bad[0]} names a chromosome its cultivar's genome lacks")
+        self.genomes, self.examples, self.size = genomes, examples, int(size)
+        self.starts = chrom_start + examples["bin"].astype(np.int64) * int(stride)
+        self.labels = np.ascontiguousarray(examples["target"], dtype=np.float32)
 
     def __len__(self):
         return len(self.labels)

@@ -64,7 +64,6 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     """
     from dataclasses import replace
 
-    from .baseline import kmer_logistic
     from .data import WindowDataset
     from .trainset import eval_subset, load_labels, split_by_chrom
     from .train import fit
@@ -90,7 +89,7 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     metrics = fit(sets["train"], sets["valid"], model_cfg, train_cfg, out_dir / "holdout", test=sets["test"],
                   meta={**meta, "trained_on": "hold-out split", "split": split}, device=device)
     write_json(out_dir / "metrics.json", metrics)
-    write_json(out_dir / "baseline.json", _baseline(sets["train"], sets["test"], train_cfg, kmer_logistic))
+    write_json(out_dir / "baseline.json", _baseline(sets["train"], sets["test"], train_cfg))
     log.info("%s hold-out test AUC %s", mark, metrics.get("auc"))
 
     if train_cfg.final_fit:
@@ -107,11 +106,12 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     return metrics
 
 
-def _baseline(train, test, train_cfg, kmer_logistic, max_train=50_000):
+def _baseline(train, test, train_cfg, max_train=50_000):
     """The 4-mer logistic regression on the hold-out split: trained on one epoch's draw of the
     training examples (at most ``max_train``), binary targets (>= 0.5), scored on the test set."""
     import torch
 
+    from .baseline import kmer_logistic
     from .data import EpochSampler
 
     sampler = EpochSampler(train.labels, train_cfg.negative_ratio, torch.Generator().manual_seed(train_cfg.seed),
