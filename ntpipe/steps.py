@@ -138,14 +138,17 @@ def _read_bed(path):
     return pd.read_csv(path, sep="\t", header=None, usecols=[0, 1, 2], names=["chrom", "start", "end"], dtype={"chrom": str})
 
 
-def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out):
+def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out, effects=None):
     """Bin-level metrics of every demo variety's tracks against the simulator's truth.
 
     For VCF varieties (tracks on the reference) the truth lifted to the
     reference (``NAME.MARK.ref.bed``) is used. Also scores every planted
     motif-changing variant: the mean track over the affected interval in the
     variety that carries it, against the mean of the other varieties, written
-    next to ``out`` as ``demo_events.tsv``.
+    next to ``out`` as ``demo_events.tsv``. With ``effects`` (a dict of
+    ``reference``, ``reference_tracks`` dir and ``size``), ranks the planted
+    variants among all of each VCF variety's variants by ``|delta|``
+    (``demo_effects.tsv``, :func:`_score_effects`).
     """
     import pyBigWig
 
@@ -173,8 +176,57 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out):
     out = Path(out)
     _write_table(out, table)
     if events and Path(events).exists():
-        _score_events(pd.read_csv(events, sep="\t", dtype={"chrom": str}), varieties, tracks, stride, out.with_name("demo_events.tsv"))
+        events = pd.read_csv(events, sep="\t", dtype={"chrom": str})
+        _score_events(events, varieties, tracks, stride, out.with_name("demo_events.tsv"))
+        if effects:
+            _score_effects(events, varieties, marks, tracks_dir, stride, out.with_name("demo_effects.tsv"), **effects)
     return table
+
+
+def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference, reference_tracks, size):
+    """AUC of ``|delta|`` for the planted variants against the other variants, per mark.
+
+    Positives: the variants the simulator planted that change this mark in the
+    variety carrying them (``events.tsv``). Negatives: every other variant the
+    variety carries, except planted ones (they may change the other mark).
+    Pooled over the VCF varieties.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from .effects import variant_effects
+    from .genome import chrom_sizes, open_fasta
+    from .variants import read_variants
+
+    fasta = open_fasta(reference)
+    sizes = dict(chrom_sizes(fasta))
+    ref_tracks = {m: str(Path(reference_tracks) / f"{m}.bw") for m in marks}
+    scored = []
+    for v in varieties:
+        if not v.get("vcf"):
+            continue
+        name = v["variety"]
+        variants = read_variants(v["vcf"], v.get("sample") or None, fasta)
+        var_tracks = {m: str(Path(tracks_dir) / name / f"{m}.bw") for m in marks}
+        table = variant_effects(variants, ref_tracks, var_tracks, size, stride, sizes, min_delta=0.0)
+        mine = events[events.variety == name]
+        planted_any = set(zip(mine.chrom, mine.ref_pos + 1))
+        for mark in marks:
+            planted = set(zip(mine.chrom[mine.mark == mark], mine.ref_pos[mine.mark == mark] + 1))
+            rows = table[table.mark == mark]
+            key = list(zip(rows.chrom, rows.pos))
+            label = np.array([k in planted for k in key])
+            other = np.array([k not in planted_any for k in key])
+            keep = label | other
+            scored.append(pd.DataFrame({"mark": mark, "planted": label[keep], "abs_delta": rows["delta"].abs().to_numpy()[keep]}))
+    rows = []
+    for mark, group in pd.concat(scored).groupby("mark", sort=True):
+        y, score = group["planted"].to_numpy(), group["abs_delta"].to_numpy()
+        both = 0 < y.sum() < len(y)
+        rows.append({"mark": mark, "planted": int(y.sum()), "other": int((~y).sum()),
+                     "auc_abs_delta": float(roc_auc_score(y, score)) if both else np.nan,
+                     "median_planted": float(np.median(score[y])) if y.any() else np.nan,
+                     "median_other": float(np.median(score[~y])) if (~y).any() else np.nan})
+    _write_table(out, pd.DataFrame(rows))
 
 
 def _score_events(events, varieties, tracks, stride, out):
@@ -191,3 +243,40 @@ def _score_events(events, varieties, tracks, stride, out):
                      "effect": ev.effect, "carrier_mean": mean.get(ev.variety, np.nan),
                      "others_mean": float(np.mean(others)) if others else np.nan})
     _write_table(out, pd.DataFrame(rows))
+
+
+def variety_effects(vcf, sample, reference, tracks, reference_tracks, marks, size, stride, out, min_delta=0.1,
+                    annotation=None, chrom_aliases=False):
+    """Write ``results/effects/{variety}.tsv`` for one VCF variety (:mod:`ntpipe.effects`).
+
+    ``tracks`` and ``reference_tracks`` are bigWig paths named ``{mark}.bw``;
+    ``annotation`` an optional GFF3 on the reference's coordinates.
+    """
+    import time
+
+    from .effects import variant_effects, write_effects
+    from .genome import chrom_sizes, open_fasta
+    from .variants import read_variants
+
+    t0 = time.perf_counter()
+    fasta = open_fasta(reference)
+    sizes = dict(chrom_sizes(fasta))
+    by_mark = lambda paths: {Path(p).name.removesuffix(".bw"): str(p) for p in paths}  # noqa: E731
+    var_tracks, ref_tracks = by_mark(tracks), by_mark(reference_tracks)
+    missing = sorted(set(marks) - set(var_tracks) | set(marks) - set(ref_tracks))
+    if missing:
+        raise ValueError(f"no track for mark(s) {', '.join(missing)} among {sorted(var_tracks)} and {sorted(ref_tracks)}")
+    variants = read_variants(vcf, sample, fasta, aliases=chrom_aliases)
+    genes = None
+    if annotation:
+        from .annotation import read_genes
+
+        genes = read_genes(annotation, chrom_names=list(sizes), aliases=chrom_aliases)
+    t1 = time.perf_counter()
+    table = variant_effects(variants, {m: ref_tracks[m] for m in marks}, {m: var_tracks[m] for m in marks},
+                            size, stride, sizes, min_delta=min_delta, genes=genes)
+    write_effects(table, out)
+    n = sum(len(v) for v in variants.values())
+    log.info("%s: %d variants x %d marks -> %d rows with |delta| >= %g; variants read in %.1f s, effects in %.1f s",
+             out, n, len(marks), len(table), min_delta, t1 - t0, time.perf_counter() - t1)
+    return table

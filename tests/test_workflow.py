@@ -108,6 +108,31 @@ def test_end_to_end_writes_every_track_and_session(finished, test_panel):
 
 
 @pytest.mark.slow
+def test_effects_tables_read_off_the_reference_and_variety_tracks(finished, test_panel):
+    from ntpipe.effects import COLUMNS
+
+    config = yaml.safe_load((finished / "config.yaml").read_text())
+    size, stride = config["window"]["size"], config["window"]["stride"]
+    varieties = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
+    vcf_varieties = varieties[varieties.vcf != ""].variety.tolist()
+    assert vcf_varieties and not (finished / "results" / "effects" / f"{varieties.variety[varieties.vcf == ''].iloc[0]}.tsv").exists()
+    for variety in vcf_varieties:
+        table = pd.read_csv(finished / "results" / "effects" / f"{variety}.tsv", sep="\t", keep_default_na=False)
+        assert list(table.columns) == COLUMNS
+        strength = table["delta"].abs().to_numpy()
+        assert np.all(strength >= 0.1) and np.all(np.diff(strength) <= 0)
+        for row in table.head(20).itertuples():
+            lo = (row.pos - 1 - size + (size - stride) // 2) // stride + 1  # bins whose window holds the variant
+            hi = (row.pos - 1 + len(row.ref) - 1 + (size - stride) // 2) // stride
+            with pyBigWig.open(str(finished / "results" / "reference" / f"{row.mark}.bw")) as ref, \
+                 pyBigWig.open(str(finished / "results" / "tracks" / variety / f"{row.mark}.bw")) as var:
+                pairs = [(ref.values(row.chrom, b * stride, b * stride + 1)[0], var.values(row.chrom, b * stride, b * stride + 1)[0])
+                         for b in range(max(lo, 0), hi + 1) if b * stride < ref.chroms(row.chrom)]
+            deltas = [v - r for r, v in pairs]
+            assert row.delta == pytest.approx(max(deltas, key=abs), abs=1e-4)
+
+
+@pytest.mark.slow
 def test_one_variety_rerun_touches_nothing_else(finished, test_panel):
     varieties = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False).variety.tolist()
     target, others = varieties[0], varieties[1:]

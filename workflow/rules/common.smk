@@ -52,6 +52,12 @@ DEMO_FILES = _demo_files()
 MARKS = sorted(samples["mark"].unique())
 CULTIVARS = sorted(samples["cultivar"].unique())
 VARIETIES = list(varieties.index)
+# VCF varieties whose tracks are on the reference: their variants' effects are tabulated
+EFFECT_VARIETIES = [
+    v
+    for v in VARIETIES
+    if varieties.loc[v, "vcf"] and config["prediction"]["coordinates"] == "reference" and config["effects"]["enabled"]
+]
 
 
 def _choice(names):
@@ -69,6 +75,7 @@ def get_final_output():
     out = expand("results/models/{mark}/metrics.json", mark=MARKS)
     out += expand("results/tracks/{variety}/{mark}.bw", variety=VARIETIES, mark=MARKS)
     out += expand("results/tracks/{variety}/igv_session.xml", variety=VARIETIES)
+    out += expand("results/effects/{variety}.tsv", variety=EFFECT_VARIETIES)
     if is_demo():
         out.append("results/demo_evaluation.tsv")
     return out
@@ -115,6 +122,24 @@ def get_track_genome(wildcards):
     if config["prediction"]["coordinates"] == "variety":
         return f"results/genomes/{wildcards.variety}.fa"
     return config["reference"]
+
+
+def get_effects_input(wildcards):
+    """A VCF variety's tracks, the reference's tracks, its VCF and the annotation (if any)."""
+    if wildcards.variety not in EFFECT_VARIETIES:
+        raise ValueError(
+            f"results/effects/{wildcards.variety}.tsv: effects tables are for VCF varieties with tracks on the"
+            " reference's coordinates (prediction.coordinates: reference) and effects.enabled: true"
+        )
+    inputs = {
+        "tracks": expand("results/tracks/{variety}/{mark}.bw", variety=wildcards.variety, mark=MARKS),
+        "reference_tracks": expand("results/reference/{mark}.bw", mark=MARKS),
+        "vcf": get_variety(wildcards)["vcf"],
+        "reference": config["reference"],
+    }
+    if config.get("annotation"):
+        inputs["annotation"] = config["annotation"]
+    return inputs
 
 
 def get_predict_input(wildcards):

@@ -25,6 +25,7 @@ rule evaluate_demo:
     input:
         tracks=expand("results/tracks/{variety}/{mark}.bw", variety=VARIETIES, mark=MARKS),
         models=expand("results/models/{mark}/metrics.json", mark=MARKS),
+        reference_tracks=expand("results/reference/{mark}.bw", mark=MARKS) if EFFECT_VARIETIES else [],
     output:
         "results/demo_evaluation.tsv",
     log:
@@ -35,6 +36,11 @@ rule evaluate_demo:
         varieties=lambda wildcards: varieties.to_dict("records"),
         marks=MARKS,
         stride=config["window"]["stride"],
+        effects=lambda wildcards: (
+            {"reference": config["reference"], "reference_tracks": "results/reference", "size": config["window"]["size"]}
+            if EFFECT_VARIETIES
+            else None
+        ),
     resources:
         mem_mb=2000,
         runtime=30,

@@ -5,4 +5,4 @@ from ntpipe.steps import evaluate_demo
 
 setup_logging(snakemake.log[0])
 p = snakemake.params
-evaluate_demo(p.varieties, p.marks, p.truth, p.events, "results/tracks", p.stride, snakemake.output[0])
+evaluate_demo(p.varieties, p.marks, p.truth, p.events, "results/tracks", p.stride, snakemake.output[0], effects=p.effects)

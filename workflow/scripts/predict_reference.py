@@ -1,0 +1,15 @@
+"""Snakemake adapter: the reference's own tracks for every mark (ntpipe.predict.predict_genome)."""
+
+from pathlib import Path
+
+from ntpipe.logs import setup_logging
+from ntpipe.predict import predict_genome
+
+setup_logging(snakemake.log[0], threads=snakemake.threads)
+p = snakemake.params
+predict_genome(
+    snakemake.input.models, snakemake.input.genome, Path(snakemake.output[0]).parent, names=p.marks,
+    window=p.window["size"], stride=p.window["stride"], max_n_fraction=p.window["max_n_fraction"],
+    batch_size=p.prediction["batch_size"], device=p.prediction["device"],
+    reverse_complement=p.prediction["reverse_complement"], cache="results/cache" if p.prediction["cache"] else None,
+)
