@@ -5,6 +5,7 @@ length ``L`` covers ``[i*stride, min((i+1)*stride, L))``. Called bins are
 written as fixed-step runs; no-call bins are left out (a gap, not NaN or 0).
 """
 
+import glob
 import logging
 import os
 from pathlib import Path
@@ -37,7 +38,10 @@ class BigWigWriter:
     The file is written under a temporary name in the same directory and
     renamed to ``path`` on a clean exit of the ``with`` block; on an exception
     it is closed and deleted (nothing half-written is left), and the exception
-    propagates.
+    propagates. A job killed outright (SIGKILL, node failure) leaves only its
+    temporary file (``.{name}.{pid}.tmp``), never ``path``; the next writer of
+    ``path`` removes such leftovers, those last modified before it started,
+    once it has renamed its own.
 
     Parameters
     ----------
@@ -78,6 +82,7 @@ class BigWigWriter:
         if self._bw is None:
             raise OSError(f"cannot open {self._tmp} for writing")
         self._bw.addHeader(self.sizes, maxZooms=self.max_zooms)
+        self._started = os.stat(self._tmp).st_mtime_ns  # the file system's clock, as the leftovers' times
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -86,12 +91,23 @@ class BigWigWriter:
             bw.close()
             os.replace(self._tmp, self.path)
             log.debug("wrote %s", self.path)
+            self._remove_leftovers()
         else:
             try:
                 bw.close()
             finally:
                 self._tmp.unlink(missing_ok=True)
         return False
+
+    def _remove_leftovers(self):
+        """Delete the temporary files of killed writers of this path (older than this writer's)."""
+        for tmp in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):
+            try:
+                if tmp.stat().st_mtime_ns < self._started:
+                    tmp.unlink()
+                    log.info("removed %s, left by an interrupted run", tmp)
+            except FileNotFoundError:
+                pass
 
     def add_bins(self, chrom, values, called, stride):
         """Write one chromosome's bins.

@@ -12,9 +12,9 @@ training. What is read:
   are in the reference with the same lengths (with ``chrom_aliases``, under
   the reference's name in another naming: ``chr01`` for ``Chr1``);
 - every BAM's header (pysam): its references are in the genome with the same
-  lengths, and it is indexed;
-- every peaks file, one pass: BED lines, chromosomes in the genome's ``.fai``,
-  intervals inside the chromosome;
+  lengths (with ``chrom_aliases``, under another naming), and it is indexed;
+- every peaks file, one pass: BED lines, chromosomes in the genome's ``.fai``
+  (with ``chrom_aliases``, under another naming), intervals inside the chromosome;
 - the split chromosomes (``split.valid_chroms``, ``split.test_chroms``) are
   in every cultivar genome and leave at least one chromosome to train on.
 
@@ -34,7 +34,7 @@ import logging
 import os
 from pathlib import Path
 
-from .chroms import match
+from .chroms import Matcher, match
 from .genome import chrom_sizes, open_fasta
 
 __all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split"]
@@ -79,7 +79,7 @@ def fasta_sizes(path):
     return sizes
 
 
-def check_peaks(path, sizes, genome):
+def check_peaks(path, sizes, genome, aliases=False):
     """One pass over a BED3+ peaks file (plain or gzipped) against its genome.
 
     Parameters
@@ -87,16 +87,19 @@ def check_peaks(path, sizes, genome):
     path : the peaks file.
     sizes : ``{chrom: length}`` of its genome (:func:`fasta_sizes`).
     genome : the genome's path, for messages.
+    aliases : chromosomes may be the genome's under another naming
+        (:func:`ntpipe.chroms.match`); ambiguous ones are an error.
 
     Raises
     ------
     ValueError naming the file, line, column and value: a line that is not
-    BED, a chromosome the genome lacks, an interval that is not
-    ``0 <= start < end <= length``, or a file without peaks.
+    BED, a chromosome the genome lacks (or matches ambiguously), an interval
+    that is not ``0 <= start < end <= length``, or a file without peaks.
     """
     path = Path(path)
     with open(path, "rb") as fh:
         gzipped = fh.read(2) == b"\x1f\x8b"
+    names = Matcher(sizes, aliases)
     n = 0
     with (gzip.open(path, "rt") if gzipped else open(path)) as fh:
         for lineno, line in enumerate(fh, 1):
@@ -105,13 +108,18 @@ def check_peaks(path, sizes, genome):
             fields = line.rstrip("\r\n").split("\t", 3)
             if len(fields) < 3:
                 raise ValueError(f"{path}, line {lineno}: expected BED (chrom<TAB>start<TAB>end...), got {line.strip()[:80]!r}")
-            chrom = fields[0]
+            try:
+                chrom = names(fields[0])
+            except ValueError as err:
+                raise ValueError(f"{path}, line {lineno}, column 1: {err} (chrom_aliases: true);"
+                                 " expected one genome name per chromosome") from None
             length = sizes.get(chrom)
             if length is None:
                 raise ValueError(
-                    f"{path}, line {lineno}, column 1: chromosome {chrom!r} is not in the genome {genome}"
+                    f"{path}, line {lineno}, column 1: chromosome {fields[0]!r} is not in the genome {genome}"
                     f" (its .fai names {_names(sizes)})"
-                    + _other_naming(chrom, sizes, "rename the peaks file's chromosomes to the genome's")
+                    + _other_naming(fields[0], sizes, "set chrom_aliases: true in the config to match it,"
+                                    " or rename the peaks file's chromosomes to the genome's")
                 )
             try:
                 start, end = int(fields[1]), int(fields[2])
@@ -140,8 +148,10 @@ def _header_line(text, prefix):
     return None
 
 
-def check_bam(path, sizes, genome):
+def check_bam(path, sizes, genome, aliases=False):
     """A BAM's header against its genome: every reference in it, same lengths; indexed.
+    With ``aliases``, references may be the genome's under another naming
+    (:func:`ntpipe.chroms.match`); ambiguous ones are an error.
 
     Raises
     ------
@@ -155,22 +165,29 @@ def check_bam(path, sizes, genome):
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: cannot read as BAM: {err}") from None
     with bam:
-        text = str(bam.header) if any(sizes.get(n) != n_bp for n, n_bp in zip(bam.references, bam.lengths)) else ""
-        for name, length in zip(bam.references, bam.lengths):
-            if name in sizes and length == sizes[name]:
+        names = Matcher(sizes, aliases)
+        try:
+            to_genome = {name: names(name) for name in bam.references}
+        except ValueError as err:
+            raise ValueError(f"{path}: {err} (chrom_aliases: true); expected one genome name per reference") from None
+        lengths = dict(zip(bam.references, bam.lengths))
+        text = str(bam.header) if any(sizes.get(to_genome[n]) != n_bp for n, n_bp in lengths.items()) else ""
+        for name, length in lengths.items():
+            target = to_genome[name]
+            if target is not None and length == sizes[target]:
                 continue
             line = _header_line(text, f"@SQ\tSN:{name}\t")
             where = f"{path}, header line {line}" if line else str(path)
-            if name not in sizes:
+            if target is None:
                 raise ValueError(
                     f"{where}: reference {name!r} is not in the genome {genome} (its .fai names {_names(sizes)})"
-                    + _other_naming(name, sizes, "align to the genome, or rename the BAM's references (samtools reheader)")
+                    + _other_naming(name, sizes, "set chrom_aliases: true in the config to match it, or align to"
+                                    " the genome, or rename the BAM's references (samtools reheader)")
                 )
-            if length != sizes[name]:
-                raise ValueError(
-                    f"{where}: reference {name!r} is {length} bp long; in the genome {genome} it is {sizes[name]} bp"
-                    " (aligned to another assembly?)"
-                )
+            raise ValueError(
+                f"{where}: reference {name!r} is {length} bp long; in the genome {genome}"
+                f" {'it' if target == name else repr(target)} is {sizes[target]} bp (aligned to another assembly?)"
+            )
         if not bam.has_index():
             raise ValueError(f"{path}: BAM has no index; expected {path}.bai (run samtools index {path})")
 
@@ -311,7 +328,7 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
 
     Parameters
     ----------
-    config : the validated config (``reference``, ``split``).
+    config : the validated config (``reference``, ``split``, ``chrom_aliases``).
     samples, varieties : the sheets from :func:`ntpipe.sheets.load_training_sheet`
         and :func:`ntpipe.sheets.load_varieties_sheet` (indexed by file line).
     samples_path, varieties_path : the sheets' paths, for messages.
@@ -337,6 +354,7 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
         return sizes[f]
 
     reference = config["reference"]
+    aliases = config.get("chrom_aliases", False)
     vcf_rows = [(varieties_path, line, row) for line, row in _rows(varieties) if row.get("vcf")]
     vcf_rows += [(samples_path, line, row) for line, row in _rows(samples) if row.get("vcf")]
     if not Path(reference).exists() and not pending(reference):
@@ -362,10 +380,11 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
         if pending(genome):
             continue
         if row.get("peaks") and not pending(row["peaks"]):
-            store.run("peaks", [row["peaks"], genome], check_peaks, row["peaks"], genome_sizes(genome), genome)
+            store.run("peaks+aliases" if aliases else "peaks", [row["peaks"], genome], check_peaks,
+                      row["peaks"], genome_sizes(genome), genome, aliases)
         for col in ("bam", "control"):
             if row.get(col) and not pending(row[col]):
-                check_bam(row[col], genome_sizes(genome), genome)
+                check_bam(row[col], genome_sizes(genome), genome, aliases)
 
     by_vcf = {}
     for sheet, line, row in vcf_rows:
@@ -373,5 +392,5 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
     if by_vcf and not pending(reference):
         for vcf, wanted in by_vcf.items():
             if not pending(vcf):
-                check_vcf(vcf, genome_sizes(reference), reference, wanted, aliases=config.get("chrom_aliases", False))
+                check_vcf(vcf, genome_sizes(reference), reference, wanted, aliases=aliases)
     store.save()

@@ -4,12 +4,13 @@ Rice files name the same chromosome ``Chr1`` (MSU, IRGSP), ``chr01``
 (RAP-DB), ``chr1`` (UCSC style) or ``1`` (Ensembl). :func:`canonical` maps
 them to one key (a ``chr``/``Chr``/``CHR`` prefix dropped, leading zeros of a
 number dropped, case ignored), and :func:`match` pairs the names of one file
-with those of a genome through that key, refusing any ambiguous pairing.
+with those of a genome through that key, refusing any ambiguous pairing;
+:class:`Matcher` does the same one name at a time, as a file is read.
 """
 
 import re
 
-__all__ = ["canonical", "match"]
+__all__ = ["canonical", "match", "Matcher"]
 
 _PREFIX = re.compile(r"^chr(?:omosome)?[_-]?", re.IGNORECASE)
 
@@ -26,6 +27,49 @@ def canonical(name):
     """
     rest = _PREFIX.sub("", name, count=1) or name
     return str(int(rest)) if rest.isdigit() else rest.lower()
+
+
+class Matcher:
+    """Pairs a file's chromosome names with a genome's one name at a time, as
+    the file is read, by the rule of :func:`match`.
+
+    Parameters
+    ----------
+    targets : iterable of str, the genome's names (e.g. its ``.fai`` order).
+    aliases : False pairs exact names only (a name in another naming has no target).
+
+    Calling it with a name returns the target name or None, and raises
+    ValueError where :func:`match` would. ``renamed`` holds the pairs so far
+    whose names differ.
+    """
+
+    def __init__(self, targets, aliases=True):
+        self.targets = dict.fromkeys(targets)
+        self.aliases = aliases
+        self.by_key = {}
+        for t in self.targets if aliases else ():
+            self.by_key.setdefault(canonical(t), []).append(t)
+        self.pairs, self.taken = {}, {}  # name -> target (or None), target -> name
+
+    def __call__(self, name):
+        if name in self.pairs:
+            return self.pairs[name]
+        target = name if name in self.targets else None
+        if target is None and self.aliases:
+            candidates = self.by_key.get(canonical(name), [])
+            if len(candidates) > 1:
+                raise ValueError(f"chromosome {name!r} matches several names of the genome: {candidates}")
+            target = candidates[0] if candidates else None
+        if target is not None:
+            if self.taken.setdefault(target, name) != name:
+                raise ValueError(f"chromosomes {self.taken[target]!r} and {name!r} are both the genome's {target!r}")
+        self.pairs[name] = target
+        return target
+
+    @property
+    def renamed(self):
+        """``{name: target}`` of the names paired with another name so far."""
+        return {n: t for n, t in self.pairs.items() if t is not None and t != n}
 
 
 def match(names, targets):
@@ -47,24 +91,5 @@ def match(names, targets):
     ValueError when a name's key is shared by several targets (``Chr1`` and
     ``chr01`` in one genome), or two names land on one target.
     """
-    targets = list(targets)
-    present = set(targets)
-    by_key = {}
-    for t in targets:
-        by_key.setdefault(canonical(t), []).append(t)
-    out, taken = {}, {}
-    for name in names:
-        if name in present:
-            target = name
-        else:
-            candidates = by_key.get(canonical(name), [])
-            if len(candidates) > 1:
-                raise ValueError(f"chromosome {name!r} matches several names of the genome: {candidates}")
-            if not candidates:
-                continue
-            target = candidates[0]
-        if target in taken and taken[target] != name:
-            raise ValueError(f"chromosomes {taken[target]!r} and {name!r} are both the genome's {target!r}")
-        taken[target] = name
-        out[name] = target
-    return out
+    pair = Matcher(targets)
+    return {name: target for name in names if (target := pair(name)) is not None}

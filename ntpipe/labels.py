@@ -14,6 +14,10 @@ ChIP's own genome-wide mean for a window. A window is positive when that
 reaches ``min_log2_enrichment`` and holds at least ``min_reads`` ChIP reads,
 negative when it is at most 0, ambiguous in between.
 
+Chromosome names: a peaks file or BAM names its genome's chromosomes exactly,
+or, with ``aliases`` (the config's ``chrom_aliases``), in another of the usual
+namings (``chr01``, ``1`` for ``Chr1``: :mod:`ntpipe.chroms`), each rename logged.
+
 Training examples are built from these labels by :mod:`ntpipe.trainset`.
 """
 
@@ -25,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .chroms import Matcher
 from .encoding import window_bounds
 from .intervals import covered_before, merge_intervals
 
@@ -50,27 +55,38 @@ class LabelConfig:
     min_reads: int = 5
 
 
-def read_peaks(path, sizes):
+def _log_renamed(path, names):
+    if names.renamed:
+        log.info("%s: chromosome names matched to the genome's (chrom_aliases): %s", path,
+                 ", ".join(f"{k} -> {v}" for k, v in names.renamed.items()))
+
+
+def read_peaks(path, sizes, aliases=False):
     """Read BED3+ peaks (narrowPeak, broadPeak; plain or gzipped).
 
     Parameters
     ----------
     path : peaks file.
     sizes : ``{chrom: length}`` of the genome the peaks are on.
+    aliases : match the file's chromosome names to the genome's across namings
+        (see module doc); False: they must be the genome's.
 
     Returns
     -------
-    ``{chrom: (starts, ends)}`` int64 arrays, sorted, merged where they overlap.
+    ``{chrom: (starts, ends)}`` int64 arrays, sorted, merged where they
+    overlap, keyed by the genome's names.
 
     Raises
     ------
     ValueError naming the file and line for an empty file, malformed lines,
-    chromosomes the genome lacks, or peaks past a chromosome end.
+    chromosomes the genome lacks (or, with ``aliases``, matches ambiguously),
+    or peaks past a chromosome end.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"peaks file not found: {path}")
     opener = gzip.open if path.name.endswith(".gz") else open
+    names = Matcher(sizes, aliases)
     rows = []
     with opener(path, "rt") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -81,6 +97,10 @@ def read_peaks(path, sizes):
                 chrom, start, end = fields[0], int(fields[1]), int(fields[2])
             except (IndexError, ValueError):
                 raise ValueError(f"{path}, line {lineno}: expected BED (chrom<TAB>start<TAB>end...), got {line.strip()[:80]!r}") from None
+            try:
+                chrom = names(chrom) or chrom
+            except ValueError as err:
+                raise ValueError(f"{path}, line {lineno}: {err} (chrom_aliases)") from None
             if chrom not in sizes:
                 raise ValueError(f"{path}, line {lineno}: chromosome {chrom!r} is not in the genome (it has {list(sizes)[:12]})")
             if not 0 <= start < end:
@@ -90,6 +110,7 @@ def read_peaks(path, sizes):
             rows.append((chrom, start, end))
     if not rows:
         raise ValueError(f"{path}: no peaks (the file is empty); a mark needs at least one peak per cultivar")
+    _log_renamed(path, names)
     df = pd.DataFrame(rows, columns=["chrom", "start", "end"])
     return {chrom: merge_intervals(g.start.to_numpy(np.int64), g.end.to_numpy(np.int64)) for chrom, g in df.groupby("chrom", sort=False)}
 
@@ -126,7 +147,7 @@ def _window_counts(read_pos, length, size, stride):
     return cum[hi] - cum[lo]
 
 
-def bam_labels(chip, control, sizes, cfg):
+def bam_labels(chip, control, sizes, cfg, aliases=False):
     """Label every bin from ChIP (and optional control) alignments.
 
     Parameters
@@ -134,8 +155,11 @@ def bam_labels(chip, control, sizes, cfg):
     chip, control : paths to sorted, indexed BAMs (control may be None).
     sizes : ``{chrom: length}`` of the cultivar genome, in .fai order.
     cfg : :class:`LabelConfig`.
+    aliases : match each BAM's reference names to the genome's across namings
+        (see module doc); False: they must be the genome's.
 
-    Returns ``{chrom: int8 labels}`` (see module doc for the rule).
+    Returns ``{chrom: int8 labels}`` (see module doc for the rule), keyed by
+    the genome's names.
     """
     import pysam
 
@@ -145,15 +169,23 @@ def bam_labels(chip, control, sizes, cfg):
         bam = pysam.AlignmentFile(str(path), "rb")
         if not bam.has_index():
             raise ValueError(f"{path}: BAM has no index (run samtools index)")
-        missing = [c for c in bam.references if c not in sizes]
+        names = Matcher(sizes, aliases)
+        try:
+            to_genome = {ref: names(ref) for ref in bam.references}
+        except ValueError as err:
+            bam.close()
+            raise ValueError(f"{path}: {err} (chrom_aliases)") from None
+        missing = [ref for ref, chrom in to_genome.items() if chrom is None]
         if missing:
+            bam.close()
             raise ValueError(f"{path}: BAM references {missing[:5]} are not in the genome")
-        return bam
+        _log_renamed(path, names)
+        return bam, {chrom: ref for ref, chrom in to_genome.items()}
 
     bams = [open_bam(chip)] + ([open_bam(control)] if control else [])
-    starts = [{c: _read_starts(b, c) if c in b.references else np.zeros(0, np.int64) for c in sizes} for b in bams]
+    starts = [{c: _read_starts(b, refs[c]) if c in refs else np.zeros(0, np.int64) for c in sizes} for b, refs in bams]
     totals = [sum(len(v) for v in s.values()) for s in starts]
-    for b in bams:
+    for b, _ in bams:
         b.close()
     if totals[0] == 0:
         raise ValueError(f"{chip}: no mapped reads")

@@ -91,12 +91,12 @@ def load_genome(path, sizes, size, stride):
     return tokens
 
 
-def _cultivar_labels(row, sizes, cfg):
+def _cultivar_labels(row, sizes, cfg, aliases):
     """``{chrom: int8 labels}`` of every bin, from the row's peaks or BAM."""
     if row.get("peaks"):
-        peaks = read_peaks(row["peaks"], dict(sizes))
+        peaks = read_peaks(row["peaks"], dict(sizes), aliases=aliases)
         return {c: peak_labels(peaks.get(c), n, cfg.size, cfg.stride, cfg.positive_fraction) for c, n in sizes}
-    return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg)
+    return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=aliases)
 
 
 def _gc_percent(tokens, starts, size):
@@ -107,7 +107,7 @@ def _gc_percent(tokens, starts, size):
     return np.round(100 * n_gc / np.maximum(n_called, 1)).astype(np.uint8)
 
 
-def build_labels(rows, encoded, cfg, out):
+def build_labels(rows, encoded, cfg, out, aliases=False):
     """Every labelled window of one mark over its cultivars, merged, saved to ``out`` (.npz).
 
     Parameters
@@ -116,6 +116,8 @@ def build_labels(rows, encoded, cfg, out):
     encoded : ``{cultivar: path}`` of each genome encoded by :func:`encode_genome`.
     cfg : :class:`~ntpipe.labels.LabelConfig` (window geometry and labelling rule).
     out : output path, written atomically.
+    aliases : peaks and BAMs may name the genome's chromosomes in another
+        naming (the config's ``chrom_aliases``, :mod:`ntpipe.labels`).
 
     Returns a dict of counts (labelled copies, examples, positive examples).
     """
@@ -129,7 +131,7 @@ def build_labels(rows, encoded, cfg, out):
     lengths = {c: dict(sizes[c]) for c in cultivars}
     labels = {}
     for r in rows:
-        labels[r["cultivar"]] = _cultivar_labels(r, sizes[r["cultivar"]], cfg)
+        labels[r["cultivar"]] = _cultivar_labels(r, sizes[r["cultivar"]], cfg, aliases)
         log.info("%s: labelled %d chromosomes", r["cultivar"], len(labels[r["cultivar"]]))
     chroms = list(dict.fromkeys(c for cv in cultivars for c, _ in sizes[cv]))
     parts, n_copies = [], 0

@@ -1,5 +1,7 @@
 """Tests for ntpipe.bigwig: header order, values, gaps, partial last bin, atomicity."""
 
+import os
+
 import numpy as np
 import pyBigWig
 import pytest
@@ -98,6 +100,21 @@ def test_exception_inside_block_leaves_no_file(tmp_path):
             bw.add_bins("Chr1", np.zeros(11, np.float32), None, STRIDE)
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_next_writer_removes_what_a_killed_writer_left(tmp_path):
+    # a writer killed outright leaves its temporary file (tests/test_interrupt.py kills a real one)
+    killed, other_track, still_writing = (tmp_path / n for n in (".x.bw.99999.tmp", ".y.bw.99999.tmp", ".x.bw.88888.tmp"))
+    for f in (killed, other_track, still_writing):
+        f.write_bytes(b"partial")
+    hour_ago = killed.stat().st_mtime_ns - 3600 * 10**9
+    for f in (killed, other_track):
+        os.utime(f, ns=(hour_ago, hour_ago))
+    os.utime(still_writing, ns=(hour_ago + 2 * 3600 * 10**9,) * 2)  # written to after this writer started
+    with BigWigWriter(tmp_path / "x.bw", SIZES) as bw:
+        bw.add_bins("Chr2", np.full(4, 0.5, np.float32), None, STRIDE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".x.bw.88888.tmp", ".y.bw.99999.tmp", "x.bw"]
+    assert read_bins(tmp_path / "x.bw", "Chr2", STRIDE).tolist() == [0.5] * 4
 
 
 def test_zoom_levels_required(tmp_path):

@@ -113,7 +113,7 @@ def test_vcf_samples_and_contigs(tmp_path):
 
 def test_other_namings_get_a_hint_and_vcfs_match_them_with_chrom_aliases(tmp_path):
     (tmp_path / "p.bed").write_text("chr01\t10\t100\n")
-    with pytest.raises(ValueError, match=r"chromosome 'chr01' is not in the genome g.fa .*; it is 'Chr1' there under another naming: rename"):
+    with pytest.raises(ValueError, match=r"chromosome 'chr01' is not in the genome g.fa .*; it is 'Chr1' there under another naming: set chrom_aliases: true"):
         checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")
     with pytest.raises(ValueError, match=r"reference '1' is not in the genome g.fa .*; it is 'Chr1' there under another naming"):
         checks.check_bam(write_bam(tmp_path / "ens.bam", {"1": 1000}), SIZES, "g.fa")
@@ -127,6 +127,36 @@ def test_other_namings_get_a_hint_and_vcfs_match_them_with_chrom_aliases(tmp_pat
     twice = write_vcf(tmp_path / "twice.vcf.gz", ["A"], {"chr1": 1000, "1": 1000})
     with pytest.raises(ValueError, match=r"twice.vcf.gz: chromosomes 'chr1' and '1' are both the genome's 'Chr1' \(chrom_aliases: true\)"):
         checks.check_vcf(twice, SIZES, "ref.fa", [("v.tsv, line 2", "A")], aliases=True)
+
+
+def test_peaks_and_bams_in_another_naming_pass_with_chrom_aliases(tmp_path):
+    with gzip.open(tmp_path / "p.narrowPeak.gz", "wt") as fh:
+        fh.write("track name=x\nchr01\t10\t100\tp1\n3\t500\t600\tp2\nchr01\t200\t300\tp3\n")
+    checks.check_peaks(tmp_path / "p.narrowPeak.gz", SIZES, "g.fa", aliases=True)
+    with pytest.raises(ValueError, match=r"p.narrowPeak.gz, line 2, column 1: chromosome 'chr01' is not in the genome g.fa"):
+        checks.check_peaks(tmp_path / "p.narrowPeak.gz", SIZES, "g.fa")
+    (tmp_path / "long.bed").write_text("chr02\t5\t801\n")
+    with pytest.raises(ValueError, match=r"long.bed, line 1, column 3: end 801 is past the end of Chr2 \(800 bp in g.fa\)"):
+        checks.check_peaks(tmp_path / "long.bed", SIZES, "g.fa", aliases=True)
+    (tmp_path / "two.bed").write_text("chr1\t10\t100\n1\t10\t100\n")
+    with pytest.raises(ValueError, match=r"two.bed, line 2, column 1: chromosomes 'chr1' and '1' are both the genome's 'Chr1' \(chrom_aliases: true\)"):
+        checks.check_peaks(tmp_path / "two.bed", SIZES, "g.fa", aliases=True)
+    with pytest.raises(ValueError, match=r"two.bed, line 1, column 1: chromosome 'chr1' matches several names of the genome: \['Chr1', 'chr01'\]"):
+        checks.check_peaks(tmp_path / "two.bed", {**SIZES, "chr01": 1000}, "g.fa", aliases=True)
+    (tmp_path / "none.bed").write_text("chr9\t10\t100\n")
+    with pytest.raises(ValueError, match=r"none.bed, line 1, column 1: chromosome 'chr9' is not in the genome g.fa"):
+        checks.check_peaks(tmp_path / "none.bed", SIZES, "g.fa", aliases=True)
+
+    ens = write_bam(tmp_path / "ens.bam", {"1": 1000, "chr03": 600})
+    checks.check_bam(ens, SIZES, "g.fa", aliases=True)
+    with pytest.raises(ValueError, match=r"ens.bam, header line 2: reference '1' is not in the genome g.fa .*; it is 'Chr1' there under another naming: set chrom_aliases: true"):
+        checks.check_bam(ens, SIZES, "g.fa")
+    with pytest.raises(ValueError, match=r"long.bam, header line 2: reference '2' is 801 bp long; in the genome g.fa 'Chr2' is 800 bp"):
+        checks.check_bam(write_bam(tmp_path / "long.bam", {"2": 801}), SIZES, "g.fa", aliases=True)
+    with pytest.raises(ValueError, match=r"twice.bam: chromosomes 'chr1' and '1' are both the genome's 'Chr1' \(chrom_aliases: true\)"):
+        checks.check_bam(write_bam(tmp_path / "twice.bam", {"chr1": 1000, "1": 1000}), SIZES, "g.fa", aliases=True)
+    with pytest.raises(ValueError, match=r"ens.bam: chromosome '1' matches several names of the genome: \['Chr1', 'chr01'\]"):
+        checks.check_bam(ens, {**SIZES, "chr01": 1000}, "g.fa", aliases=True)
 
 
 def test_split_chromosomes_in_every_genome_and_some_left_to_train():
@@ -184,6 +214,17 @@ def test_check_inputs_cache_skips_an_unchanged_peaks_file_and_rereads_a_changed_
         checks.check_inputs(config, samples, varieties, cache=cache)
     with pytest.raises(ValueError, match=r"config reference: file not found: .*nope.fa"):
         checks.check_inputs({**config, "reference": str(tmp_path / "nope.fa")}, samples, varieties)
+
+
+def test_check_inputs_cache_keeps_a_peaks_file_that_passed_with_chrom_aliases_apart(tmp_path, genome):
+    config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
+    peaks = tmp_path / "p.bed"
+    peaks.write_text("chr01\t0\t100\n")
+    samples, varieties = _sheets(tmp_path, genome, peaks, write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
+    cache = tmp_path / ".snakemake" / "checks.json"
+    checks.check_inputs({**config, "chrom_aliases": True}, samples, varieties, cache=cache)
+    with pytest.raises(ValueError, match=r"p.bed, line 1, column 1: chromosome 'chr01' is not in the genome"):
+        checks.check_inputs(config, samples, varieties, cache=cache)  # the pass with aliases does not count
 
 
 # --- the workflow stops before any job ----------------------------------------------------------
@@ -302,6 +343,60 @@ def test_workflow_matches_a_vcf_in_another_naming_only_with_chrom_aliases(test_p
     proc = _snakemake(tmp_path, "-n", "--config", "chrom_aliases=True")  # Snakemake reads True, not true
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert "predict_variety" in proc.stdout
+
+
+
+def _renamed_bam(src, dst, rename):
+    """A copy of ``src`` with its references renamed (what ``samtools reheader`` makes), indexed."""
+    with pysam.AlignmentFile(str(src), "rb") as bam:
+        header = bam.header.to_dict()
+        header["SQ"] = [{**sq, "SN": rename(sq["SN"])} for sq in header["SQ"]]
+        with pysam.AlignmentFile(str(dst), "wb", header=header) as out:
+            for read in bam:
+                out.write(read)
+    pysam.index(str(dst))
+    return dst
+
+
+def test_workflow_matches_peaks_and_bams_in_another_naming_only_with_chrom_aliases(test_panel, tmp_path):
+    import re
+
+    training = pd.read_csv(test_panel / "training.tsv", sep="\t", dtype=str, keep_default_na=False)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config.update(samples=str(tmp_path / "training.tsv"), varieties=str(test_panel / "varieties.tsv"),
+                  reference=str(test_panel / "reference.fa"), split={"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]},
+                  demo={"outdir": str(tmp_path / "no-demo")})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+
+    def stops_without_aliases(pattern):
+        training.to_csv(tmp_path / "training.tsv", sep="\t", index=False)
+        proc = _snakemake(tmp_path)  # a real run: it must stop before any job
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0 and not (tmp_path / "results").exists() and not (tmp_path / "logs").exists(), out[-3000:]
+        assert re.search(pattern, out), f"{pattern!r} not in:\n{out[-3000:]}"
+
+    peaks_row = training.index[training.peaks.str.endswith(".gz")][0]
+    src = Path(training.loc[peaks_row, "peaks"])
+    text = gzip.open(src, "rt").read()
+    with gzip.open(tmp_path / src.name, "wt") as fh:  # Chr1 -> chr01 (RAP-DB style)
+        fh.write(re.sub(r"^Chr(\d+)\t", lambda m: f"chr{int(m.group(1)):02d}\t", text, flags=re.MULTILINE))
+    first = gzip.open(tmp_path / src.name, "rt").readline().split("\t")[0]
+    assert re.fullmatch(r"chr\d\d", first), first
+    training.loc[peaks_row, "peaks"] = str(tmp_path / src.name)
+    stops_without_aliases(rf"{src.name}, line 1, column 1: chromosome '{first}' is not in the genome .*"
+                          r"under another naming: set chrom_aliases: true")
+
+    bam_row = training.index[training.bam != ""][0]
+    ensembl = lambda name: re.sub(r"^Chr(\d+)$", r"\1", name)  # noqa: E731  Chr1 -> 1
+    for col in ("bam", "control"):
+        src = Path(training.loc[bam_row, col])
+        training.loc[bam_row, col] = str(_renamed_bam(src, tmp_path / src.name, ensembl))
+    stops_without_aliases(rf"{Path(training.loc[bam_row, 'bam']).name}, header line \d+: reference '1' is not in the"
+                          r" genome .*it is 'Chr1' there under another naming: set chrom_aliases: true")
+
+    proc = _snakemake(tmp_path, "-n", "--config", "chrom_aliases=True")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "build_labels" in proc.stdout and not (tmp_path / "results").exists()
 
 
 @pytest.mark.slow

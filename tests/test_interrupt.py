@@ -1,6 +1,8 @@
-"""Kill -9 a training run midway, then rerun: it resumes from its checkpoint and ends as an uninterrupted run does."""
+"""Kill -9 a training or prediction run midway, then rerun: it ends as an uninterrupted run does,
+and nothing the killed run left behind reads as finished."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -9,8 +11,13 @@ import time
 
 import numpy as np
 import pytest
+from conftest import tiny_model
 
+from ntpipe.bigwig import read_bins
+from ntpipe.cache import ENTRY_DTYPE
 from ntpipe.encoding import decode
+from ntpipe.genome import write_fasta
+from ntpipe.predict import predict_genome
 
 
 def _table(path, n=1200, length=240, seed=0):
@@ -56,3 +63,101 @@ def test_training_killed_midway_resumes_to_the_same_model(tmp_path):
     resumed = json.loads((tmp_path / "killed" / "metrics.json").read_text())
     assert resumed == json.loads((tmp_path / "straight" / "metrics.json").read_text())
     assert resumed["epochs_run"] == 5
+
+
+# --- prediction ---------------------------------------------------------------------------------
+
+SIZE, STRIDE = 200, 50
+CHROMS = [f"Chr{i}" for i in range(1, 7)]
+
+# A prediction job that stops at a given log message (after its work up to there is done or on disk),
+# says so in a marker file and waits there to be killed: the kill lands at a known point, not after a guessed delay.
+PAUSED_PREDICTION = """
+import logging, sys, time
+from pathlib import Path
+from ntpipe.predict import predict_genome
+
+model, genome, out, cache, marker, pause_at = sys.argv[1:]
+
+class Pause(logging.Handler):
+    def emit(self, record):
+        if record.getMessage().startswith(pause_at):
+            Path(marker).write_text(record.getMessage())
+            time.sleep(600)
+
+logging.getLogger("ntpipe").setLevel(logging.INFO)
+logging.getLogger("ntpipe").addHandler(Pause())
+predict_genome([model], genome, out, device="cpu", batch_size=32, cache=cache)
+"""
+
+
+def _genomes(tmp_path):
+    """Two varieties sharing most windows: ``b`` is ``a`` with a SNP every 700 bp."""
+    rng = np.random.default_rng(2)
+    a = {c: decode(rng.integers(0, 4, 3000)) for c in CHROMS}
+    b = {c: "".join("A" if i % 700 == 350 and base != "A" else base for i, base in enumerate(seq)) for c, seq in a.items()}
+    return write_fasta(tmp_path / "a.fa", a), write_fasta(tmp_path / "b.fa", b)
+
+
+def _tracks(path):
+    return {c: read_bins(path, c, STRIDE) for c in CHROMS}
+
+
+def _check_shards(cache):
+    """Every complete shard (``*.npy``) loads whole and holds valid entries; returns how many there are."""
+    shards = sorted(cache.glob("*/*.npy"))
+    for shard in shards:
+        entries = np.load(shard, allow_pickle=False)
+        assert entries.dtype == ENTRY_DTYPE and entries.ndim == 1 and len(entries), shard
+        assert np.isfinite(entries["p"]).all() and ((entries["p"] >= 0) & (entries["p"] <= 1)).all(), shard
+    return len(shards)
+
+
+def _cache_stats(caplog):
+    return [r.cache_stats for r in caplog.records if "model_fraction" in getattr(r, "cache_stats", {})][-1]
+
+
+@pytest.mark.parametrize("pause_at, shards", [
+    ("window cache, chromosome 3:", 1),  # b's new entries are still in memory: lost, recomputed by the rerun
+    ("window cache, genome:", 2),  # b's entries are in their shard; the tracks are complete but not renamed
+], ids=["between-chromosomes", "cache-flushed-before-rename"])
+def test_prediction_killed_midway_leaves_no_track_and_reruns_to_the_same_track(tmp_path, caplog, pause_at, shards):
+    model, _ = tiny_model(tmp_path, size=SIZE, stride=STRIDE)
+    a, b = _genomes(tmp_path)
+    cache = tmp_path / "cache"
+    predict_genome([model], a, tmp_path / "a", device="cpu", batch_size=32, cache=cache)  # another variety, done
+    predict_genome([model], b, tmp_path / "straight", device="cpu", batch_size=32)  # uninterrupted, no cache
+    out, marker = tmp_path / "b", tmp_path / "paused"
+    cmd = [sys.executable, "-c", PAUSED_PREDICTION, str(model), str(b), str(out), str(cache), str(marker), pause_at]
+    proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists() and proc.poll() is None, proc.communicate()[1][-3000:] if proc.poll() is not None else "timed out"
+    proc.send_signal(signal.SIGKILL)  # no clean-up runs: no exception handler, no atexit, no close
+    _, err = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL, err[-3000:]
+
+    assert not (out / "H3K4me3.bw").exists()  # nothing at the final path as if complete
+    assert list(out.glob(".H3K4me3.bw.*.tmp"))  # the kill landed while the track was being written
+    assert _check_shards(cache) == shards
+
+    with caplog.at_level(logging.INFO, logger="ntpipe.cache"):
+        predict_genome([model], b, out, device="cpu", batch_size=32, cache=cache)  # the rerun
+    rerun = _cache_stats(caplog)
+    assert rerun["hits"] > 0  # it used what the cache held after the kill
+    assert (rerun["model_windows"] == 0) == (shards == 2)
+    assert sorted(p.name for p in out.iterdir()) == ["H3K4me3.bw"]  # the killed run's temporary track is gone
+    straight = _tracks(tmp_path / "straight" / "H3K4me3.bw")
+    for chrom, values in _tracks(out / "H3K4me3.bw").items():
+        np.testing.assert_array_equal(np.isnan(values), np.isnan(straight[chrom]))
+        np.testing.assert_allclose(values, straight[chrom], rtol=0, atol=1e-6, equal_nan=True)
+
+    _check_shards(cache)  # still consistent: every window of b is in it, with the value it had
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ntpipe.cache"):
+        predict_genome([model], b, tmp_path / "again", device="cpu", batch_size=32, cache=cache)
+    assert _cache_stats(caplog)["model_windows"] == 0
+    for chrom, values in _tracks(tmp_path / "again" / "H3K4me3.bw").items():
+        np.testing.assert_allclose(values, straight[chrom], rtol=0, atol=1e-6, equal_nan=True)

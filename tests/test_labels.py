@@ -77,3 +77,61 @@ def test_bam_labels_enrichment(tmp_path):
     assert labels[25] == 0 and labels[2] == 0
     no_control = bam_labels(chip_bam, None, sizes, cfg)["Chr1"]
     assert no_control[11] == 1 and no_control[25] == 0
+
+
+# --- chromosome names in another naming (chrom_aliases) ----------------------------------------
+
+def _labels_of(peaks, sizes):
+    return {c: peak_labels(peaks.get(c), n, SIZE, STRIDE, 0.5).tolist() for c, n in sizes.items()}
+
+
+def test_peaks_in_another_naming_give_the_same_labels_with_aliases(tmp_path, caplog):
+    sizes = {"Chr1": 3000, "Chr2": 2000, "Chr10": 1000}
+    lines = [("Chr1", 100, 600), ("Chr2", 50, 400), ("Chr1", 1500, 1900), ("Chr10", 0, 300)]
+    with gzip.open(tmp_path / "own.narrowPeak.gz", "wt") as fh:
+        fh.writelines(f"{c}\t{s}\t{e}\tp\t0\t.\t5\t4\t3\t50\n" for c, s, e in lines)
+    other = {"Chr1": "chr01", "Chr2": "2", "Chr10": "chr10"}  # RAP-DB, Ensembl and UCSC styles in one file
+    with gzip.open(tmp_path / "other.narrowPeak.gz", "wt") as fh:
+        fh.writelines(f"{other[c]}\t{s}\t{e}\tp\t0\t.\t5\t4\t3\t50\n" for c, s, e in lines)
+    expected = _labels_of(read_peaks(tmp_path / "own.narrowPeak.gz", sizes), sizes)
+    with caplog.at_level("INFO", logger="ntpipe.labels"):
+        got = read_peaks(tmp_path / "other.narrowPeak.gz", sizes, aliases=True)
+    assert set(got) == {"Chr1", "Chr2", "Chr10"} and _labels_of(got, sizes) == expected
+    assert "other.narrowPeak.gz: chromosome names matched to the genome's (chrom_aliases): chr01 -> Chr1, 2 -> Chr2, chr10 -> Chr10" in caplog.text
+    with pytest.raises(ValueError, match=r"other.narrowPeak.gz, line 1: chromosome 'chr01' is not in the genome \(it has \['Chr1', 'Chr2', 'Chr10'\]\)"):
+        read_peaks(tmp_path / "other.narrowPeak.gz", sizes)  # without aliases, as before
+    (tmp_path / "amb.bed").write_text("Chr2\t0\t10\n1\t0\t10\n")
+    with pytest.raises(ValueError, match=r"amb.bed, line 2: chromosome '1' matches several names of the genome: \['Chr1', 'chr01'\]"):
+        read_peaks(tmp_path / "amb.bed", {"Chr1": 100, "chr01": 100, "Chr2": 100}, aliases=True)
+    (tmp_path / "two.bed").write_text("chr1\t0\t10\nchr01\t0\t10\n")
+    with pytest.raises(ValueError, match=r"two.bed, line 2: chromosomes 'chr1' and 'chr01' are both the genome's 'Chr1'"):
+        read_peaks(tmp_path / "two.bed", sizes, aliases=True)
+    (tmp_path / "none.bed").write_text("chr3\t0\t10\n")
+    with pytest.raises(ValueError, match=r"none.bed, line 1: chromosome 'chr3' is not in the genome"):
+        read_peaks(tmp_path / "none.bed", sizes, aliases=True)
+
+
+def test_bams_in_another_naming_give_the_same_labels_with_aliases(tmp_path, caplog):
+    sizes = {"Chr1": 3000, "Chr2": 2000}
+    rng = np.random.default_rng(1)
+    chip = [("Chr1", int(p)) for p in rng.integers(1000, 1300, 200)] + [("Chr2", int(p)) for p in rng.integers(0, 1950, 80)]
+    control = [("Chr1", int(p)) for p in rng.integers(0, 2950, 150)] + [("Chr2", int(p)) for p in rng.integers(0, 1950, 100)]
+    cfg = LabelConfig(size=SIZE, stride=STRIDE)
+    expected = bam_labels(_bam(tmp_path / "chip.bam", sizes, chip), _bam(tmp_path / "in.bam", sizes, control), sizes, cfg)
+
+    def renamed(path, names, reads):
+        return _bam(path, {names[c]: n for c, n in sizes.items()}, [(names[c], p) for c, p in reads])
+
+    chip_bam = renamed(tmp_path / "chip.chr01.bam", {"Chr1": "chr01", "Chr2": "chr02"}, chip)
+    ctrl_bam = renamed(tmp_path / "in.ens.bam", {"Chr1": "1", "Chr2": "2"}, control)
+    with caplog.at_level("INFO", logger="ntpipe.labels"):
+        got = bam_labels(chip_bam, ctrl_bam, sizes, cfg, aliases=True)
+    assert list(got) == ["Chr1", "Chr2"]
+    assert all(np.array_equal(got[c], expected[c]) for c in sizes)
+    assert (expected["Chr1"] == 1).any() and (expected["Chr1"] == 0).any()
+    assert "chip.chr01.bam: chromosome names matched to the genome's (chrom_aliases): chr01 -> Chr1, chr02 -> Chr2" in caplog.text
+    assert "in.ens.bam: chromosome names matched to the genome's (chrom_aliases): 1 -> Chr1, 2 -> Chr2" in caplog.text
+    with pytest.raises(ValueError, match=r"chip.chr01.bam: BAM references \['chr01', 'chr02'\] are not in the genome"):
+        bam_labels(chip_bam, ctrl_bam, sizes, cfg)  # without aliases, as before
+    with pytest.raises(ValueError, match=r"in.ens.bam: chromosome '1' matches several names of the genome: \['Chr1', 'chr01'\]"):
+        bam_labels(ctrl_bam, None, {"Chr1": 3000, "chr01": 3000, "Chr2": 2000}, cfg, aliases=True)

@@ -65,6 +65,20 @@ def test_windows_cut_on_the_fly_equal_the_genome_windows(tmp_path):
     assert not list(tmp_path.glob("**/*.tmp*"))
 
 
+def test_peaks_in_another_naming_give_the_same_examples_with_aliases(tmp_path):
+    data, summary, rows = _panel(tmp_path)
+    bed = tmp_path / "B.bed"
+    bed.write_text(bed.read_text().replace("Chr1\t", "chr01\t").replace("Chr2\t", "2\t"))
+    encoded = {r["cultivar"]: tmp_path / "enc" / f"{r['cultivar']}.npy" for r in rows}
+    out = tmp_path / "aliased.npz"
+    with pytest.raises(ValueError, match=r"B.bed, line 1: chromosome 'chr01' is not in the genome"):
+        build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out)
+    assert build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out, aliases=True) == summary
+    aliased = load_labels(out)
+    assert np.array_equal(aliased["examples"], data["examples"])
+    assert aliased["chroms"].tolist() == data["chroms"].tolist() == ["Chr1", "Chr2", "Chr3"]
+
+
 def test_identical_windows_merge_with_soft_labels(tmp_path):
     data, summary, _ = _panel(tmp_path)
     # Chr1 bin 12: window [1100, 1400) is the same in A and B; A's peak covers its bin, B's ([1000, 1300)) too

@@ -37,6 +37,7 @@ rule build_labels:
         window=config["window"],
         labels=config["labels"],
         encoded=get_encoded_genomes,
+        chrom_aliases=config["chrom_aliases"],
     threads: 1
     resources:
         mem_mb=16000,

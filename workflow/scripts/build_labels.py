@@ -6,4 +6,5 @@ from ntpipe.trainset import build_labels
 
 setup_logging(snakemake.log[0])
 cfg = LabelConfig(**snakemake.params.window, **snakemake.params.labels)
-build_labels(snakemake.params.rows, snakemake.params.encoded, cfg, snakemake.output[0])
+build_labels(snakemake.params.rows, snakemake.params.encoded, cfg, snakemake.output[0],
+             aliases=snakemake.params.chrom_aliases)
