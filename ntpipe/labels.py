@@ -126,7 +126,7 @@ def _window_counts(read_pos, length, size, stride):
     return cum[hi] - cum[lo]
 
 
-def bam_labels(chip, control, sizes, cfg):
+def bam_labels(chip, control, sizes, cfg, lift=None):
     """Label every bin from ChIP (and optional control) alignments.
 
     Parameters
@@ -134,6 +134,9 @@ def bam_labels(chip, control, sizes, cfg):
     chip, control : paths to sorted, indexed BAMs (control may be None).
     sizes : ``{chrom: length}`` of the cultivar genome, in .fai order.
     cfg : :class:`LabelConfig`.
+    lift : optional ``lift(chrom, positions)``: the genome's positions of the
+        BAMs' (alignments to the reference, labelled on a cultivar's consensus:
+        :meth:`ntpipe.liftover.Liftover.positions`).
 
     Returns ``{chrom: int8 labels}`` (see module doc for the rule).
     """
@@ -155,6 +158,10 @@ def bam_labels(chip, control, sizes, cfg):
     totals = [sum(len(v) for v in s.values()) for s in starts]
     for b in bams:
         b.close()
+    if lift is not None:  # chromosome by chromosome: one chromosome's map at a time
+        for c in sizes:
+            for s in starts:
+                s[c] = lift(c, s[c])
     if totals[0] == 0:
         raise ValueError(f"{chip}: no mapped reads")
     genome_length = sum(sizes.values())
