@@ -33,7 +33,7 @@ def test_lint_is_clean():
 
 def test_dry_run_plans_the_demo():
     out = snakemake("-n", "--forceall", "--cores", "2").stdout
-    for rule in ["simulate_demo", "encode_genome", "build_labels", "train_model", "predict_variety", "igv_session", "evaluate_demo"]:
+    for rule in ["simulate_demo", "cultivar_genome", "encode_genome", "build_labels", "train_model", "predict_variety", "igv_session", "evaluate_demo"]:
         assert rule in out
 
 
