@@ -8,13 +8,16 @@ training. What is read:
 
 - every FASTA's ``.fai`` (built by pyfaidx when missing or older than the
   FASTA, as the jobs would): the FASTA is indexable and not empty;
-- every VCF's header (pysam): the varieties' samples are in it, its contigs
+- every VCF's header (pysam): the samples of the varieties and of the
+  reference-mapped cultivars (training rows with ``vcf``) are in it, its contigs
   are in the reference with the same lengths (with ``chrom_aliases``, under
   the reference's name in another naming: ``chr01`` for ``Chr1``);
-- every BAM's header (pysam): its references are in the genome with the same
-  lengths (with ``chrom_aliases``, under another naming), and it is indexed;
-- every peaks file, one pass: BED lines, chromosomes in the genome's ``.fai``
-  (with ``chrom_aliases``, under another naming), intervals inside the chromosome;
+- every BAM's header (pysam): its references are in the genome (the
+  reference, for a ``vcf`` row) with the same lengths (with ``chrom_aliases``,
+  under another naming), and it is indexed;
+- every peaks file, one pass: BED lines, chromosomes in the genome's (the
+  reference's, for a ``vcf`` row) ``.fai`` (with ``chrom_aliases``, under
+  another naming), intervals inside the chromosome;
 - the split chromosomes (``split.valid_chroms``, ``split.test_chroms``) are
   in every cultivar genome and leave at least one chromosome to train on.
 

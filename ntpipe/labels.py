@@ -147,7 +147,7 @@ def _window_counts(read_pos, length, size, stride):
     return cum[hi] - cum[lo]
 
 
-def bam_labels(chip, control, sizes, cfg, aliases=False):
+def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
     """Label every bin from ChIP (and optional control) alignments.
 
     Parameters
@@ -157,6 +157,9 @@ def bam_labels(chip, control, sizes, cfg, aliases=False):
     cfg : :class:`LabelConfig`.
     aliases : match each BAM's reference names to the genome's across namings
         (see module doc); False: they must be the genome's.
+    lift : optional ``lift(chrom, positions)``: the genome's positions of the
+        BAMs' (alignments to the reference, labelled on a cultivar's consensus:
+        :meth:`ntpipe.liftover.Liftover.positions`).
 
     Returns ``{chrom: int8 labels}`` (see module doc for the rule), keyed by
     the genome's names.
@@ -187,6 +190,10 @@ def bam_labels(chip, control, sizes, cfg, aliases=False):
     totals = [sum(len(v) for v in s.values()) for s in starts]
     for b, _ in bams:
         b.close()
+    if lift is not None:  # chromosome by chromosome: one chromosome's map at a time
+        for c in sizes:
+            for s in starts:
+                s[c] = lift(c, s[c])
     if totals[0] == 0:
         raise ValueError(f"{chip}: no mapped reads")
     genome_length = sum(sizes.values())

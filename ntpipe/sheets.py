@@ -18,7 +18,7 @@ __all__ = ["SCHEMA_DIR", "load_config", "load_training_sheet", "load_varieties_s
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "workflow" / "schemas"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
-TRAINING_COLUMNS = ["cultivar", "mark", "genome", "peaks", "bam", "control"]
+TRAINING_COLUMNS = ["cultivar", "mark", "genome", "vcf", "sample", "peaks", "bam", "control"]
 VARIETY_COLUMNS = ["variety", "genome", "vcf", "sample"]
 
 
@@ -129,24 +129,28 @@ def load_training_sheet(path, buildable_dir=None):
 
     Parameters
     ----------
-    path : the TSV (columns cultivar, mark, genome, peaks | bam [, control]).
+    path : the TSV (columns cultivar, mark, genome | vcf [, sample], peaks | bam [, control]);
+        a ``vcf`` row's peaks or BAM are on the reference's coordinates.
     buildable_dir : files under this folder may be missing: a workflow rule makes them (the demo).
 
     Returns
     -------
     pandas.DataFrame indexed by file line number, all columns present (empty string when unset).
     """
-    sheet = _read_sheet(path, "training", TRAINING_COLUMNS, ["cultivar", "mark", "genome"])
+    sheet = _read_sheet(path, "training", TRAINING_COLUMNS, ["cultivar", "mark"])
     _check_rows(sheet, path, "training.schema.yaml")
     for line, row in sheet.iterrows():
-        _check_choice(row, path, line, f"row {row['cultivar']}/{row['mark']}", "peaks", "bam", companion="control")
+        who = f"row {row['cultivar']}/{row['mark']}"
+        _check_choice(row, path, line, who, "genome", "vcf", companion="sample")
+        _check_choice(row, path, line, who, "peaks", "bam", companion="control")
     dup = sheet[sheet.duplicated(["cultivar", "mark"], keep="first")]
     if not dup.empty:
         line, row = next(dup.iterrows())
         raise ValueError(f"{path}, line {line}: cultivar {row['cultivar']!r} and mark {row['mark']!r} appear twice")
     for cultivar, rows in sheet.groupby("cultivar"):
-        if rows.genome.nunique() > 1:
-            raise ValueError(f"{path}, lines {list(rows.index)}: cultivar {cultivar!r} names different genomes {sorted(rows.genome.unique())}")
+        genomes = sorted({g or f"{v} ({s or 'its one sample'})" for g, v, s in zip(rows.genome, rows.vcf, rows["sample"])})
+        if len(genomes) > 1:
+            raise ValueError(f"{path}, lines {list(rows.index)}: cultivar {cultivar!r} names different genomes {genomes}")
     _check_files(sheet, path, buildable_dir)
     return sheet
 

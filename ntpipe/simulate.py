@@ -34,19 +34,33 @@ VCF style (indels anchored on the preceding base); no two variants of the panel
 overlap, and none falls in a planted promoter (-520..+510 around a TSS) but
 the planted events. Consensus sequences keep the reference's soft-masking case.
 
-VCF rules (``varieties.vcf.gz``): REF and ALT are uppercase and REF matches the
-reference; ``1/1`` applies ALT; a few calls are heterozygous ``0/1``, which
-also applies ALT (the documented rule: a het call uses its ALT allele); a few
-are missing ``./.``, which keeps the reference. The simulator's own consensus
-(used for the truth) follows exactly these rules.
+VCF rules (``varieties.vcf.gz``, ``cultivars.vcf.gz``): REF and ALT are
+uppercase and REF matches the reference; ``1/1`` applies ALT; a few calls are
+heterozygous ``0/1``, which also applies ALT (the documented rule: a het call
+uses its ALT allele); a few are missing ``./.``, which keeps the reference.
+The simulator's own consensus (used for the truth) follows exactly these rules.
+
+Reference-mapped cultivars
+--------------------------
+:data:`REFERENCE_MAPPED` cultivars' ChIP-seq is reported on the reference's
+coordinates, as a lab aligning to Nipponbare would: their training rows give
+``cultivars.vcf.gz`` and a sample instead of a genome, and their peaks (drawn
+on their own sequence exactly as for the others, then lifted with
+:func:`lift_to_reference`, summits included) and reads (CV13's H3K4me3 ChIP
+and input, drawn on its own sequence and aligned at their lifted positions)
+are on the reference. Their own FASTA and truth are written as for every
+cultivar, and their truth lifted to the reference too.
 
 Layout (paths inside ``out``)
 -----------------------------
-``reference.fa``; ``cultivars/CVxx.fa``; ``varieties/NAME.fa`` (FASTA varieties);
+``reference.fa``; ``cultivars/CVxx.fa``; ``cultivars.vcf.gz`` (+ ``.tbi``: the
+reference-mapped cultivars); ``varieties/NAME.fa`` (FASTA varieties);
 ``varieties.vcf.gz`` (+ ``.tbi``); ``peaks/CVxx.H3K4me3.narrowPeak`` (CV02's
-gzipped) and ``peaks/CVxx.H3K27me3.broadPeak``; ``bam/CV01.H3K4me3.bam`` and
-``bam/CV01.input.bam`` (+ ``.bai``); ``truth/{reference,NAME}.MARK.bed`` (own
-coordinates), ``truth/NAME.MARK.ref.bed`` (varieties, lifted to the reference),
+gzipped) and ``peaks/CVxx.H3K27me3.broadPeak``; ``bam/CVxx.H3K4me3.bam`` and
+``bam/CVxx.input.bam`` (+ ``.bai``; CV01 on its own genome, CV13 on the
+reference); ``truth/{reference,NAME}.MARK.bed`` (own
+coordinates), ``truth/NAME.MARK.ref.bed`` (varieties and reference-mapped
+cultivars, lifted to the reference),
 ``truth/genes.tsv`` and ``truth/genes.gff3`` (planted genes of the reference;
 GFF3 gene features, 1-based, the TSS at the gene's start on ``+`` and at its
 end on ``-``); ``events.tsv``; and, written last, ``training.tsv`` and
@@ -106,12 +120,15 @@ __all__ = [
     "true_marks",
     "apply_variants",
     "lift_to_reference",
+    "REFERENCE_MAPPED",
     "simulate",
 ]
 
 log = logging.getLogger(__name__)
 
 PROMOTER_ZONE = (-520, 510)  # kept free of random variants in the simulated panel
+REFERENCE_MAPPED = ("CV04", "CV13", "CV17")  # cultivars whose peaks and reads are on the reference
+_BAM_ROWS = ("CV01", "CV13")  # cultivars whose H3K4me3 is labelled by reads (ChIP + input), not peaks
 
 _BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _BG_P = np.array([0.285, 0.215, 0.215, 0.285])  # rice-like 43% GC
@@ -629,8 +646,9 @@ def _write_bed(path, intervals):
     _write_text(path, "".join(f"{c}\t{s}\t{e}\n" for c, s, e in intervals))
 
 
-def _peaks(rng, intervals, sizes, mark, name):
-    """Noisy peak calls from true intervals (own coordinates)."""
+def _peaks(rng, intervals, sizes, mark, name, lift=None):
+    """Noisy peak calls from true intervals (own coordinates), reported on the
+    reference when ``lift(chrom, positions)`` is given (the same draws)."""
     rows = []
     for c, s, e in intervals:
         if rng.random() < 0.1:
@@ -655,9 +673,11 @@ def _peaks(rng, intervals, sizes, mark, name):
         p = 2.0 + 3.0 * signal + rng.exponential(1.0)
         q = max(p - 1.5 - rng.exponential(0.5), 0.0)
         score = min(1000, int(40 * signal))
-        fields = [c, s, e, f"{name}_peak{i + 1}", score, ".", f"{signal:.3f}", f"{p:.3f}", f"{q:.3f}"]
-        if mark == "H3K4me3":
-            fields.append(int(rng.integers(0, e - s)))
+        summit = [int(rng.integers(0, e - s))] if mark == "H3K4me3" else []
+        if lift is not None:  # first and last base lifted; the summit with them
+            first, last, *top = (int(x) for x in lift(c, np.array([s, e - 1] + [s + t for t in summit])))
+            s, e, summit = first, last + 1, [min(max(t - first, 0), last - first) for t in top]
+        fields = [c, s, e, f"{name}_peak{i + 1}", score, ".", f"{signal:.3f}", f"{p:.3f}", f"{q:.3f}", *summit]
         lines.append("\t".join(map(str, fields)) + "\n")
     return "".join(lines)
 
@@ -710,6 +730,31 @@ def _read_starts(rng, seqs, n, intervals=None):
         cum = np.concatenate([[0], np.cumsum((seqs[c] & ~np.uint8(32)) == ord("N"))])
         out[c] = p[(cum[p + 100] - cum[p]) == 0]
     return out
+
+
+def _write_chip(bam_dir, name, seqs, truth, n_reads, rng, lift=None, ref=None):
+    """A cultivar's H3K4me3 ChIP and input BAMs; reads drawn on its own sequence and
+    aligned to it, or with ``lift`` at their lifted positions on the ``ref`` sequences."""
+
+    def write(path, starts):
+        if lift is not None:
+            starts = {c: np.minimum(lift(c, p), len(ref[c]) - 100) for c, p in starts.items()}
+        return _write_bam(path, seqs if lift is None else ref, starts, rng)
+
+    chip = _read_starts(rng, seqs, int(n_reads[0] * 0.4))
+    enriched = _read_starts(rng, seqs, int(n_reads[0] * 0.6), truth["H3K4me3"])
+    n_chip = write(bam_dir / f"{name}.H3K4me3.bam", {c: np.concatenate([chip[c], enriched[c]]) for c in chip})
+    n_input = write(bam_dir / f"{name}.input.bam", _read_starts(rng, seqs, n_reads[1]))
+    return n_chip, n_input
+
+
+def _lift_intervals(intervals, lift, ref_sizes):
+    """Own-coordinate intervals on the reference: first and last base lifted."""
+    rows = []
+    for c, s, e in intervals:
+        rs, re_ = lift(c, np.array([s, e - 1]))
+        rows.append((c, int(rs), min(int(re_) + 1, ref_sizes[c])))
+    return rows
 
 
 def _write_vcf(path, ref, sites, carried, samples, rng):
@@ -794,7 +839,8 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
         (out / sub).mkdir(parents=True, exist_ok=True)
     for sheet in ("training.tsv", "varieties.tsv"):
         (out / sheet).unlink(missing_ok=True)
-    rng_ref, rng_pop, rng_peaks, rng_reads, rng_vcf = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5))
+    seeds = np.random.SeedSequence(seed).spawn(6)  # (a sixth stream leaves the first five's draws unchanged)
+    rng_ref, rng_pop, rng_peaks, rng_reads, rng_vcf, rng_cultivar_vcf = (np.random.default_rng(s) for s in seeds)
 
     ref, genes, protected = _build_reference(rng_ref, sc)
     write_fasta(out / "reference.fa", {c: s.tobytes().decode() for c, s in ref.items()})
@@ -813,6 +859,7 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
     ref_lens = np.array([len(r) for r in sites.ref], dtype=np.int64)
     alt_lens = np.array([len(a) for a in sites.alt], dtype=np.int64)
     names = list(ref)
+    ref_sizes = {c: len(s) for c, s in ref.items()}
     ref_ivs = {m: _intervals_by_chrom(ref_truth[m]) for m in MARKS}
 
     def build(li):
@@ -824,26 +871,34 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
             seqs[c] = _consensus(ref[c], sites.start[sel], ref_lens[sel], [alts_u8[i] for i in sel])
         return mask, seqs, applied
 
-    cultivar_truth, n_vars = {}, []
+    def lifter(applied):
+        """``lift(chrom, positions)``: a line's own positions on the reference."""
+        return lambda c, positions: _lift(sites.start[applied[c]], ref_lens[applied[c]], alt_lens[applied[c]], positions)
+
+    cultivar_truth, n_vars, mapped_masks, n_reads = {}, [], {}, []
     for li, (name, _) in enumerate(cultivars):
-        mask, seqs, _ = build(li)
+        mask, seqs, applied = build(li)
         n_vars.append(int(mask.sum()))
         write_fasta(out / "cultivars" / f"{name}.fa", {c: s.tobytes().decode() for c, s in seqs.items()})
         truth = true_marks(_tokens(seqs))
         cultivar_truth[name] = truth
         sizes = {c: len(s) for c, s in seqs.items()}
+        lift = None
+        if name in REFERENCE_MAPPED:
+            lift = lifter(applied)
+            mapped_masks[name] = mask
         for mark in MARKS:
             _write_bed(out / "truth" / f"{name}.{mark}.bed", truth[mark])
+            if lift is not None:
+                _write_bed(out / "truth" / f"{name}.{mark}.ref.bed", _lift_intervals(truth[mark], lift, ref_sizes))
             ext = "narrowPeak" if mark == "H3K4me3" else "broadPeak"
             gz = name == "CV02" and mark == "H3K4me3"
             path = out / "peaks" / f"{name}.{mark}.{ext}{'.gz' if gz else ''}"
-            _write_text(path, _peaks(rng_peaks, truth[mark], sizes, mark, f"{name}.{mark}"), compress=gz)
-        if name == "CV01":
-            chip = _read_starts(rng_reads, seqs, int(sc.reads[0] * 0.4))
-            enriched = _read_starts(rng_reads, seqs, int(sc.reads[0] * 0.6), truth["H3K4me3"])
-            chip = {c: np.concatenate([chip[c], enriched[c]]) for c in chip}
-            n_chip = _write_bam(out / "bam" / "CV01.H3K4me3.bam", seqs, chip, rng_reads)
-            n_input = _write_bam(out / "bam" / "CV01.input.bam", seqs, _read_starts(rng_reads, seqs, sc.reads[1]), rng_reads)
+            _write_text(path, _peaks(rng_peaks, truth[mark], sizes, mark, f"{name}.{mark}", lift), compress=gz)
+        if name in _BAM_ROWS:
+            n_reads.append(_write_chip(out / "bam", name, seqs, truth, sc.reads, rng_reads, lift, ref))
+    if mapped_masks:
+        _write_vcf(out / "cultivars.vcf.gz", ref, sites, np.array(list(mapped_masks.values())), list(mapped_masks), rng_cultivar_vcf)
 
     events, vcf_samples, vcf_masks = [], [], []
     for k, (name, _) in enumerate(varieties):
@@ -859,13 +914,8 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
         lifted = {}
         for mark in MARKS:
             _write_bed(out / "truth" / f"{name}.{mark}.bed", truth[mark])
-            rows = []
-            for c, s, e in truth[mark]:
-                sel = applied[c]
-                rs, re_ = _lift(sites.start[sel], ref_lens[sel], alt_lens[sel], np.array([s, e - 1]))
-                rows.append((c, int(rs), min(int(re_) + 1, len(ref[c]))))
-            lifted[mark] = rows
-            _write_bed(out / "truth" / f"{name}.{mark}.ref.bed", rows)
+            lifted[mark] = _lift_intervals(truth[mark], lifter(applied), ref_sizes)
+            _write_bed(out / "truth" / f"{name}.{mark}.ref.bed", lifted[mark])
         events += _verify_events(name, sites, mask, genes, names, ref_ivs, {m: _intervals_by_chrom(lifted[m]) for m in MARKS})
 
     n_records, gt_noise = 0, {}
@@ -880,11 +930,11 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
     total = sum(len(s) for s in ref.values())
     log.info(
         "simulated %s panel (seed %d) in %s: reference %d bp in %d sequences, %d genes, %d H3K4me3 / %d H3K27me3 "
-        "reference intervals, %d cultivars, %d varieties (%d FASTA, %d in a VCF of %d records), %d-%d variants per line, "
-        "%d events, %d+%d reads, %.1f s",
+        "reference intervals, %d cultivars (%d on the reference), %d varieties (%d FASTA, %d in a VCF of %d records), "
+        "%d-%d variants per line, %d events, ChIP+input reads %s, %.1f s",
         scale, seed, out_given, total, len(ref), len(genes), len(ref_truth["H3K4me3"]), len(ref_truth["H3K27me3"]),
-        len(cultivars), len(varieties), n_fasta, len(vcf_samples), n_records, min(n_vars), max(n_vars), len(events),
-        n_chip, n_input, time.perf_counter() - t0,
+        len(cultivars), len(mapped_masks), len(varieties), n_fasta, len(vcf_samples), n_records, min(n_vars), max(n_vars),
+        len(events), ", ".join(f"{a}+{b}" for a, b in n_reads), time.perf_counter() - t0,
     )
     return out
 
@@ -927,16 +977,16 @@ def _write_genes(truth_dir, genes, sizes):
 
 def _write_sheets(out, out_given, cultivars, varieties, n_fasta):
     j = lambda *p: os.path.join(out_given, *p)  # noqa: E731
-    rows = ["cultivar\tmark\tgenome\tpeaks\tbam\tcontrol\n"]
+    rows = ["cultivar\tmark\tgenome\tvcf\tsample\tpeaks\tbam\tcontrol\n"]
     for name, _ in cultivars:
         for mark in MARKS:
-            genome = j("cultivars", f"{name}.fa")
-            if name == "CV01" and mark == "H3K4me3":
-                rows.append(f"{name}\t{mark}\t{genome}\t\t{j('bam', 'CV01.H3K4me3.bam')}\t{j('bam', 'CV01.input.bam')}\n")
+            sequence = f"\t{j('cultivars.vcf.gz')}\t{name}" if name in REFERENCE_MAPPED else f"{j('cultivars', f'{name}.fa')}\t\t"
+            if name in _BAM_ROWS and mark == "H3K4me3":
+                rows.append(f"{name}\t{mark}\t{sequence}\t\t{j('bam', f'{name}.H3K4me3.bam')}\t{j('bam', f'{name}.input.bam')}\n")
             else:
                 ext = "narrowPeak" if mark == "H3K4me3" else "broadPeak"
                 gz = ".gz" if name == "CV02" and mark == "H3K4me3" else ""
-                rows.append(f"{name}\t{mark}\t{genome}\t{j('peaks', f'{name}.{mark}.{ext}{gz}')}\t\t\n")
+                rows.append(f"{name}\t{mark}\t{sequence}\t{j('peaks', f'{name}.{mark}.{ext}{gz}')}\t\t\n")
     _write_text(out / "training.tsv", "".join(rows))
     rows = ["variety\tgenome\tvcf\tsample\n"]
     for k, (name, _) in enumerate(varieties):

@@ -29,6 +29,7 @@ from .encoding import N_TOKEN, bin_layout, called_bins, pad_for_bins
 from .files import atomic_path
 from .genome import chrom_sizes, encode_chrom, open_fasta
 from .labels import AMBIGUOUS, LabelConfig, bam_labels, peak_labels, read_peaks
+from .liftover import Liftover
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,27 @@ def load_genome(path, sizes, size, stride):
     return tokens
 
 
-def _cultivar_labels(row, sizes, cfg, aliases):
+def _cultivar_labels(row, sizes, cfg, reference=None, chrom_aliases=False):
     """``{chrom: int8 labels}`` of every bin, from the row's peaks or BAM."""
+    if row.get("vcf"):
+        return _lifted_labels(row, sizes, cfg, reference, chrom_aliases)
     if row.get("peaks"):
-        peaks = read_peaks(row["peaks"], dict(sizes), aliases=aliases)
+        peaks = read_peaks(row["peaks"], dict(sizes), aliases=chrom_aliases)
         return {c: peak_labels(peaks.get(c), n, cfg.size, cfg.stride, cfg.positive_fraction) for c, n in sizes}
-    return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=aliases)
+    return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=chrom_aliases)
+
+
+def _lifted_labels(row, sizes, cfg, reference, chrom_aliases):
+    """A ``vcf`` row's labels: its peaks or BAM on the reference's coordinates,
+    lifted onto its consensus genome (``sizes``) by :class:`~ntpipe.liftover.Liftover`."""
+    if reference is None:
+        raise ValueError(f"cultivar {row['cultivar']!r} is given by a VCF ({row['vcf']}): its labels need the reference it was called against")
+    with Liftover(reference, row["vcf"], row.get("sample") or None, dict(sizes), aliases=chrom_aliases) as lift:
+        if row.get("peaks"):
+            peaks = read_peaks(row["peaks"], lift.reference_sizes, aliases=chrom_aliases)
+            peaks = {c: lift.intervals(c, *iv) for c, iv in peaks.items()}
+            return {c: peak_labels(peaks.get(c), n, cfg.size, cfg.stride, cfg.positive_fraction) for c, n in sizes}
+        return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=chrom_aliases, lift=lift.positions)
 
 
 def _gc_percent(tokens, starts, size):
@@ -107,17 +123,21 @@ def _gc_percent(tokens, starts, size):
     return np.round(100 * n_gc / np.maximum(n_called, 1)).astype(np.uint8)
 
 
-def build_labels(rows, encoded, cfg, out, aliases=False):
+def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
     """Every labelled window of one mark over its cultivars, merged, saved to ``out`` (.npz).
 
     Parameters
     ----------
     rows : dicts with cultivar, genome, and peaks or bam (+ control), one per cultivar.
+        A row with ``vcf`` (+ ``sample``) has its peaks or BAM on ``reference``'s
+        coordinates and its ``genome`` is the consensus of that sample
+        (:func:`ntpipe.variants.write_consensus`).
     encoded : ``{cultivar: path}`` of each genome encoded by :func:`encode_genome`.
     cfg : :class:`~ntpipe.labels.LabelConfig` (window geometry and labelling rule).
     out : output path, written atomically.
-    aliases : peaks and BAMs may name the genome's chromosomes in another
-        naming (the config's ``chrom_aliases``, :mod:`ntpipe.labels`).
+    reference : the FASTA the ``vcf`` rows' VCFs were called against.
+    chrom_aliases : peaks, BAMs and the ``vcf`` rows' VCFs may name the
+        chromosomes in another naming (:mod:`ntpipe.chroms`).
 
     Returns a dict of counts (labelled copies, examples, positive examples).
     """
@@ -131,7 +151,7 @@ def build_labels(rows, encoded, cfg, out, aliases=False):
     lengths = {c: dict(sizes[c]) for c in cultivars}
     labels = {}
     for r in rows:
-        labels[r["cultivar"]] = _cultivar_labels(r, sizes[r["cultivar"]], cfg, aliases)
+        labels[r["cultivar"]] = _cultivar_labels(r, sizes[r["cultivar"]], cfg, reference, chrom_aliases)
         log.info("%s: labelled %d chromosomes", r["cultivar"], len(labels[r["cultivar"]]))
     chroms = list(dict.fromkeys(c for cv in cultivars for c, _ in sizes[cv]))
     parts, n_copies = [], 0

@@ -227,6 +227,27 @@ def test_check_inputs_cache_keeps_a_peaks_file_that_passed_with_chrom_aliases_ap
         checks.check_inputs(config, samples, varieties, cache=cache)  # the pass with aliases does not count
 
 
+def test_reference_mapped_rows_are_checked_against_the_reference_and_their_sample(tmp_path, genome):
+    config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
+    vcf = write_vcf(tmp_path / "cultivars.vcf.gz", ["CV04", "CV13"], SIZES)
+    (tmp_path / "p.bed").write_text("Chr3\t0\t600\n")
+    (tmp_path / "v.tsv").write_text(f"variety\tgenome\nV1\t{genome}\n")
+    varieties = load_varieties_sheet(tmp_path / "v.tsv")
+
+    def check(sample, peaks=tmp_path / "p.bed"):
+        (tmp_path / "t.tsv").write_text(f"cultivar\tmark\tvcf\tsample\tpeaks\nCV13\tK4\t{vcf}\t{sample}\t{peaks}\n")
+        checks.check_inputs(config, load_training_sheet(tmp_path / "t.tsv"), varieties, "t.tsv", "v.tsv")
+
+    check("CV13")  # the peaks fit the reference, the sample is in the VCF
+    with pytest.raises(ValueError, match=r"t.tsv, line 2, column 'sample': 'CV99' is not a sample of .*cultivars.vcf.gz"):
+        check("CV99")
+    with pytest.raises(ValueError, match=r"t.tsv, line 2, column 'sample': empty, but .*cultivars.vcf.gz has 2 samples"):
+        check("")
+    (tmp_path / "long.bed").write_text("Chr3\t0\t601\n")
+    with pytest.raises(ValueError, match=r"long.bed, line 1, column 3: end 601 is past the end of Chr3 \(600 bp in .*g.fa\)"):
+        check("CV13", tmp_path / "long.bed")
+
+
 # --- the workflow stops before any job ----------------------------------------------------------
 
 
@@ -255,15 +276,23 @@ def _break_vcf_sample(work, panel, training, varieties, config):
     return [r"varieties.tsv, line 3, column 'sample': 'IRIS_NOT_THERE' is not a sample of .*varieties.vcf.gz"]
 
 
+def _break_cultivar_sample(work, panel, training, varieties, config):
+    line = training.index[training.vcf != ""][0]
+    training.loc[training.cultivar == training.loc[line, "cultivar"], "sample"] = "CV_NOT_THERE"
+    return [rf"training.tsv, line {line}, column 'sample': 'CV_NOT_THERE' is not a sample of .*cultivars.vcf.gz"]
+
+
 def _break_vcf_contig(work, panel, training, varieties, config):
     config["reference"] = str(_copy_fasta_without(panel / "reference.fa", work / "ref.fa", drop=["ChrUn_scaffold1"]))
-    return [r"varieties.vcf.gz, header line \d+: contig 'ChrUn_scaffold1' is not in the reference .*ref.fa"]
+    # the first file that names it stops the run: a VCF, or the reference-mapped cultivar's BAM
+    return [r"(vcf.gz, header line \d+: contig|\.bam, header line \d+: reference) 'ChrUn_scaffold1' is not in the (reference|genome) .*ref.fa"]
 
 
 def _break_vcf_length(work, panel, training, varieties, config):
     config["reference"] = str(_copy_fasta_without(panel / "reference.fa", work / "ref.fa", shorten=["Chr2"]))
     n = dict(line.split("\t")[:2] for line in (panel / "reference.fa.fai").read_text().splitlines())["Chr2"]
-    return [rf"varieties.vcf.gz, header line \d+: contig 'Chr2' is {n} bp long; in the reference .*ref.fa 'Chr2' is {int(n) - 10} bp"]
+    return [rf"(vcf.gz, header line \d+: contig 'Chr2' is {n} bp long; in the reference .*ref.fa 'Chr2' is {int(n) - 10} bp"
+            rf"|\.bam, header line \d+: reference 'Chr2' is {n} bp long; in the genome .*ref.fa it is {int(n) - 10} bp)"]
 
 
 def _break_peaks_chrom(work, panel, training, varieties, config):
@@ -295,7 +324,7 @@ def _break_split(work, panel, training, varieties, config):
     return [r"config split.test_chroms: 'Chr13' is not a chromosome of .*CV01.fa \(.*training.tsv, line 2\)"]
 
 
-@pytest.mark.parametrize("breaks", [_break_vcf_sample, _break_vcf_contig, _break_vcf_length, _break_peaks_chrom,
+@pytest.mark.parametrize("breaks", [_break_vcf_sample, _break_cultivar_sample, _break_vcf_contig, _break_vcf_length, _break_peaks_chrom,
                                     _break_bam_genome, _break_empty_fasta, _break_split], ids=lambda f: f.__name__[7:])
 def test_workflow_stops_before_any_job_on_a_broken_input(breaks, test_panel, tmp_path):
     import re

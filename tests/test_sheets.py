@@ -29,6 +29,16 @@ def test_good_training_sheet(files):
     assert sheet.loc[2, "bam"] == "a.K4.bam"
 
 
+def test_reference_mapped_rows_give_a_vcf_instead_of_a_genome(files):
+    rows = [["cultivar", "mark", "vcf", "sample", "peaks", "bam"],
+            ["A", "K4", "v.vcf.gz", "S1", "a.K4.narrowPeak", ""], ["A", "K27", "v.vcf.gz", "S1", "", "a.K4.bam"],
+            ["B", "K4", "v.vcf.gz", "", "b.K4.narrowPeak", ""]]
+    sheet = load_training_sheet(_sheet(files / "t.tsv", rows))
+    assert list(sheet.genome) == ["", "", ""] and list(sheet["sample"]) == ["S1", "S1", ""]
+    mixed = [GOOD[0] + ["vcf"], GOOD[1] + [""], ["B", "H3K4me3", "", "b.K4.narrowPeak", "", "", "v.vcf.gz"]]
+    assert list(load_training_sheet(_sheet(files / "t.tsv", mixed)).vcf) == ["", "v.vcf.gz"]
+
+
 def test_line_numbers_count_comments_and_blank_lines(files):
     path = files / "t.tsv"
     path.write_text("# training sheet\n\n" + "\t".join(GOOD[0]) + "\n# the A row\n" + "\t".join(GOOD[1]) + "\n\n"
@@ -50,6 +60,13 @@ def test_optional_columns_may_be_absent(files):
     [
         ([["cultivar", "genome", "peaks"], ["A", "a.fa", "a.K4.narrowPeak"]], r"missing column\(s\) \['mark'\]"),
         ([GOOD[0], ["A", "K4", "a.fa", "", "", ""]], r"line 2: row A/K4 has neither of 'peaks' and 'bam'"),
+        ([GOOD[0] + ["vcf"], ["A", "K4", "", "a.K4.narrowPeak", "", "", ""]], r"t.tsv, line 2: row A/K4 has neither of 'genome' and 'vcf'"),
+        ([GOOD[0] + ["vcf"], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", "", "v.vcf.gz"]],
+         r"t.tsv, line 2: row A/K4 has both of 'genome' and 'vcf'; give exactly one"),
+        ([GOOD[0] + ["sample"], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", "", "S1"]], r"line 2, column 'sample': a sample needs a 'vcf'"),
+        ([GOOD[0] + ["vcf", "sample"], ["A", "K4", "", "a.K4.narrowPeak", "", "", "v.vcf.gz", "S1"],
+          ["A", "K27", "", "b.K4.narrowPeak", "", "", "v.vcf.gz", "S2"]], r"cultivar 'A' names different genomes"),
+        ([GOOD[0] + ["vcf"], ["A", "K4", "", "a.K4.narrowPeak", "", "", "gone.vcf.gz"]], r"line 2, column 'vcf': file not found: gone.vcf.gz"),
         ([GOOD[0], ["A", "K4", "a.fa", "a.K4.narrowPeak", "a.K4.bam", ""]], "has both of 'peaks' and 'bam'"),
         ([GOOD[0], ["A", "K4", "a.fa", "nope.bed", "", ""]], r"line 2, column 'peaks': file not found: nope.bed"),
         ([GOOD[0], ["A", "K4", "missing.fa", "a.K4.narrowPeak", "", ""]], r"column 'genome': file not found"),

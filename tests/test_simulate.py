@@ -8,7 +8,7 @@ import pyfaidx
 import pytest
 
 from ntpipe.encoding import encode
-from ntpipe.simulate import MARKS, apply_variants, lift_to_reference, simulate, true_marks
+from ntpipe.simulate import MARKS, REFERENCE_MAPPED, apply_variants, lift_to_reference, simulate, true_marks
 
 
 def _fasta_tokens(path):
@@ -99,7 +99,8 @@ def test_peaks_parse_within_chromosomes(test_panel):
     assert (test_panel / "peaks" / "CV02.H3K4me3.narrowPeak.gz").exists()
     for path in files:
         cultivar = path.name.split(".")[0]
-        sizes = _sizes(test_panel / "cultivars" / f"{cultivar}.fa")
+        genome = test_panel / ("reference.fa" if cultivar in REFERENCE_MAPPED else f"cultivars/{cultivar}.fa")
+        sizes = _sizes(genome)
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt") as fh:
             rows = [line.rstrip("\n").split("\t") for line in fh]
@@ -119,12 +120,15 @@ def test_peaks_follow_truth_with_noise(test_panel):
     assert peaks != truth
 
 
-def test_bams_are_sorted_indexed_and_enriched(test_panel):
-    with pyfaidx.Fasta(str(test_panel / "cultivars" / "CV01.fa"), sequence_always_upper=True) as fa:
+@pytest.mark.parametrize("cultivar, genome, truth", [("CV01", "cultivars/CV01.fa", "CV01.H3K4me3.bed"),
+                                                     ("CV13", "reference.fa", "CV13.H3K4me3.ref.bed")])
+def test_bams_are_sorted_indexed_and_enriched(test_panel, cultivar, genome, truth):
+    # CV01 is aligned to its own genome, CV13 (reference-mapped) to the reference
+    with pyfaidx.Fasta(str(test_panel / genome), sequence_always_upper=True) as fa:
         seqs = {c: fa[c][:].seq for c in fa.keys()}
-    truth = _bed(test_panel / "truth" / "CV01.H3K4me3.bed")
+    truth = _bed(test_panel / "truth" / truth)
     fractions = {}
-    for name in ("CV01.H3K4me3", "CV01.input"):
+    for name in (f"{cultivar}.H3K4me3", f"{cultivar}.input"):
         path = test_panel / "bam" / f"{name}.bam"
         assert os.path.exists(str(path) + ".bai")
         with pysam.AlignmentFile(str(path)) as bam:
@@ -139,7 +143,7 @@ def test_bams_are_sorted_indexed_and_enriched(test_panel):
             assert r.query_sequence == seqs[r.reference_name][r.reference_start : r.reference_start + 100]
         inside = sum(any(c == r.reference_name and s <= r.reference_start < e for c, s, e in truth) for r in reads)
         fractions[name] = inside / len(reads)
-    assert fractions["CV01.H3K4me3"] > 2 * fractions["CV01.input"]
+    assert fractions[f"{cultivar}.H3K4me3"] > 2 * fractions[f"{cultivar}.input"]
 
 
 def _apply_vcf(ref_path, vcf_path, sample):
@@ -185,6 +189,36 @@ def test_vcf_records_and_consensus_match_truth(test_panel):
         for mark in MARKS:
             assert truth[mark] == _bed(test_panel / "truth" / f"{sample}.{mark}.bed")
             assert len(_bed(test_panel / "truth" / f"{sample}.{mark}.ref.bed")) == len(truth[mark])
+
+
+def test_reference_mapped_cultivars_vcf_peaks_and_truth(test_panel):
+    training = _sheet(test_panel, "training.tsv")
+    mapped = training[training.vcf != ""]
+    assert sorted(set(mapped.cultivar)) == list(REFERENCE_MAPPED) and (mapped.genome == "").all()
+    assert (mapped["sample"] == mapped.cultivar).all() and set(mapped.vcf) == {str(test_panel / "cultivars.vcf.gz")}
+    vcf_path = mapped.vcf.iloc[0]
+    assert os.path.exists(vcf_path + ".tbi")
+    with pysam.VariantFile(vcf_path) as vcf:
+        assert list(vcf.header.samples) == list(REFERENCE_MAPPED)
+        assert list(vcf.header.contigs) == _fasta_names(test_panel / "reference.fa")
+    for name in REFERENCE_MAPPED:
+        # the VCF applied to the reference is the cultivar's own sequence
+        own = _fasta_tokens(test_panel / "cultivars" / f"{name}.fa")
+        consensus = _apply_vcf(test_panel / "reference.fa", vcf_path, name)
+        assert all(np.array_equal(consensus[c], own[c]) for c in own), name
+        for mark, ext in (("H3K4me3", "narrowPeak"), ("H3K27me3", "broadPeak")):
+            truth = _bed(test_panel / "truth" / f"{name}.{mark}.ref.bed")
+            assert len(truth) == len(_bed(test_panel / "truth" / f"{name}.{mark}.bed"))
+            peaks = _bed(test_panel / "peaks" / f"{name}.{mark}.{ext}")
+            # the lifted peaks fall on the reference where the cultivar's truth has the mark, their ends
+            # within the peak caller's noise (150 bp) and an indel (20 bp) of the lifted truth's
+            near = [t for t in truth if any(c == t[0] and abs(s - t[1]) <= 170 and abs(e - t[2]) <= 170 for c, s, e in peaks)]
+            assert len(near) >= 0.6 * len(truth), (name, mark, len(near), len(truth))
+            on_truth = [p for p in peaks if any(c == p[0] and s < p[2] and e > p[1] for c, s, e in truth)]
+            assert len(on_truth) >= 0.8 * len(peaks), (name, mark)
+        if name == "CV13":  # its H3K4me3 row reads alignments to the reference, not peaks
+            row = mapped[(mapped.cultivar == name) & (mapped.mark == "H3K4me3")].iloc[0]
+            assert row.peaks == "" and row.bam.endswith("CV13.H3K4me3.bam") and row.control.endswith("CV13.input.bam")
 
 
 def test_fasta_genomes_match_their_truth(test_panel):
@@ -301,10 +335,11 @@ def test_events_are_consistent(test_panel):
 
 def test_sheets_have_design_columns_and_paths_exist(test_panel):
     training = _sheet(test_panel, "training.tsv")
-    assert list(training.columns) == ["cultivar", "mark", "genome", "peaks", "bam", "control"]
+    assert list(training.columns) == ["cultivar", "mark", "genome", "vcf", "sample", "peaks", "bam", "control"]
     assert len(training) == 40 and set(training.mark) == set(MARKS)
+    assert ((training.genome != "") != (training.vcf != "")).all()
     bam_rows = training[training.bam != ""]
-    assert list(zip(bam_rows.cultivar, bam_rows.mark)) == [("CV01", "H3K4me3")]
+    assert list(zip(bam_rows.cultivar, bam_rows.mark)) == [("CV01", "H3K4me3"), ("CV13", "H3K4me3")]
     assert (bam_rows.peaks == "").all() and (bam_rows.control != "").all()
     assert (training[training.bam == ""].peaks != "").all()
     varieties = _sheet(test_panel, "varieties.tsv")
@@ -320,7 +355,8 @@ def test_sheets_have_design_columns_and_paths_exist(test_panel):
 def test_same_seed_same_bytes(tmp_path, test_panel):
     again = simulate(tmp_path / "again", seed=1, scale="test")
     other = simulate(tmp_path / "other", seed=2, scale="test", n_varieties=2)
-    for rel in ("reference.fa", "varieties.vcf.gz", "events.tsv", "peaks/CV03.H3K4me3.narrowPeak", "bam/CV01.input.bam"):
+    for rel in ("reference.fa", "varieties.vcf.gz", "cultivars.vcf.gz", "events.tsv", "peaks/CV03.H3K4me3.narrowPeak",
+                "peaks/CV04.H3K4me3.narrowPeak", "bam/CV01.input.bam", "bam/CV13.H3K4me3.bam"):
         assert (again / rel).read_bytes() == (test_panel / rel).read_bytes(), rel
     assert (other / "reference.fa").read_bytes() != (test_panel / "reference.fa").read_bytes()
     assert len(_sheet(other, "varieties.tsv")) == 2

@@ -73,7 +73,7 @@ def test_peaks_in_another_naming_give_the_same_examples_with_aliases(tmp_path):
     out = tmp_path / "aliased.npz"
     with pytest.raises(ValueError, match=r"B.bed, line 1: chromosome 'chr01' is not in the genome"):
         build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out)
-    assert build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out, aliases=True) == summary
+    assert build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out, chrom_aliases=True) == summary
     aliased = load_labels(out)
     assert np.array_equal(aliased["examples"], data["examples"])
     assert aliased["chroms"].tolist() == data["chroms"].tolist() == ["Chr1", "Chr2", "Chr3"]
@@ -102,6 +102,59 @@ def test_identical_windows_merge_with_soft_labels(tmp_path):
     # Chr3 only in A: its windows come from A
     assert (data["cultivars"][ex[data["chroms"][ex["chrom"]] == "Chr3"]["cultivar"]] == "A").all()
     assert summary["examples"] == len(ex) < summary["copies"]
+
+
+def _mapped_and_own(tmp_path, ref_row, own_row):
+    """Labels of one cultivar from its reference-mapped row (``vcf``) and from its own-assembly row."""
+    from test_liftover import mapped_cultivar
+
+    reference, vcf, consensus = mapped_cultivar(tmp_path)
+    encoded = {"CVX": encode_genome(consensus, tmp_path / "CVX.npy", SIZE, STRIDE)}
+    cfg = LabelConfig(size=SIZE, stride=STRIDE)
+    rows = {"mapped": {"cultivar": "CVX", "genome": str(consensus), "vcf": vcf, "sample": "CVX", **ref_row},
+            "own": {"cultivar": "CVX", "genome": str(consensus), **own_row}}
+    for name, row in rows.items():
+        build_labels([row], encoded, cfg, tmp_path / f"{name}.npz", reference=reference)
+    return load_labels(tmp_path / "mapped.npz"), load_labels(tmp_path / "own.npz")
+
+
+def _positive_bins(data, chrom):
+    ex = data["examples"]
+    return sorted(ex["bin"][(data["chroms"][ex["chrom"]] == chrom) & (ex["target"] == 1)].tolist())
+
+
+def test_peaks_on_the_reference_label_the_consensus_like_its_own_peaks(tmp_path):
+    # the cultivar's peaks: Chr1 [1200, 1700) on its own sequence is [1140, 1640) on the reference
+    # (60 bp inserted before it); Chr2 [1000, 1200) follows a 200 bp deletion: [1200, 1400) there
+    (tmp_path / "ref.bed").write_text("Chr1\t1140\t1640\nChr2\t300\t600\nChr2\t1200\t1400\n")
+    (tmp_path / "own.bed").write_text("Chr1\t1200\t1700\nChr2\t300\t600\nChr2\t1000\t1200\n")
+    mapped, own = _mapped_and_own(tmp_path, {"peaks": str(tmp_path / "ref.bed")}, {"peaks": str(tmp_path / "own.bed")})
+    assert np.array_equal(mapped["examples"], own["examples"])
+    assert _positive_bins(mapped, "Chr1") == [12, 13, 14, 15, 16]  # not the reference's bins 11..15
+    assert _positive_bins(mapped, "Chr2") == [3, 4, 5, 10, 11]
+
+
+def test_reads_on_the_reference_label_the_consensus_like_reads_on_it(tmp_path):
+    from test_labels import _bam
+
+    rng = np.random.default_rng(1)
+    chip = np.concatenate([rng.integers(1140, 1440, 200), rng.integers(60, 2940, 60)])
+    chip = chip[(chip <= 2500) | (chip > 2513)]  # none in the deleted bases
+    control = rng.integers(60, 2940, 260)
+    control = control[(control <= 2500) | (control > 2513)]
+
+    def own(p):  # the consensus position of reference position p (60 bp inserted after 499, 13 deleted after 2500)
+        return np.where(p < 500, p, np.where(p <= 2500, p + 60, p + 47))
+
+    ref_sizes, own_sizes = {"Chr1": 3000, "Chr2": 1500}, {"Chr1": 3047, "Chr2": 1300}
+    files = {}
+    for name, sizes, shift in (("ref", ref_sizes, lambda p: p), ("own", own_sizes, own)):
+        for kind, starts in (("chip", chip), ("input", control)):
+            files[name, kind] = str(_bam(tmp_path / f"{name}.{kind}.bam", sizes, [("Chr1", int(p)) for p in shift(starts)]))
+    mapped, own = _mapped_and_own(tmp_path, {"bam": files["ref", "chip"], "control": files["ref", "input"]},
+                                  {"bam": files["own", "chip"], "control": files["own", "input"]})
+    assert np.array_equal(mapped["examples"], own["examples"])
+    assert {12, 13, 14} <= set(_positive_bins(mapped, "Chr1"))
 
 
 def test_split_never_mixes_chromosomes():
@@ -166,7 +219,7 @@ def test_train_mark_holdout_metrics_and_final_fit(tmp_path, test_panel):
     from ntpipe.train import evaluate
 
     sheet = pd.read_csv(test_panel / "training.tsv", sep="\t").fillna("")
-    rows = sheet[(sheet.mark == "H3K27me3") & (sheet.peaks != "")].head(4).to_dict("records")
+    rows = sheet[(sheet.mark == "H3K27me3") & (sheet.peaks != "") & (sheet.genome != "")].head(4).to_dict("records")
     encoded = {r["cultivar"]: encode_genome(r["genome"], tmp_path / "enc" / f"{r['cultivar']}.npy", 200, 50) for r in rows}
     labels = tmp_path / "labels.npz"
     build_labels(rows, encoded, LabelConfig(size=200, stride=50), labels)

@@ -33,7 +33,7 @@ def test_lint_is_clean():
 
 def test_dry_run_plans_the_demo():
     out = snakemake("-n", "--forceall", "--cores", "2").stdout
-    for rule in ["simulate_demo", "encode_genome", "build_labels", "train_model", "predict_variety", "igv_session", "evaluate_demo"]:
+    for rule in ["simulate_demo", "cultivar_genome", "encode_genome", "build_labels", "train_model", "predict_variety", "igv_session", "evaluate_demo"]:
         assert rule in out
 
 
@@ -105,6 +105,12 @@ def test_end_to_end_writes_every_track_and_session(finished, test_panel):
         final = torch.load(finished / "results" / "models" / mark / "model.pt", weights_only=True)["meta"]
         assert final["trained_on"] == "all chromosomes" and final["holdout_metrics"]["auc"] == metrics["auc"]
     assert (finished / "logs" / "predict_variety").is_dir()
+    # reference-mapped cultivars (vcf rows) were trained on, from their consensus genomes (temporary, gone)
+    training = pd.read_csv(test_panel / "training.tsv", sep="\t", dtype=str, keep_default_na=False)
+    for row in training[training.vcf != ""].itertuples():
+        assert f"{row.cultivar}: labelled" in (finished / "logs" / "build_labels" / f"{row.mark}.log").read_text()
+        assert (finished / "logs" / "cultivar_genome" / f"{row.cultivar}.log").exists()
+        assert not (finished / "results" / "genomes" / "cultivars" / f"{row.cultivar}.fa").exists()
 
 
 @pytest.mark.slow

@@ -87,8 +87,10 @@ def is_demo():
 
 
 def get_label_input(wildcards):
-    rows = samples[samples["mark"] == wildcards.mark]
-    files = [f for col in ("genome", "peaks", "bam", "control") for f in rows[col] if f]
+    rows = get_mark_rows(wildcards.mark)
+    files = [r[col] for r in rows for col in ("genome", "vcf", "peaks", "bam", "control") if r[col]]
+    if any(r["vcf"] for r in rows):
+        files.append(config["reference"])
     return {"files": sorted(set(files)), "encoded": list(get_encoded_genomes(wildcards).values())}
 
 
@@ -97,13 +99,26 @@ def get_encoded_genomes(wildcards):
     return {c: f"results/encoded/{c}.npy" for c in samples.loc[samples["mark"] == wildcards.mark, "cultivar"]}
 
 
+def cultivar_genome(cultivar):
+    """The FASTA holding a cultivar's sequence: its own, or for a vcf row the consensus made from the reference."""
+    row = samples[samples["cultivar"] == cultivar].iloc[0]
+    return row["genome"] or f"results/genomes/cultivars/{cultivar}.fa"
+
+
 def get_cultivar_genome(wildcards):
-    return samples.loc[samples["cultivar"] == wildcards.cultivar, "genome"].iloc[0]
+    return cultivar_genome(wildcards.cultivar)
+
+
+def get_cultivar_vcf(wildcards):
+    """VCF and sample of a cultivar given as a VCF against the reference."""
+    row = samples[samples["cultivar"] == wildcards.cultivar].iloc[0]
+    return {"vcf": row["vcf"], "sample": row["sample"] or None}
 
 
 def get_mark_rows(mark):
-    """The training rows of one mark as plain dicts (passed to the script as params)."""
-    return samples[samples["mark"] == mark].to_dict("records")
+    """The training rows of one mark as plain dicts (passed to the script as params), each with its genome."""
+    rows = samples[samples["mark"] == mark].to_dict("records")
+    return [{**r, "genome": cultivar_genome(r["cultivar"])} for r in rows]
 
 
 def get_variety(wildcards):

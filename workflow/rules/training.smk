@@ -1,5 +1,28 @@
 # Every cultivar genome encoded once; labelled windows per mark from every
 # cultivar's peaks or BAM, merged across cultivars; then one model per mark.
+# A cultivar given as a VCF against the reference gets its consensus genome
+# first; its peaks or BAM, on the reference, are lifted onto it.
+
+
+rule cultivar_genome:
+    input:
+        vcf=lambda wildcards: get_cultivar_vcf(wildcards)["vcf"],
+        reference=config["reference"],
+    output:
+        temp("results/genomes/cultivars/{cultivar}.fa"),
+        temp("results/genomes/cultivars/{cultivar}.fa.fai"),
+    log:
+        "logs/cultivar_genome/{cultivar}.log",
+    params:
+        sample=lambda wildcards: get_cultivar_vcf(wildcards)["sample"],
+        chrom_aliases=config["chrom_aliases"],
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/consensus_genome.py"
 
 
 rule encode_genome:
@@ -37,6 +60,7 @@ rule build_labels:
         window=config["window"],
         labels=config["labels"],
         encoded=get_encoded_genomes,
+        reference=config["reference"],
         chrom_aliases=config["chrom_aliases"],
     threads: 1
     resources:

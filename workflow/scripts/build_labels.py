@@ -5,6 +5,6 @@ from ntpipe.logs import setup_logging
 from ntpipe.trainset import build_labels
 
 setup_logging(snakemake.log[0])
-cfg = LabelConfig(**snakemake.params.window, **snakemake.params.labels)
-build_labels(snakemake.params.rows, snakemake.params.encoded, cfg, snakemake.output[0],
-             aliases=snakemake.params.chrom_aliases)
+p = snakemake.params
+cfg = LabelConfig(**p.window, **p.labels)
+build_labels(p.rows, p.encoded, cfg, snakemake.output[0], reference=p.reference, chrom_aliases=p.chrom_aliases)

@@ -1,4 +1,4 @@
-"""Snakemake adapter: a VCF variety's consensus FASTA (ntpipe.variants.write_consensus)."""
+"""Snakemake adapter: the consensus FASTA of a VCF variety or cultivar (ntpipe.variants.write_consensus)."""
 
 from ntpipe.logs import setup_logging
 from ntpipe.variants import write_consensus
