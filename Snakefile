@@ -8,6 +8,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/prediction.smk"
+include: "workflow/rules/panel.smk"
 
 
 rule all:
