@@ -9,6 +9,7 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/training.smk"
 include: "workflow/rules/prediction.smk"
 include: "workflow/rules/effects.smk"
+include: "workflow/rules/panel.smk"
 
 
 rule all:

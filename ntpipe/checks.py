@@ -18,6 +18,9 @@ training. What is read:
 - every peaks file, one pass: BED lines, chromosomes in the genome's (the
   reference's, for a ``vcf`` row) ``.fai`` (with ``chrom_aliases``, under
   another naming), intervals inside the chromosome;
+- the ``annotation`` GFF3, one pass: GFF3 lines, chromosomes in the
+  reference (``chrom_aliases`` honoured, an ambiguous match an error),
+  features inside their chromosome, gene features present;
 - the split chromosomes (``split.valid_chroms``, ``split.test_chroms``) are
   in every cultivar genome and leave at least one chromosome to train on.
 
@@ -25,7 +28,7 @@ A chromosome that the genome holds under another naming gets a hint in the
 message (:mod:`ntpipe.chroms`). Files that do not exist yet are skipped when a workflow rule makes them (the
 simulated demo, ``buildable_dir``) and are checked once they exist.
 
-Peaks passes are the only part that grows with the data (one pass per file,
+Peaks and annotation passes are the only part that grows with the data (one pass per file,
 about a second per million lines); a file that passed is remembered in a
 small cache (``cache``: path, size and modification time) and not read again
 until it changes.
@@ -40,7 +43,7 @@ from pathlib import Path
 from .chroms import Matcher, match
 from .genome import chrom_sizes, open_fasta
 
-__all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split"]
+__all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split", "check_annotation"]
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +261,21 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
             )
 
 
+def check_annotation(path, reference_sizes, aliases=False):
+    """One pass over the ``annotation`` GFF3 against the reference (:func:`ntpipe.annotation.read_genes`).
+
+    Raises
+    ------
+    ValueError naming the config key, the file, line and value.
+    """
+    from .annotation import read_genes
+
+    try:
+        read_genes(path, reference_sizes, aliases=aliases)
+    except ValueError as err:
+        raise ValueError(f"config annotation: {err}") from None
+
+
 def check_split(genomes, valid_chroms, test_chroms):
     """The hold-out chromosomes are in every cultivar genome and leave some to train on.
 
@@ -396,4 +414,11 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
         for vcf, wanted in by_vcf.items():
             if not pending(vcf):
                 check_vcf(vcf, genome_sizes(reference), reference, wanted, aliases=aliases)
+    annotation = config.get("annotation")
+    if annotation and not pending(annotation):
+        if not Path(annotation).is_file():
+            raise ValueError(f"config annotation: file not found: {annotation}")
+        if not pending(reference):
+            store.run(f"annotation aliases={aliases}", [annotation, reference], check_annotation, annotation,
+                      genome_sizes(reference), aliases)
     store.save()

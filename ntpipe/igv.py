@@ -4,6 +4,10 @@ Every path in the session is written relative to the session file's
 directory (IGV resolves relative ``genome``, ``Resource path`` and ``Track
 id`` against the session's location), so a results folder can be moved or
 copied as a whole.
+
+A gene annotation (a bgzipped, tabix-indexed GFF3 on the genome's names,
+:func:`ntpipe.annotation.write_indexed_gff3`) goes in the feature panel under
+the tracks, beside the sequence.
 """
 
 import colorsys
@@ -13,7 +17,7 @@ from pathlib import Path
 
 from .files import atomic_path
 
-__all__ = ["PALETTE", "write_session"]
+__all__ = ["PALETTE", "write_session", "write_panel_session"]
 
 # ColorBrewer Set1 + Dark2 (distinct on white); more marks get golden-angle hues.
 PALETTE = [
@@ -70,7 +74,7 @@ def _first_sequence(genome):
     return line.split("\t", 1)[0] or None
 
 
-def write_session(path, genome, tracks, colors=None, locus=None):
+def write_session(path, genome, tracks, colors=None, locus=None, annotation=None):
     """Write an IGV desktop session that opens a FASTA genome and bigWig tracks.
 
     Each track is a bar chart with a fixed 0-1 data range (probabilities), in
@@ -85,6 +89,8 @@ def write_session(path, genome, tracks, colors=None, locus=None):
     colors : optional ``{name: 'r,g,b' or (r, g, b)}``.
     locus : optional start locus; default the first sequence of ``genome.fai``
         (whole sequence), or ``All`` without an index.
+    annotation : optional GFF3 on ``genome``'s coordinates and names
+        (``.gff3.gz`` with its ``.tbi``, or plain), shown under the tracks.
 
     Returns
     -------
@@ -92,8 +98,8 @@ def write_session(path, genome, tracks, colors=None, locus=None):
 
     Raises
     ------
-    FileNotFoundError for a missing genome or track; ValueError for no
-    tracks or a malformed colour.
+    FileNotFoundError for a missing genome, track or annotation; ValueError
+    for no tracks or a malformed colour.
     """
     path = Path(path)
     if not tracks:
@@ -146,8 +152,53 @@ def write_session(path, genome, tracks, colors=None, locus=None):
             type="LINEAR",
         )
     session.append(panel)
+    if annotation is not None:
+        rel = _relative(annotation, base)
+        ET.SubElement(resources, "Resource", name="genes", path=rel)
+        features = ET.SubElement(session, "Panel", name="FeaturePanel")
+        ET.SubElement(
+            features,
+            "Track",
+            attributeKey="Reference sequence",
+            clazz="org.broad.igv.track.SequenceTrack",
+            fontSize="10",
+            id="Reference sequence",
+            name="Reference sequence",
+            visible="true",
+        )
+        ET.SubElement(
+            features,
+            "Track",
+            attributeKey="genes",
+            clazz="org.broad.igv.track.FeatureTrack",
+            displayMode="EXPANDED",
+            fontSize="10",
+            id=rel,
+            name="genes",
+            visible="true",
+        )
     tree = ET.ElementTree(session)
     ET.indent(tree, space="    ")
     with atomic_path(path) as tmp:
         tree.write(tmp, encoding="UTF-8", xml_declaration=True)
     return path
+
+
+def write_panel_session(path, genome, tracks, annotation=None):
+    """An IGV session of several varieties side by side, grouped by mark.
+
+    Parameters
+    ----------
+    path : session file to write.
+    genome : the reference FASTA the tracks are on.
+    tracks : ``{mark: {variety: bigWig path}}``; tracks are named
+        ``"{variety} {mark}"``, mark after mark, each mark in the colour it
+        has in a variety's own session (:data:`PALETTE` in ``tracks`` order).
+    annotation : optional GFF3, as for :func:`write_session`.
+    """
+    named, colors = {}, {}
+    for i, (mark, by_variety) in enumerate(tracks.items()):
+        for variety, bw in by_variety.items():
+            named[f"{variety} {mark}"] = bw
+            colors[f"{variety} {mark}"] = _palette_color(i)
+    return write_session(path, genome, named, colors=colors, annotation=annotation)

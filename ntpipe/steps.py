@@ -271,7 +271,7 @@ def variety_effects(vcf, sample, reference, tracks, reference_tracks, marks, siz
     if annotation:
         from .annotation import read_genes
 
-        genes = read_genes(annotation, chrom_names=list(sizes), aliases=chrom_aliases)
+        genes = read_genes(annotation, chrom_names=sizes, aliases=chrom_aliases)
     t1 = time.perf_counter()
     table = variant_effects(variants, {m: ref_tracks[m] for m in marks}, {m: var_tracks[m] for m in marks},
                             size, stride, sizes, min_delta=min_delta, genes=genes)

@@ -248,6 +248,25 @@ def test_reference_mapped_rows_are_checked_against_the_reference_and_their_sampl
         check("CV13", tmp_path / "long.bed")
 
 
+def test_check_inputs_reads_the_annotation_against_the_reference(tmp_path, genome):
+    config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
+    peaks = tmp_path / "p.bed"
+    peaks.write_text("Chr1\t0\t100\n")
+    samples, varieties = _sheets(tmp_path, genome, peaks, write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
+    gff = tmp_path / "genes.gff3.gz"
+    gff.write_bytes(gzip.compress(b"##gff-version 3\nchr01\tt\tgene\t1\t100\t.\t+\t.\tID=g1\n"))
+    with pytest.raises(ValueError, match=r"config annotation: .*genes.gff3.gz, line 2, column 1: chromosome 'chr01'"
+                                         r" is not in the reference .*set chrom_aliases: true"):
+        checks.check_inputs({**config, "annotation": str(gff)}, samples, varieties)
+    checks.check_inputs({**config, "annotation": str(gff), "chrom_aliases": True}, samples, varieties)
+    two = write_fasta(tmp_path / "two.fa", {"Chr1": "ACGT" * 250, "chr01": "ACGT" * 250, "Chr2": "ACGT" * 200})
+    gff.write_bytes(gzip.compress(b"1\tt\tgene\t1\t100\t.\t+\t.\tID=g1\n"))
+    with pytest.raises(ValueError, match=r"config annotation: .*chromosome '1' matches several .*\['Chr1', 'chr01'\]"):
+        checks.check_annotation(gff, checks.fasta_sizes(two), aliases=True)
+    with pytest.raises(ValueError, match=r"config annotation: file not found: .*nope.gff3"):
+        checks.check_inputs({**config, "annotation": str(tmp_path / "nope.gff3")}, samples, varieties)
+
+
 # --- the workflow stops before any job ----------------------------------------------------------
 
 
@@ -334,7 +353,8 @@ def test_workflow_stops_before_any_job_on_a_broken_input(breaks, test_panel, tmp
     training.index, varieties.index = training.index + 2, varieties.index + 2  # file lines
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(reference=str(test_panel / "reference.fa"), split={"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]},
-                  demo={"outdir": str(tmp_path / "no-demo")}, training={"epochs": 1})
+                  demo={"outdir": str(tmp_path / "no-demo")}, training={"epochs": 1},
+                  annotation=str(test_panel / "truth" / "genes.gff3"))
     expected = breaks(tmp_path, test_panel, training, varieties, config)
     training.to_csv(tmp_path / "training.tsv", sep="\t", index=False)
     varieties.to_csv(tmp_path / "varieties.tsv", sep="\t", index=False)
@@ -362,7 +382,7 @@ def test_workflow_matches_a_vcf_in_another_naming_only_with_chrom_aliases(test_p
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(samples=str(test_panel / "training.tsv"), varieties=str(tmp_path / "varieties.tsv"),
                   reference=str(test_panel / "reference.fa"), split={"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]},
-                  demo={"outdir": str(tmp_path / "no-demo")})
+                  demo={"outdir": str(tmp_path / "no-demo")}, annotation=str(test_panel / "truth" / "genes.gff3"))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     proc = _snakemake(tmp_path)
     out = proc.stdout + proc.stderr
@@ -394,7 +414,7 @@ def test_workflow_matches_peaks_and_bams_in_another_naming_only_with_chrom_alias
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(samples=str(tmp_path / "training.tsv"), varieties=str(test_panel / "varieties.tsv"),
                   reference=str(test_panel / "reference.fa"), split={"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]},
-                  demo={"outdir": str(tmp_path / "no-demo")})
+                  demo={"outdir": str(tmp_path / "no-demo")}, annotation=str(test_panel / "truth" / "genes.gff3"))
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
 
     def stops_without_aliases(pattern):

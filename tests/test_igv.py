@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ntpipe.genome import write_fasta
-from ntpipe.igv import PALETTE, write_session
+from ntpipe.igv import PALETTE, write_panel_session, write_session
 
 
 @pytest.fixture
@@ -75,3 +75,50 @@ def test_bad_input(layout):
     with pytest.raises(ValueError, match="no tracks"):
         write_session(root / "s.xml", genome, {})
     assert not (root / "s.xml").exists()
+
+
+def test_annotation_goes_under_the_tracks(layout):
+    root, genome, tracks = layout
+    genes = root / "results" / "annotation" / "genes.gff3.gz"
+    genes.parent.mkdir(parents=True)
+    genes.write_bytes(b"")
+    session_path = root / "results" / "tracks" / "IRIS_313" / "igv_session.xml"
+    write_session(session_path, genome, tracks, annotation=genes)
+    session = ET.parse(session_path).getroot()
+    assert [p.get("name") for p in session.findall("Panel")] == ["DataPanel", "FeaturePanel"]
+    resource = session.find("Resources/Resource[@name='genes']")
+    assert resource.get("path") == "../../annotation/genes.gff3.gz"
+    feature_tracks = session.findall("Panel[@name='FeaturePanel']/Track")
+    assert [t.get("clazz").rsplit(".", 1)[1] for t in feature_tracks] == ["SequenceTrack", "FeatureTrack"]
+    assert feature_tracks[1].get("id") == resource.get("path")
+    with pytest.raises(FileNotFoundError, match="genes.gff3"):
+        write_session(session_path, genome, tracks, annotation=root / "genes.gff3")
+
+
+def test_panel_session_groups_varieties_by_mark(tmp_path):
+    genome = write_fasta(tmp_path / "reference.fa", {"Chr1": "ACGT" * 10})
+    genes = tmp_path / "results" / "annotation" / "genes.gff3.gz"
+    genes.parent.mkdir(parents=True)
+    genes.write_bytes(b"")
+    tracks = {}
+    for mark in ("H3K27me3", "H3K4me3"):
+        tracks[mark] = {}
+        for variety in ("IRIS_313-10003", "IRIS_313-10005"):
+            bw = tmp_path / "results" / "tracks" / variety / f"{mark}.bw"
+            bw.parent.mkdir(parents=True, exist_ok=True)
+            bw.write_bytes(b"")
+            tracks[mark][variety] = bw
+    session_path = tmp_path / "results" / "panel" / "igv_session.xml"
+    write_panel_session(session_path, genome, tracks, annotation=genes)
+    session = ET.parse(session_path).getroot()
+    assert session.get("genome") == "../../reference.fa"
+    data = session.findall("Panel[@name='DataPanel']/Track")
+    assert [t.get("name") for t in data] == [
+        "IRIS_313-10003 H3K27me3", "IRIS_313-10005 H3K27me3", "IRIS_313-10003 H3K4me3", "IRIS_313-10005 H3K4me3"
+    ]
+    assert [t.get("id") for t in data] == [
+        f"../tracks/{v}/{m}.bw" for m in tracks for v in ("IRIS_313-10003", "IRIS_313-10005")
+    ]
+    mark_color = [",".join(map(str, c)) for c in PALETTE[:2]]
+    assert [t.get("color") for t in data] == [mark_color[0]] * 2 + [mark_color[1]] * 2
+    assert session.find("Panel[@name='FeaturePanel']/Track[@name='genes']").get("id") == "../annotation/genes.gff3.gz"

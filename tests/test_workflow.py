@@ -68,6 +68,8 @@ def workdir(tmp_path_factory, test_panel):
         split={"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]},
         training={"epochs": 2, "epoch_size": 80, "eval_size": 80},
         demo={"outdir": str(work / "no-demo")},
+        annotation=str(test_panel / "truth" / "genes.gff3"),
+        panel={"min_spread": 0.01},  # two epochs of training: the varieties' tracks differ little
     )
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     return work
@@ -136,6 +138,46 @@ def test_effects_tables_read_off_the_reference_and_variety_tracks(finished, test
                          for b in range(max(lo, 0), hi + 1) if b * stride < ref.chroms(row.chrom)]
             deltas = [v - r for r, v in pairs]
             assert row.delta == pytest.approx(max(deltas, key=abs), abs=1e-4)
+
+
+@pytest.mark.slow
+def test_panel_matrix_and_genes_in_the_sessions(finished, test_panel):
+    import xml.etree.ElementTree as ET
+
+    import pysam
+
+    from ntpipe.bigwig import read_bins
+
+    varieties = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
+    on_reference = varieties.variety[varieties.vcf != ""].tolist()
+    config = yaml.safe_load((finished / "config.yaml").read_text())
+    stride, min_spread = config["window"]["stride"], config["panel"]["min_spread"]
+    sizes = [line.split("\t")[:2] for line in (test_panel / "reference.fa.fai").read_text().splitlines()]
+    for mark in sorted(pd.read_csv(test_panel / "training.tsv", sep="\t").mark.unique()):
+        path = finished / "results" / "panel" / f"{mark}.bed.gz"
+        matrix = pd.read_csv(path, sep="\t")
+        assert list(matrix.columns[6:]) == on_reference
+        for chrom, length in sizes:  # exactly the bins where the varieties' tracks differ by min_spread
+            values = np.array([read_bins(finished / "results" / "tracks" / v / f"{mark}.bw", chrom, stride)
+                               for v in on_reference])
+            frame = pd.DataFrame(values.T.astype(float))
+            keep = np.flatnonzero(((frame.max(axis=1) - frame.min(axis=1)) >= min_spread).to_numpy())
+            rows = matrix[matrix["#chr"] == chrom]
+            assert rows["start"].tolist() == (keep * stride).tolist()
+            assert rows["end"].tolist() == np.minimum((keep + 1) * stride, int(length)).tolist()
+            np.testing.assert_allclose(rows[on_reference].to_numpy(), values[:, keep].T, rtol=1e-3, atol=1e-4)
+        assert len(matrix) > 0, f"no bins differ by {min_spread} in {mark}"
+        row = matrix.iloc[len(matrix) // 2]
+        with pysam.TabixFile(str(path)) as tbx:
+            assert len(list(tbx.fetch(row["#chr"], row["start"], row["end"]))) == 1
+    for variety, vcf in zip(varieties.variety, varieties.vcf):
+        session = ET.parse(finished / "results" / "tracks" / variety / "igv_session.xml").getroot()
+        genes = session.find("Resources/Resource[@name='genes']")
+        assert (genes is not None) == bool(vcf)  # a FASTA variety's tracks are on its own assembly
+    panel = ET.parse(finished / "results" / "panel" / "igv_session.xml").getroot()
+    assert panel.find("Resources/Resource[@name='genes']").get("path") == "../annotation/genes.gff3.gz"
+    names = [t.get("name") for t in panel.findall("Panel[@name='DataPanel']/Track")]
+    assert {n.split(" ")[0] for n in names} == set(on_reference[:8])
 
 
 @pytest.mark.slow

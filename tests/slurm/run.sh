@@ -69,7 +69,7 @@ log "running the workflow through SLURM"
 snakemake --snakefile "$REPO/Snakefile" \
     --workflow-profile "$REPO/workflow/profiles/slurm" \
     --configfile "$HERE/config.yaml" \
-    --config samples=panel/training.tsv varieties=panel/varieties.tsv reference=panel/reference.fa \
+    --config samples=panel/training.tsv varieties=panel/varieties.tsv reference=panel/reference.fa annotation=panel/truth/genes.gff3 \
     --slurm-init-seconds-before-status-checks 2 \
     --slurm-keep-successful-logs
 
@@ -79,7 +79,7 @@ log "running the same workflow locally for comparison"
 mkdir -p local && ln -sfn ../panel local/panel
 (cd local && snakemake --snakefile "$REPO/Snakefile" --cores 2 --resources gpu=1 \
     --configfile "$HERE/config.yaml" \
-    --config samples=panel/training.tsv varieties=panel/varieties.tsv reference=panel/reference.fa)
+    --config samples=panel/training.tsv varieties=panel/varieties.tsv reference=panel/reference.fa annotation=panel/truth/genes.gff3)
 
 log "checking the SLURM accounting and the tracks"
 sacct -a -X -o JobID,State,ExitCode,Elapsed,AllocTRES%45,Comment%60 >&2

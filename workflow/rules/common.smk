@@ -41,7 +41,7 @@ varieties = varieties.set_index("variety", drop=False)
 
 def _demo_files():
     """Files the sheets and config name under the demo directory: the simulate_demo rule builds them."""
-    named = [config["reference"]] + [
+    named = [config["reference"], *([config["annotation"]] if config["annotation"] else [])] + [
         f for sheet in (samples, varieties) for col in sheets.FILE_COLUMNS if col in sheet for f in sheet[col] if f
     ]
     return sorted({Path(f) for f in named if DEMO_DIR in Path(f).parents})
@@ -52,12 +52,11 @@ DEMO_FILES = _demo_files()
 MARKS = sorted(samples["mark"].unique())
 CULTIVARS = sorted(samples["cultivar"].unique())
 VARIETIES = list(varieties.index)
+# only VCF varieties on the reference's coordinates share bins (panel); FASTA varieties are on their own assemblies
+ON_REFERENCE = [v for v in VARIETIES if varieties.loc[v, "vcf"] and config["prediction"]["coordinates"] == "reference"]
+ANNOTATION_TRACK = "results/annotation/genes.gff3.gz"
 # VCF varieties whose tracks are on the reference: their variants' effects are tabulated
-EFFECT_VARIETIES = [
-    v
-    for v in VARIETIES
-    if varieties.loc[v, "vcf"] and config["prediction"]["coordinates"] == "reference" and config["effects"]["enabled"]
-]
+EFFECT_VARIETIES = ON_REFERENCE if config["effects"]["enabled"] else []
 
 
 def _choice(names):
@@ -76,6 +75,8 @@ def get_final_output():
     out += expand("results/tracks/{variety}/{mark}.bw", variety=VARIETIES, mark=MARKS)
     out += expand("results/tracks/{variety}/igv_session.xml", variety=VARIETIES)
     out += expand("results/effects/{variety}.tsv", variety=EFFECT_VARIETIES)
+    if is_panel():
+        out += expand("results/panel/{mark}.bed.gz", mark=MARKS) + ["results/panel/igv_session.xml"]
     if is_demo():
         out.append("results/demo_evaluation.tsv")
     return out
@@ -84,6 +85,33 @@ def get_final_output():
 def is_demo():
     """True when the sheets are the simulated demo's (its ground truth is known)."""
     return bool(DEMO_FILES) and DEMO_DIR in Path(config["reference"]).parents
+
+
+def is_panel():
+    """True when the panel files are wanted and at least two varieties share the reference's bins."""
+    return config["panel"]["enabled"] and len(ON_REFERENCE) >= 2
+
+
+def get_panel_igv_varieties():
+    """The varieties of the panel's IGV session (``panel.igv_varieties``)."""
+    chosen = config["panel"]["igv_varieties"]
+    if isinstance(chosen, int):
+        return ON_REFERENCE[:chosen]
+    for name in chosen:
+        if name not in ON_REFERENCE:
+            raise ValueError(
+                f"config panel.igv_varieties: {name!r} is not a VCF variety on the reference's coordinates;"
+                f" expected some of {ON_REFERENCE[:8]}{' ...' if len(ON_REFERENCE) > 8 else ''}"
+            )
+    return list(chosen)
+
+
+def get_session_annotation(wildcards):
+    """The indexed genes for a session on the reference's coordinates, when ``annotation`` is set."""
+    variety = getattr(wildcards, "variety", None)
+    if not config["annotation"] or (variety is not None and variety not in ON_REFERENCE):
+        return {}
+    return {"annotation": ANNOTATION_TRACK, "annotation_index": f"{ANNOTATION_TRACK}.tbi"}
 
 
 def get_label_input(wildcards):

@@ -1,5 +1,5 @@
 # Every variety: its windows (own FASTA, or reference + VCF), one inference pass
-# for all marks, a bigWig per mark, and an IGV session.
+# for all marks, a bigWig per mark, and an IGV session (with the genes, on the reference's coordinates).
 
 
 rule consensus_genome:
@@ -50,6 +50,7 @@ rule predict_variety:
 
 rule igv_session:
     input:
+        unpack(get_session_annotation),
         tracks=expand("results/tracks/{{variety}}/{mark}.bw", mark=MARKS),
         genome=get_track_genome,
     output:
@@ -65,3 +66,25 @@ rule igv_session:
         "../../envs/ntpipe.yaml"
     script:
         "../scripts/igv_session.py"
+
+
+rule annotation_track:
+    input:
+        gff3=lambda wildcards: config["annotation"],
+        reference=config["reference"],
+    output:
+        gff3=ANNOTATION_TRACK,
+        tbi=f"{ANNOTATION_TRACK}.tbi",
+    log:
+        "logs/annotation_track.log",
+    benchmark:
+        "results/benchmarks/annotation_track.tsv"
+    params:
+        chrom_aliases=config["chrom_aliases"],
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/annotation_track.py"

@@ -5,4 +5,4 @@ from ntpipe.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 tracks = dict(zip(snakemake.params.marks, snakemake.input.tracks))
-write_session(snakemake.output[0], snakemake.input.genome, tracks)
+write_session(snakemake.output[0], snakemake.input.genome, tracks, annotation=snakemake.input.get("annotation"))
