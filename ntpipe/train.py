@@ -263,8 +263,19 @@ def _fingerprint(*datasets):
     return h.hexdigest()
 
 
-def _load_checkpoint(path, model, optimizer, model_cfg, fingerprint, generators, device):
-    """Restore a checkpoint in place and return it; None when it is for another model or data."""
+# training settings a resumed run may change: how long it runs, and how it is fed and evaluated
+_RESUMABLE = ("epochs", "num_workers", "eval_batch_size")
+
+
+def _same_training(saved, train_cfg):
+    current = {k: v for k, v in asdict(train_cfg).items() if k not in _RESUMABLE}
+    return {k: v for k, v in (saved or {}).items() if k not in _RESUMABLE} == current
+
+
+def _load_checkpoint(path, model, optimizer, model_cfg, train_cfg, fingerprint, generators, device, best_model):
+    """Restore a checkpoint in place and return it; None when it is for another
+    model, other training settings or other data, or when the best epoch's
+    model (``best_model``) it relies on is gone."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
@@ -272,6 +283,12 @@ def _load_checkpoint(path, model, optimizer, model_cfg, fingerprint, generators,
         return None
     if ckpt.get("model_config") != asdict(model_cfg) or ckpt.get("data") != fingerprint:
         log.warning("%s was written for another model config or other data: starting over", path)
+        return None
+    if not _same_training(ckpt.get("train_config"), train_cfg):
+        log.warning("%s was written with other training settings: starting over", path)
+        return None
+    if ckpt["best"]["epoch"] > 0 and not os.path.exists(best_model):
+        log.warning("%s: the best epoch's model %s is gone: starting over", path, best_model)
         return None
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
@@ -361,7 +378,8 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     run = {"epoch": 0, "step": 0, "history": [], "best": {"epoch": 0, "score": -math.inf, "bad": 0}, "stopped": False,
            "meta": dict(meta or {}), "data": _fingerprint(*(d for d in (train_set, valid_set) if d is not None))}
     if os.path.exists(paths["checkpoint.pt"]):
-        ckpt = _load_checkpoint(paths["checkpoint.pt"], model, optimizer, model_cfg, run["data"], generators, device)
+        ckpt = _load_checkpoint(paths["checkpoint.pt"], model, optimizer, model_cfg, train_cfg, run["data"], generators, device,
+                                paths["model.pt"])
         if ckpt is not None:
             run.update({k: ckpt[k] for k in run if k != "meta"})
             run["meta"] = {**ckpt["meta"], **run["meta"]}  # a resumed run keeps the first run's meta
@@ -385,6 +403,9 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
         with atomic_path(paths["checkpoint.pt"]) as tmp:
             torch.save(checkpoint, tmp)
         _write_history(paths["history.tsv"], run["history"])
+        _plot_curves(paths["curves.png"], run["history"])
+    if not os.path.exists(paths["history.tsv"]) or not os.path.exists(paths["curves.png"]):
+        _write_history(paths["history.tsv"], run["history"])  # a finished run resumed: its outputs were removed
         _plot_curves(paths["curves.png"], run["history"])
 
     best, history = run["best"], run["history"]

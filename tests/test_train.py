@@ -214,6 +214,35 @@ def test_checkpoint_of_other_data_is_not_resumed(tmp_path, caplog):
     assert metrics == fit(motif_task(64, 40, 5), motif_task(32, 40, 1), mcfg, tcfg, tmp_path / "fresh", device="cpu")
 
 
+def test_checkpoint_of_other_training_settings_is_not_resumed(tmp_path, caplog):
+    from dataclasses import replace
+
+    train, valid = motif_task(64, 40, 0), motif_task(32, 40, 1)
+    mcfg, tcfg = tiny_configs(epochs=2)
+    fit(train, valid, mcfg, tcfg, tmp_path, device="cpu")
+    other = replace(tcfg, nmute=3)  # e.g. a config change that Snakemake reruns the job for
+    with caplog.at_level("WARNING", logger="ntpipe.train"):
+        metrics = fit(train, valid, mcfg, other, tmp_path, device="cpu")
+    assert "other training settings: starting over" in caplog.text
+    assert metrics == fit(train, valid, mcfg, other, tmp_path / "fresh", device="cpu")
+
+
+def test_finished_run_rerun_after_its_outputs_were_removed(tmp_path, caplog):
+    # what `snakemake -R train_model` does: the outputs go, the checkpoint stays
+    train, valid = motif_task(64, 40, 0), motif_task(32, 40, 1)
+    mcfg, tcfg = tiny_configs(epochs=2)
+    first = fit(train, valid, mcfg, tcfg, tmp_path, device="cpu")
+    history = (tmp_path / "history.tsv").read_text()
+    for name in ("history.tsv", "curves.png", "metrics.json"):
+        (tmp_path / name).unlink()
+    assert fit(train, valid, mcfg, tcfg, tmp_path, device="cpu") == first  # resumed at its end: nothing retrained
+    assert (tmp_path / "history.tsv").read_text() == history and (tmp_path / "curves.png").stat().st_size > 0
+    (tmp_path / "model.pt").unlink()  # the best epoch's weights are only there
+    with caplog.at_level("WARNING", logger="ntpipe.train"):
+        assert fit(train, valid, mcfg, tcfg, tmp_path, device="cpu") == first
+    assert "model.pt is gone: starting over" in caplog.text
+
+
 def test_train_table_overrides(tmp_path, tables):
     train, _ = tables
     train_table(train, tmp_path / "o", epochs=1, batch_size=32, overrides={"d_model": 16, "n_heads": 2, "nmute": 3})
