@@ -7,6 +7,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/training.smk"
+include: "workflow/rules/variants.smk"
 include: "workflow/rules/prediction.smk"
 
 
