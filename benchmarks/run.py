@@ -1,8 +1,10 @@
 """ntpipe benchmarks: inference vs the seed-style reference, host-side rates,
-memory of a whole-genome prediction, and the window cache on simulated panels.
+memory of a whole-genome prediction, the window cache on simulated panels, and
+VCF varieties (extraction once, the store per variety: benchmarks/vcf_store.py).
 
     make bench                          # CPU figures, < 10 min on 2 cores
     python benchmarks/run.py --gpu      # GPU figures (seed preset, bf16 + SDPA, torch.compile)
+    python benchmarks/run.py --only vcf # one part, merged into results.json
 
 Writes ``benchmarks/README.md`` (table + prose) and ``benchmarks/results.json``.
 Speed ratios are measured within one run, engine and reference each in a
@@ -35,6 +37,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import reference_impl as ref  # noqa: E402
+import vcf_store as vcf_bench  # noqa: E402
 
 from ntpipe.bigwig import BigWigWriter, read_bins  # noqa: E402
 from ntpipe.config import model_config  # noqa: E402
@@ -487,7 +490,19 @@ def write_report(results, path):
         profile_mb=r["profile"]["mb"], profile_pct=100 * r["profile"]["engine_fraction"],
         rss10=rss["10"]["peak_rss_mb"], rss50=rss["50"]["peak_rss_mb"], stride=c_panel["stride"],
     )]
+    if r.get("vcf"):
+        lines += vcf_bench.report(r["vcf"], m)
     path.write_text("\n".join(lines) + "\n")
+
+
+def seed_windows_per_s(results):
+    """Seed-preset windows/s at 1 kb on a GPU: measured (best batch) if this run
+    had one, else an H100 at 400 TFLOP/s from the measured GFLOP per window."""
+    rows = [row for row in (results.get("gpu") or {}).get("rows", []) if row.get("window") == 1000 and "win_s" in row]
+    if rows:
+        return max(row["win_s"] for row in rows)
+    seed1k = next(x for x in results["inference"] if x["preset"] == "seed" and x["window"] == 1000)
+    return 400e3 / seed1k["gflop_per_window"]
 
 
 TARGET_NOTE = " **In this run the 3x target was not reached** (see below for where the time goes)."
@@ -616,6 +631,7 @@ def main(argv=None):
     p.add_argument("--cache-stride", type=int, default=500)
     p.add_argument("--out", default=str(HERE))
     p.add_argument("--report-only", action="store_true", help="rewrite README.md from results.json")
+    p.add_argument("--only", choices=["vcf"], help="run one part and merge it into the existing results.json")
     p.add_argument("--rss-child", nargs=3, metavar=("MODEL", "GENOME", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rss_child:
@@ -628,6 +644,15 @@ def main(argv=None):
     logging.getLogger("ntpipe").setLevel(logging.WARNING)
     t0 = time.perf_counter()
     out = Path(args.out)
+    if args.only:
+        results = json.loads((out / "results.json").read_text())
+        with tempfile.TemporaryDirectory(prefix="ntpipe-bench-") as tmp:
+            results["vcf"] = vcf_bench.bench_vcf(Path(tmp), seed_windows_per_s(results))
+        results["vcf"]["machine"] = machine()
+        (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        write_report(results, out / "README.md")
+        log.info("vcf part done in %.0f s", time.perf_counter() - t0)
+        return 0
     results = {"machine": machine()}
     with tempfile.TemporaryDirectory(prefix="ntpipe-bench-") as tmp:
         tmp = Path(tmp)
@@ -640,6 +665,7 @@ def main(argv=None):
         results["cache"] = {s: bench_cache(tmp, s, args.cache_stride) for s in ("demo", "panel")}
         if args.gpu:
             results["gpu"] = bench_gpu(args.peak_tflops)
+        results["vcf"] = vcf_bench.bench_vcf(tmp, seed_windows_per_s(results))
     small1k = next(x for x in results["inference"] if x["preset"] == "small" and x["window"] == 1000)
     results["cpu_small_speedup_vs_reference"] = small1k["speedup"]
     results["cache_model_fraction"] = results["cache"]["panel"]["model_fraction"]

@@ -62,7 +62,7 @@ def chromosome_windows(tokens, size, stride, variants=None):
     return padded, np.arange(n_bins(len(tokens), stride), dtype=np.int64) * stride
 
 
-def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, window=None, batch_size=None,
+def predict_genome(models, genome, out, vcf=None, sample=None, store=None, stride=None, window=None, batch_size=None,
                    device="auto", reverse_complement=False, cache=None, max_n_fraction=0.5, names=None,
                    chrom_aliases=False):
     """Predict every bin of ``genome`` with every model; write ``out/{mark}.bw``.
@@ -73,13 +73,15 @@ def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, wind
     genome : FASTA; the tracks are on its coordinates.
     out : output directory.
     vcf, sample : apply this variety's variants (tracks stay on ``genome``'s coordinates).
+    store : instead of ``vcf``, the variants store the VCF was extracted into
+        (:mod:`ntpipe.vcfstore`): the sample's variants are memory-mapped, not parsed.
     stride : bin size (default: the models').
     window : expected window size (the config's); a model trained otherwise is an error.
     batch_size, device, reverse_complement : inference settings.
     cache : directory of the window cache, or None.
     max_n_fraction : bins whose window has more N get no value.
     names : check that the models' marks are exactly these.
-    chrom_aliases : match the VCF's chromosome names to ``genome``'s across
+    chrom_aliases : with ``vcf``, match its chromosome names to ``genome``'s across
         namings (``Chr1``, ``chr01``, ``chr1``, ``1``; :mod:`ntpipe.chroms`).
 
     Returns
@@ -99,16 +101,20 @@ def predict_genome(models, genome, out, vcf=None, sample=None, stride=None, wind
         short = [(c, n) for c, n in sizes if n < stride]
         if short:
             raise ValueError(f"{genome}: sequence {short[0][0]!r} is {short[0][1]} bp, shorter than the stride ({stride} bp); remove it or lower window.stride")
-        variants = None
-        if vcf:
+        variants = None  # read and checked completely before any output
+        if store:
+            from .vcfstore import load_variants
+
+            variants = load_variants(store, sample, fasta)
+        elif vcf:
             from .variants import read_variants
 
-            variants = read_variants(vcf, sample, fasta, aliases=chrom_aliases)  # validates everything before any output
+            variants = read_variants(vcf, sample, fasta, aliases=chrom_aliases)
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         paths = {m: out / f"{m}.bw" for m in marks}
         total = sum(n_bins(n, stride) for _, n in sizes)
-        bar = Throughput(total, f"predict {Path(genome).name}" + (f" + {sample or Path(vcf).name}" if vcf else ""))
+        bar = Throughput(total, f"predict {Path(genome).name}" + (f" + {sample or Path(store or vcf).name}" if variants else ""))
         stack.callback(bar.close)
         writers = [stack.enter_context(BigWigWriter(paths[m], sizes)) for m in marks]
         if cache:

@@ -245,18 +245,20 @@ def _score_events(events, varieties, tracks, stride, out):
     _write_table(out, pd.DataFrame(rows))
 
 
-def variety_effects(vcf, sample, reference, tracks, reference_tracks, marks, size, stride, out, min_delta=0.1,
+def variety_effects(store, sample, reference, tracks, reference_tracks, marks, size, stride, out, min_delta=0.1,
                     annotation=None, chrom_aliases=False):
     """Write ``results/effects/{variety}.tsv`` for one VCF variety (:mod:`ntpipe.effects`).
 
-    ``tracks`` and ``reference_tracks`` are bigWig paths named ``{mark}.bw``;
-    ``annotation`` an optional GFF3 on the reference's coordinates.
+    ``store`` is its VCF's variants store (:mod:`ntpipe.vcfstore`); ``tracks``
+    and ``reference_tracks`` are bigWig paths named ``{mark}.bw``;
+    ``annotation`` an optional GFF3 on the reference's coordinates
+    (``chrom_aliases``: in another naming).
     """
     import time
 
     from .effects import variant_effects, write_effects
     from .genome import chrom_sizes, open_fasta
-    from .variants import read_variants
+    from .vcfstore import load_variants
 
     t0 = time.perf_counter()
     fasta = open_fasta(reference)
@@ -266,7 +268,7 @@ def variety_effects(vcf, sample, reference, tracks, reference_tracks, marks, siz
     missing = sorted(set(marks) - set(var_tracks) | set(marks) - set(ref_tracks))
     if missing:
         raise ValueError(f"no track for mark(s) {', '.join(missing)} among {sorted(var_tracks)} and {sorted(ref_tracks)}")
-    variants = read_variants(vcf, sample, fasta, aliases=chrom_aliases)
+    variants = load_variants(store, sample, fasta)
     genes = None
     if annotation:
         from .annotation import read_genes

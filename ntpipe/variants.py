@@ -66,20 +66,21 @@ class Variants:
             raise ValueError(
                 f"Variants needs one pos, ref and alt per record, got {len(self.pos)}, {len(self.ref)}, {len(self.alt)}"
             )
-        for allele in (*self.ref, *self.alt):
-            if not _ALLELE.fullmatch(allele):
-                raise ValueError(f"not a sequence allele: {allele!r} (expected A, C, G, T, N or IUPAC letters)")
+        for alleles in (self.ref, self.alt):  # one regex over the joined alleles, none empty
+            if alleles and ("" in alleles or not _ALLELE.fullmatch("".join(alleles))):
+                bad = next(a for a in alleles if not _ALLELE.fullmatch(a))
+                raise ValueError(f"not a sequence allele: {bad!r} (expected A, C, G, T, N or IUPAC letters)")
 
     def __len__(self):
         return len(self.pos)
 
     @cached_property
     def ref_len(self):
-        return np.fromiter((len(r) for r in self.ref), dtype=np.int64, count=len(self.ref))
+        return np.fromiter(map(len, self.ref), dtype=np.int64, count=len(self.ref))
 
     @cached_property
     def alt_len(self):
-        return np.fromiter((len(a) for a in self.alt), dtype=np.int64, count=len(self.alt))
+        return np.fromiter(map(len, self.alt), dtype=np.int64, count=len(self.alt))
 
 
 def _within(lengths):
@@ -89,17 +90,17 @@ def _within(lengths):
     return np.arange(total, dtype=np.int64) - np.repeat(firsts, lengths)
 
 
-def _ref_mismatch(ref_tokens, pos, refs):
+def _ref_mismatch(ref_tokens, pos, rlen, ref_codes):
     """Index of the first record whose REF runs past the chromosome end or
-    differs from the reference (compared as tokens, so IUPAC codes equal N),
-    else None. Vectorised over all records."""
+    differs from the reference, else None. ``rlen``: each REF's length;
+    ``ref_codes``: every REF's tokens, concatenated (so IUPAC codes equal N).
+    Vectorised over all records."""
     if not len(pos):
         return None
-    rlen = np.fromiter((len(r) for r in refs), dtype=np.int64, count=len(refs))
     bad = pos + rlen > len(ref_tokens)
     if len(ref_tokens):
         idx = np.minimum(np.repeat(pos, rlen) + _within(rlen), len(ref_tokens) - 1)
-        differs = ref_tokens[idx] != encode("".join(refs))
+        differs = ref_tokens[idx] != ref_codes
         bad |= np.logical_or.reduceat(differs, np.cumsum(rlen) - rlen)  # every REF is >= 1 base
     hits = np.flatnonzero(bad)
     return int(hits[0]) if hits.size else None
@@ -157,7 +158,7 @@ def apply_variants(ref_tokens, variants):
     if variants is None or len(variants) == 0:
         return ref_tokens.copy(), np.arange(length + 1, dtype=np.int64)
     _check_layout(length, variants)
-    bad = _ref_mismatch(ref_tokens, variants.pos, variants.ref)
+    bad = _ref_mismatch(ref_tokens, variants.pos, variants.ref_len, encode("".join(variants.ref)))
     if bad is not None:
         raise ValueError(f"REF {variants.ref[bad]!r} at 0-based position {variants.pos[bad]} differs from the reference tokens")
     pos, rlen, alen = variants.pos, variants.ref_len, variants.alt_len
@@ -241,6 +242,47 @@ class _MissingFile(FileNotFoundError, ValueError):
     """A missing input: both a FileNotFoundError and a ValueError."""
 
 
+# Messages, shared with ntpipe.vcfstore so that both name a problem alike.
+# ``where`` is ``"{vcf}: {VCF chromosome}:{POS}"``.
+
+def _pick_sample(path, samples, sample):
+    """``sample``, or the only sample of a single-sample VCF; else a ValueError."""
+    if sample is None:
+        if len(samples) != 1:
+            raise ValueError(
+                f"{path}: has {len(samples)} samples ({', '.join(samples) or 'none'});"
+                " expected exactly one, or name the sample to use"
+            )
+        return samples[0]
+    if sample not in samples:
+        raise ValueError(f"{path}: sample {sample!r} is not in the VCF; available samples: {', '.join(samples) or 'none'}")
+    return sample
+
+
+def _unknown_chrom_message(where, chrom, fasta):
+    names = list(fasta.keys())
+    return (f"{where}: chromosome {chrom!r} is not in the reference {fasta.filename}"
+            f" (reference has {', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
+
+
+def _symbolic_message(where, sample, allele):
+    return (f"{where}: sample {sample!r} carries the symbolic or breakend allele {allele!r},"
+            " which cannot be applied (expected an explicit sequence allele of A, C, G, T, N)")
+
+
+def _ref_mismatch_message(vcf, fasta, name, start, ref):
+    got = fetch(fasta, name, start, start + len(ref))
+    return (f"{vcf}: {name}:{start + 1}: REF {ref!r} does not match the reference"
+            f" {fasta.filename} there ({got!r}); was the VCF called against another reference?")
+
+
+def _overlap_message(vcf, name, sample, first, second):
+    """``first``, ``second``: ``(0-based pos, REF, applied allele)`` of two applied records."""
+    (p, r1, a1), (q, r2, a2) = first, second
+    return (f"{vcf}: {name}:{q + 1}: applied record {r2}>{a2} overlaps the applied record at {name}:{p + 1}"
+            f" ({r1}>{a1}) for sample {sample!r}; expected non-overlapping calls (normalise with bcftools norm, or drop one)")
+
+
 def _open_vcf(vcf, sample, need_index):
     import pysam
 
@@ -251,18 +293,11 @@ def _open_vcf(vcf, sample, need_index):
         handle = pysam.VariantFile(str(path))
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: cannot read as VCF/BCF: {err}") from None
-    samples = list(handle.header.samples)
-    if sample is None:
-        if len(samples) != 1:
-            handle.close()
-            raise ValueError(
-                f"{path}: has {len(samples)} samples ({', '.join(samples) or 'none'});"
-                " expected exactly one, or name the sample to use"
-            )
-        sample = samples[0]
-    elif sample not in samples:
+    try:
+        sample = _pick_sample(path, list(handle.header.samples), sample)
+    except ValueError:
         handle.close()
-        raise ValueError(f"{path}: sample {sample!r} is not in the VCF; available samples: {', '.join(samples) or 'none'}")
+        raise
     if need_index and handle.index is None:
         handle.close()
         raise ValueError(f"{path}: reading chosen chromosomes needs an index (bgzip + tabix -p vcf, or bcftools index)")
@@ -288,7 +323,7 @@ def _records(handle, vcf, chroms):
         yield rec
 
 
-def _applied_allele(rec, sample):
+def _applied_allele(rec, sample, where):
     """The allele string the sample carries at ``rec`` (see the module's
     genotype rule), or None to keep the reference."""
     call = rec.samples[sample]
@@ -299,7 +334,8 @@ def _applied_allele(rec, sample):
     if not alt_idx:
         return None
     if min(alt_idx) >= len(rec.alleles):
-        raise ValueError(f"GT {gt!r} names allele {min(alt_idx)}, but the record has only {len(rec.alleles) - 1} ALT alleles")
+        raise ValueError(f"{where}: sample {sample!r}: GT {gt!r} names allele {min(alt_idx)},"
+                         f" but the record has only {len(rec.alleles) - 1} ALT alleles")
     return rec.alleles[min(alt_idx)]
 
 
@@ -369,25 +405,16 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
                 to_ref = _contig_names([*to_ref, rec.chrom], vcf, fasta, aliases)
             chrom = to_ref.get(rec.chrom, rec.chrom)
             if chrom not in all_records:
-                raise ValueError(
-                    f"{where}: chromosome {rec.chrom!r} is not in the reference {fasta.filename}"
-                    f" (reference has {', '.join(list(fasta.keys())[:5])}{', ...' if len(fasta.keys()) > 5 else ''})"
-                )
+                raise ValueError(_unknown_chrom_message(where, rec.chrom, fasta))
             if rec.ref is None or not _ALLELE.fullmatch(rec.ref):
                 raise ValueError(f"{where}: REF {rec.ref!r} is not a sequence allele")
             all_records[chrom][0].append(rec.start)
             all_records[chrom][1].append(rec.ref)
-            try:
-                allele = _applied_allele(rec, sample)
-            except ValueError as err:
-                raise ValueError(f"{where}: sample {sample!r}: {err}") from None
+            allele = _applied_allele(rec, sample, where)
             if allele is None:
                 continue
             if not _ALLELE.fullmatch(allele):
-                raise ValueError(
-                    f"{where}: sample {sample!r} carries the symbolic or breakend allele {allele!r},"
-                    " which cannot be applied (expected an explicit sequence allele of A, C, G, T, N)"
-                )
+                raise ValueError(_symbolic_message(where, sample, allele))
             lists = applied[chrom]
             lists[0].append(rec.start)
             lists[1].append(rec.ref)
@@ -400,26 +427,17 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
         pos = np.asarray(all_records[name][0], dtype=np.int64)
         if len(pos):
             refs = all_records[name][1]
-            ref_tokens = encode_chrom(fasta, name)
-            bad = _ref_mismatch(ref_tokens, pos, refs)
+            rlen = np.fromiter(map(len, refs), dtype=np.int64, count=len(refs))
+            bad = _ref_mismatch(encode_chrom(fasta, name), pos, rlen, encode("".join(refs)))
             if bad is not None:
-                start = int(pos[bad])
-                got = fetch(fasta, name, start, start + len(refs[bad]))
-                raise ValueError(
-                    f"{vcf}: {name}:{start + 1}: REF {refs[bad]!r} does not match the reference"
-                    f" {fasta.filename} there ({got!r}); was the VCF called against another reference?"
-                )
+                raise ValueError(_ref_mismatch_message(vcf, fasta, name, int(pos[bad]), refs[bad]))
         a_pos, a_ref, a_alt = applied[name]
         order = np.argsort(np.asarray(a_pos, dtype=np.int64), kind="stable")
         variants = Variants(np.asarray(a_pos, dtype=np.int64)[order], [a_ref[i] for i in order], [a_alt[i] for i in order])
         j = _first_overlap(variants.pos, variants.ref_len)
         if j is not None:
-            p, q = variants.pos[j - 1], variants.pos[j]
-            raise ValueError(
-                f"{vcf}: {name}:{q + 1}: applied record {variants.ref[j]}>{variants.alt[j]} overlaps the applied"
-                f" record at {name}:{p + 1} ({variants.ref[j - 1]}>{variants.alt[j - 1]}) for sample {sample!r};"
-                " expected non-overlapping calls (normalise with bcftools norm, or drop one)"
-            )
+            first, second = ((int(variants.pos[i]), variants.ref[i], variants.alt[i]) for i in (j - 1, j))
+            raise ValueError(_overlap_message(vcf, name, sample, first, second))
         result[name] = variants
     log.info("%s, sample %s: %d variants applied", vcf, sample, sum(len(v) for v in result.values()))
     return result
@@ -436,14 +454,14 @@ class _ConsensusRecords:
             yield name, apply_variants(encode_chrom(self.fasta, name), self.variants.get(name))[0]
 
 
-def write_consensus(reference, vcf, sample, out_fasta, aliases=False):
+def write_consensus(reference, variants, out_fasta):
     """Write a VCF variety's consensus FASTA (every reference sequence, in
     ``.fai`` order, uppercase, non-ACGT as N) atomically, with its ``.fai``.
 
-    The VCF is read and checked completely first, so a bad VCF leaves no
-    output. ``aliases``: as in :func:`read_variants`. Returns the output path.
+    ``variants``: ``{chrom: Variants}`` of :func:`read_variants` or
+    :func:`ntpipe.vcfstore.load_variants` (read and checked completely
+    before this is called, so a bad VCF leaves no output). Returns the output path.
     """
     fasta = reference if isinstance(reference, pyfaidx.Fasta) else open_fasta(reference)
-    variants = read_variants(vcf, sample, fasta, aliases=aliases)
     Path(out_fasta).parent.mkdir(parents=True, exist_ok=True)
     return write_fasta(out_fasta, _ConsensusRecords(fasta, variants))

@@ -35,7 +35,7 @@ def write_vcf(tmp_path, records, samples=("IRIS1",), contigs=("Chr1", "Chr10", "
 
 def consensus_of(tmp_path, reference, records, sample=None, **kw):
     vcf = write_vcf(tmp_path, records, **kw)
-    out = write_consensus(reference, vcf, sample, tmp_path / "variety.fa")
+    out = write_consensus(reference, read_variants(vcf, sample, reference), tmp_path / "variety.fa")
     fa = open_fasta(out)
     return {name: str(fa[name][:]) for name in fa.keys()}
 
@@ -177,7 +177,7 @@ def test_variety_windows_far_bins_equal_reference_random():
     assert padded[starts[-1] + size - 1] == 4  # last window runs past the end: N
 
 
-def test_errors_leave_no_output(tmp_path, reference):
+def test_errors_are_raised_before_any_output(tmp_path, reference):
     out = tmp_path / "variety.fa"
     cases = [
         ([("Chr1", 2, "C", "T", "1/1")], {}, "REF 'C' does not match .*'A'"),
@@ -188,14 +188,14 @@ def test_errors_leave_no_output(tmp_path, reference):
     for records, kw, message in cases:
         vcf = write_vcf(tmp_path, records, **kw)
         with pytest.raises(ValueError, match=message) as err:
-            write_consensus(reference, vcf, "IRIS1", out)
+            write_consensus(reference, read_variants(vcf, "IRIS1", reference), out)
         assert "calls.vcf.gz" in str(err.value)
         assert not out.exists() and not (tmp_path / "variety.fa.tmp").exists()
     vcf = write_vcf(tmp_path, [("Chr1", 2, "A", "T", "1/1")], samples=("IRIS1", "IRIS2"))
     with pytest.raises(ValueError, match="'IRIS9' is not in the VCF; available samples: IRIS1, IRIS2"):
-        write_consensus(reference, vcf, "IRIS9", out)
+        read_variants(vcf, "IRIS9", reference)
     with pytest.raises(ValueError, match="not found"):
-        write_consensus(reference, tmp_path / "missing.vcf.gz", "IRIS1", out)
+        read_variants(tmp_path / "missing.vcf.gz", "IRIS1", reference)
     assert not out.exists()
 
 
@@ -227,7 +227,7 @@ def test_chromosome_aliases_match_another_naming_and_log_it(tmp_path, reference,
     assert read_variants(vcf, None, reference, chroms=["Chr2"], aliases=True)["Chr2"].alt == ["C"]
     undeclared = write_vcf(tmp_path, records, contigs=("10",), name="undeclared.vcf")
     assert read_variants(undeclared, None, reference, aliases=True)["Chr1"].alt == ["T"]
-    out = write_consensus(reference, vcf, None, tmp_path / "variety.fa", aliases=True)
+    out = write_consensus(reference, read_variants(vcf, None, reference, aliases=True), tmp_path / "variety.fa")
     assert str(open_fasta(out)["Chr1"][:]) == "ATAACCCCGGGGTTTTACGTACGT"
 
 

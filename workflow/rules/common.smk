@@ -3,7 +3,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from ntpipe import checks, sheets, steps
+from ntpipe import checks, sheets, steps, vcfstore
 
 min_version("9.0")
 
@@ -37,6 +37,8 @@ if workflow.is_main_process:
     except ValueError as err:
         raise ValueError(f"input check: {err}") from None
 varieties = varieties.set_index("variety", drop=False)
+# {VCF: name of its store}, for the varieties' VCFs and the reference-mapped cultivars'
+VCF_STORES = vcfstore.store_names(f for f in [*varieties["vcf"], *samples["vcf"]] if f)
 
 
 def _demo_files():
@@ -67,6 +69,7 @@ wildcard_constraints:
     mark=_choice(MARKS),
     cultivar=_choice(CULTIVARS),
     variety=_choice(VARIETIES),
+    vcf=_choice(VCF_STORES.values()),
 
 
 def get_final_output():
@@ -138,9 +141,9 @@ def get_cultivar_genome(wildcards):
 
 
 def get_cultivar_vcf(wildcards):
-    """VCF and sample of a cultivar given as a VCF against the reference."""
+    """Variants store and sample of a cultivar given as a VCF against the reference."""
     row = samples[samples["cultivar"] == wildcards.cultivar].iloc[0]
-    return {"vcf": row["vcf"], "sample": row["sample"] or None}
+    return {"store": f"results/variants/{VCF_STORES[row['vcf']]}", "sample": row["sample"] or None}
 
 
 def get_mark_rows(mark):
@@ -167,8 +170,18 @@ def get_track_genome(wildcards):
     return config["reference"]
 
 
+def get_store_vcf(wildcards):
+    """The VCF a variants store is extracted from."""
+    return next(vcf for vcf, name in VCF_STORES.items() if name == wildcards.vcf)
+
+
+def get_variants_store(wildcards):
+    """A VCF variety's variants store: every sample's calls of its VCF (rule extract_variants)."""
+    return f"results/variants/{VCF_STORES[get_variety(wildcards)['vcf']]}"
+
+
 def get_effects_input(wildcards):
-    """A VCF variety's tracks, the reference's tracks, its VCF and the annotation (if any)."""
+    """A VCF variety's tracks, the reference's tracks, its variants store and the annotation (if any)."""
     if wildcards.variety not in EFFECT_VARIETIES:
         raise ValueError(
             f"results/effects/{wildcards.variety}.tsv: effects tables are for VCF varieties with tracks on the"
@@ -177,7 +190,7 @@ def get_effects_input(wildcards):
     inputs = {
         "tracks": expand("results/tracks/{variety}/{mark}.bw", variety=wildcards.variety, mark=MARKS),
         "reference_tracks": expand("results/reference/{mark}.bw", mark=MARKS),
-        "vcf": get_variety(wildcards)["vcf"],
+        "variants": get_variants_store(wildcards),
         "reference": config["reference"],
     }
     if config.get("annotation"):
@@ -186,19 +199,18 @@ def get_effects_input(wildcards):
 
 
 def get_predict_input(wildcards):
-    row = get_variety(wildcards)
     inputs = {
         "models": expand("results/models/{mark}/model.pt", mark=MARKS),
         "genome": get_track_genome(wildcards),
     }
-    if row["vcf"] and config["prediction"]["coordinates"] == "reference":
-        inputs["vcf"] = row["vcf"]
+    if get_predict_variants(wildcards)["store"]:
+        inputs["variants"] = get_variants_store(wildcards)
     return inputs
 
 
-def get_predict_vcf(wildcards):
-    """VCF and sample to apply on the fly (reference coordinates), else (None, None)."""
+def get_predict_variants(wildcards):
+    """Variants store and sample to apply on the fly (reference coordinates), else Nones."""
     row = get_variety(wildcards)
     if row["vcf"] and config["prediction"]["coordinates"] == "reference":
-        return {"vcf": row["vcf"], "sample": row["sample"] or None}
-    return {"vcf": None, "sample": None}
+        return {"store": get_variants_store(wildcards), "sample": row["sample"] or None}
+    return {"store": None, "sample": None}

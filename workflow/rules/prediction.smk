@@ -1,10 +1,11 @@
-# Every variety: its windows (own FASTA, or reference + VCF), one inference pass
-# for all marks, a bigWig per mark, and an IGV session (with the genes, on the reference's coordinates).
+# Every variety: its windows (own FASTA, or reference + its VCF sample's calls
+# from the variants store), one inference pass for all marks, a bigWig per
+# mark, and an IGV session (with the genes, on the reference's coordinates).
 
 
 rule consensus_genome:
     input:
-        vcf=lambda wildcards: get_variety(wildcards)["vcf"],
+        variants=get_variants_store,
         reference=config["reference"],
     output:
         (temp if config["prediction"]["temp_consensus"] else lambda f: f)("results/genomes/{variety}.fa"),
@@ -12,7 +13,6 @@ rule consensus_genome:
         "logs/consensus_genome/{variety}.log",
     params:
         sample=lambda wildcards: get_variety(wildcards)["sample"] or None,
-        chrom_aliases=config["chrom_aliases"],
     resources:
         mem_mb=4000,
         runtime=60,
@@ -32,11 +32,10 @@ rule predict_variety:
     benchmark:
         "results/benchmarks/predict_variety/{variety}.tsv"
     params:
-        variant=get_predict_vcf,
+        variants=get_predict_variants,
         marks=MARKS,
         window=config["window"],
         prediction=config["prediction"],
-        chrom_aliases=config["chrom_aliases"],
     threads: 2
     resources:
         gpu=1,

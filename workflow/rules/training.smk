@@ -6,7 +6,7 @@
 
 rule cultivar_genome:
     input:
-        vcf=lambda wildcards: get_cultivar_vcf(wildcards)["vcf"],
+        variants=lambda wildcards: get_cultivar_vcf(wildcards)["store"],
         reference=config["reference"],
     output:
         temp("results/genomes/cultivars/{cultivar}.fa"),
@@ -15,7 +15,6 @@ rule cultivar_genome:
         "logs/cultivar_genome/{cultivar}.log",
     params:
         sample=lambda wildcards: get_cultivar_vcf(wildcards)["sample"],
-        chrom_aliases=config["chrom_aliases"],
     resources:
         mem_mb=4000,
         runtime=60,

@@ -2,7 +2,9 @@
 
 from ntpipe.logs import setup_logging
 from ntpipe.variants import write_consensus
+from ntpipe.vcfstore import load_variants
 
 setup_logging(snakemake.log[0])
-p = snakemake.params
-write_consensus(snakemake.input.reference, snakemake.input.vcf, p.sample, snakemake.output[0], aliases=p.chrom_aliases)
+reference = snakemake.input.reference
+variants = load_variants(snakemake.input.variants, snakemake.params.sample, reference)
+write_consensus(reference, variants, snakemake.output[0])

@@ -9,8 +9,7 @@ setup_logging(snakemake.log[0], threads=snakemake.threads)
 p = snakemake.params
 predict_genome(
     snakemake.input.models, snakemake.input.genome, Path(snakemake.output[0]).parent, names=p.marks,
-    vcf=p.variant["vcf"], sample=p.variant["sample"], window=p.window["size"], stride=p.window["stride"],
+    store=p.variants["store"], sample=p.variants["sample"], window=p.window["size"], stride=p.window["stride"],
     max_n_fraction=p.window["max_n_fraction"], batch_size=p.prediction["batch_size"], device=p.prediction["device"],
     reverse_complement=p.prediction["reverse_complement"], cache="results/cache" if p.prediction["cache"] else None,
-    chrom_aliases=p.chrom_aliases,
 )

@@ -6,7 +6,7 @@ from ntpipe.steps import variety_effects
 setup_logging(snakemake.log[0])
 p = snakemake.params
 variety_effects(
-    snakemake.input.vcf, p.sample, snakemake.input.reference, snakemake.input.tracks, snakemake.input.reference_tracks,
+    snakemake.input.variants, p.sample, snakemake.input.reference, snakemake.input.tracks, snakemake.input.reference_tracks,
     p.marks, p.window["size"], p.window["stride"], snakemake.output[0], min_delta=p.min_delta,
     annotation=snakemake.input.get("annotation"), chrom_aliases=p.chrom_aliases,
 )

@@ -1,0 +1,471 @@
+"""Every sample's applied variants of a VCF, extracted once on the CPU, then
+memory-mapped one sample at a time by the jobs that predict a variety.
+
+Reading one sample of a multi-sample VCF means parsing every record (pysam:
+~69,000 records/s, ``benchmarks/README.md``): ~8 minutes of the 3K panel's
+~32 M records per variety, while ``predict_variety`` holds a GPU.
+:func:`extract_variants` reads a VCF once for all its samples (one process
+per chromosome, through the index); :func:`load_variants` returns one
+sample's ``{chrom: Variants}``, equal to
+:func:`ntpipe.variants.read_variants`'s, in under a second for a rice genome.
+
+Reading uses cyvcf2 (htslib): ``Variant.genotype.array()`` hands over every
+sample's alleles of a record as one int16 array, and the genotype rule is a
+few numpy operations over all samples at once. At 3,000 samples extraction
+runs at ~7,900 records/s (GT only) and ~2,500 (GT:AD:DP:PL) per process, about
+three quarters of cyvcf2's bare parsing loop; pysam gives one Python object
+per sample and call (~1,500 records/s here, all samples).
+
+Genotype rule, checks and messages are those of :mod:`ntpipe.variants` (a
+GT naming an allele the record lacks counts as missing, as pysam reads it).
+Problems of a record, whatever the sample (a REF that is not a sequence or
+differs from the reference, a chromosome the reference lacks), fail the
+extraction. Problems of a sample (it carries a symbolic allele, two of its
+applied records overlap) are kept in ``meta.json`` and logged; loading that
+sample raises the message (in the ``consensus_genome`` or ``predict_variety``
+job, before any output). Every sample is extracted, not only those a
+varieties sheet names: a store depends on the VCF and the reference alone, so
+adding a variety to the sheet neither re-reads the VCF nor puts the other
+varieties' tracks out of date.
+
+The VCF must be bgzipped and indexed (``tabix -p vcf`` or ``bcftools
+index``): chromosomes are read in parallel through the index.
+
+Layout (version 1) of a store directory::
+
+    meta.json          the VCF (path, size, mtime), the reference (path, and
+                       every chromosome's name and length, .fai order),
+                       chrom_aliases, samples, chunk_records B, per
+                       chromosome its directory and counts; per sample its
+                       first problem. Written last.
+    {k}/               the k-th chromosome of the .fai, if it has records:
+      pos.npy          int64 (n,)      0-based position of each record
+      first_allele.npy int64 (n+1,)    record i's alleles are allele ids
+                                       first_allele[i] (REF) .. first_allele[i+1]-1 (ALTs)
+      allele_start.npy int64 (m+1,)    allele j is bases[allele_start[j]:allele_start[j+1]]
+      bases.npy        uint8           every allele's letters (ASCII), concatenated
+      offset.npy       uint16 (e,)     each applied call's record, within its chunk
+      allele.npy       uint8 (e,)      its allele index (1 = the first ALT)
+      starts.npy       int64 (S+1, c)  sample s's calls in chunk j (records j*B ..
+                                       (j+1)*B-1) are offset/allele[starts[s, j]:starts[s+1, j]]
+
+Calls are grouped by chunk of B records, then by sample: extraction streams
+(memory follows a chunk, not a chromosome), one sample's calls are one run
+per chunk, and a call takes 3 bytes (B <= 65,536). A store is written into
+``{name}.{random}.tmp`` beside its path and renamed when complete; a
+directory without ``meta.json`` of this version is not a store.
+"""
+
+import array
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import uuid
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pyfaidx
+
+from .encoding import encode
+from .genome import chrom_sizes, encode_chrom, open_fasta
+from .variants import (
+    _ALLELE,
+    Variants,
+    _contig_names,
+    _MissingFile,
+    _overlap_message,
+    _pick_sample,
+    _ref_mismatch,
+    _ref_mismatch_message,
+    _symbolic_message,
+    _unknown_chrom_message,
+    _within,
+)
+
+__all__ = ["extract_variants", "load_variants", "store_names"]
+
+log = logging.getLogger(__name__)
+
+FORMAT, VERSION = "ntpipe variants store", 1
+CHUNK_RECORDS = 8192
+
+
+def store_names(vcfs):
+    """A short file-name-safe name for each VCF path: its file name without
+    ``.vcf.gz``/``.bcf``, plus a hash of the path where two share one.
+
+    Returns ``{vcf: name}``.
+    """
+    vcfs = sorted({str(v) for v in vcfs})
+    base = {v: re.sub(r"[^A-Za-z0-9._-]", "_", re.sub(r"\.(vcf|bcf)(\.b?gz)?$", "", Path(v).name)) for v in vcfs}
+    counts = {}
+    for name in base.values():
+        counts[name] = counts.get(name, 0) + 1
+    return {v: name if counts[name] == 1 else f"{name}-{hashlib.sha1(v.encode()).hexdigest()[:8]}" for v, name in base.items()}
+
+
+# --------------------------------------------------------------------------- extraction
+
+def extract_variants(vcf, reference, out, aliases=False, threads=1, chunk_records=CHUNK_RECORDS):
+    """Extract every sample's applied variants of ``vcf`` into the store ``out``.
+
+    Parameters
+    ----------
+    vcf : bgzipped, indexed VCF (or indexed BCF) against ``reference``.
+    reference : FASTA path.
+    out : the store directory (replaced when complete).
+    aliases : match the VCF's chromosome names to the reference's, as
+        :func:`ntpipe.variants.read_variants` does.
+    threads : chromosomes read at once, each in its own (spawned) process: a
+        script calling this with ``threads > 1`` needs the usual
+        ``if __name__ == "__main__":`` guard.
+    chunk_records : records per chunk, at most 65,536 (see the module docstring).
+
+    Returns
+    -------
+    The store's path. Raises ValueError for a missing VCF or index, and for
+    every problem of a record (the module docstring); a sample's problems are
+    kept in the store and logged.
+    """
+    if not 0 < chunk_records <= 1 << 16:
+        raise ValueError(f"chunk_records must be 1 to 65,536 (a call's record is a uint16 within its chunk), got {chunk_records!r}")
+    vcf, out = Path(vcf), Path(out)
+    stat = vcf.stat() if vcf.is_file() else None  # before reading: a VCF changed meanwhile is out of date
+    samples, declared, indexed = _read_header(vcf)
+    sizes, to_vcf = _chromosomes(vcf, reference, declared, indexed, aliases)
+    tmp = out.with_name(f"{out.name}.{uuid.uuid4().hex}.tmp")
+    jobs = [(str(vcf), to_vcf[name], name, str(tmp / str(k)), str(reference), chunk_records)
+            for k, (name, _) in enumerate(sizes) if name in to_vcf]
+    jobs.sort(key=lambda job: -dict(sizes)[job[2]])  # the longest first: the shortest wait for the last
+    tmp.mkdir(parents=True)
+    try:
+        if threads > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(min(threads, len(jobs)), mp_context=multiprocessing.get_context("spawn")) as pool:
+                done = list(pool.map(_extract_chrom, jobs))
+        else:
+            done = [_extract_chrom(job) for job in jobs]
+        meta = _meta(vcf, stat, reference, aliases, chunk_records, samples, sizes, to_vcf, done)
+        (tmp / "meta.json").write_text(json.dumps(meta) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("%s: %d samples, %d records extracted into %s", vcf, len(samples), sum(c["records"] for c in meta["chroms"]), out)
+    return out
+
+
+def _read_header(vcf):
+    """``(samples, declared contigs, indexed contigs)`` of a VCF that must exist and be indexed."""
+    import pysam
+
+    if not vcf.is_file():
+        raise _MissingFile(f"VCF not found: {vcf}")
+    try:
+        handle = pysam.VariantFile(str(vcf))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{vcf}: cannot read as VCF/BCF: {err}") from None
+    with handle:
+        if handle.index is None:
+            raise ValueError(f"{vcf}: extracting variants needs an index, to read each chromosome in its own"
+                             " process (bgzip + tabix -p vcf, or bcftools index)")
+        samples, declared, indexed = list(handle.header.samples), list(handle.header.contigs), list(handle.index)
+    if not samples:
+        raise ValueError(f"{vcf}: has no samples (a sites-only VCF); expected the varieties' genotypes (GT)")
+    return samples, declared, indexed
+
+
+def _chromosomes(vcf, reference, declared, indexed, aliases):
+    """The reference's ``[(name, length)]`` and ``{reference name: VCF name}``
+    of the chromosomes with records; a record elsewhere is an error."""
+    fasta = open_fasta(reference)
+    try:
+        to_ref = _contig_names(declared + [c for c in indexed if c not in declared], vcf, fasta, aliases)
+        for contig in indexed:
+            if to_ref.get(contig, contig) not in fasta:
+                raise ValueError(_unknown_chrom_message(f"{vcf}: {contig}:{_first_pos(vcf, contig)}", contig, fasta))
+        return chrom_sizes(fasta), {to_ref.get(c, c): c for c in indexed}
+    finally:
+        fasta.close()
+
+
+def _first_pos(vcf, contig):
+    import pysam
+
+    with pysam.VariantFile(str(vcf)) as handle:
+        return next(iter(handle.fetch(contig))).pos
+
+
+def _meta(vcf, stat, reference, aliases, chunk_records, samples, sizes, to_vcf, done):
+    """The store's meta.json (the module docstring); logs each chromosome and the samples with a problem."""
+    by_name = {d["name"]: d for d in done}
+    chroms, errors = [], {}
+    for k, (name, length) in enumerate(sizes):
+        d = by_name.get(name, {"records": 0, "calls": 0, "errors": {}})
+        chroms.append({"name": name, "length": length, "vcf_name": to_vcf.get(name),
+                       "dir": str(k) if name in by_name else None, "records": d["records"], "calls": d["calls"]})
+        for s, message in d["errors"].items():  # a sample's problem on its first chromosome in .fai order
+            errors.setdefault(samples[int(s)], message)
+        log.info("%s: %s: %d records, %d applied calls", vcf, name, d["records"], d["calls"])
+    if errors:
+        log.warning("%s: %d samples cannot be applied (loading one raises its message): %s", vcf, len(errors),
+                    "; ".join(f"{s}: {m}" for s, m in list(errors.items())[:5]))
+    return {"format": FORMAT, "version": VERSION, "vcf": str(vcf), "vcf_size": stat.st_size,
+            "vcf_mtime_ns": stat.st_mtime_ns, "reference": str(reference), "chrom_aliases": bool(aliases),
+            "chunk_records": chunk_records, "samples": samples, "chroms": chroms, "errors": errors}
+
+
+def _genotype_rule(gt, n_alt):
+    """The allele index each sample carries (uint8, 0 = the reference) from
+    cyvcf2's ``genotype.array()``: the lowest ALT index called; an index past
+    the record's ALTs counts as missing, as pysam reads it."""
+    calls = gt[:, :-1].view(np.uint16)  # the last column is the phasing; missing (-1) and none (-2) as 65535, 65534
+    low = calls[:, 0] - np.uint16(1)  # REF (0) wraps to 65535: the minimum is the lowest ALT index - 1
+    for more in calls.T[1:]:
+        np.minimum(low, more - np.uint16(1), out=low)
+    return np.where(low < n_alt, low + 1, 0)
+
+
+class _Chromosome:
+    """One chromosome's extraction: the record table grows in compact arrays,
+    calls go to disk a chunk at a time (:meth:`flush`)."""
+
+    def __init__(self, vcf, vcf_name, name, out, fasta, samples, chunk_records):
+        self.vcf, self.vcf_name, self.name, self.out, self.fasta = vcf, vcf_name, name, Path(out), fasta
+        self.samples, self.S, self.B = samples, len(samples), chunk_records
+        self.ref_tokens = encode_chrom(fasta, name)
+        self.pos, self.first = array.array("q"), array.array("q", [0])  # per record
+        self.astart, self.sequence, self.bases = array.array("q", [0]), bytearray(), bytearray()  # per allele
+        self.applied = np.zeros((chunk_records, self.S), np.uint8)  # the chunk's calls: allele index, 0 = REF
+        self.m = 0  # records in the chunk
+        self.reach = -1  # the furthest end of any record so far
+        self.last = np.full((3, self.S), -1, np.int64)  # end, record and allele of each sample's last applied call
+        self.errors = {}  # sample index -> (record, message): its first problem
+        self.counts = []
+        self.out.mkdir(parents=True)
+
+    def add(self, rec):
+        ref, alts = rec.REF, rec.ALT
+        if not _ALLELE.fullmatch(ref or ""):
+            raise ValueError(f"{self._where(rec.start)}: REF {ref!r} is not a sequence allele")
+        if len(alts) > 255:
+            raise ValueError(f"{self._where(rec.start)}: {len(alts)} ALT alleles; at most 255 are supported")
+        self.pos.append(rec.start)
+        for allele in (ref, *alts):
+            self.bases += allele.encode()
+            self.astart.append(len(self.bases))
+            self.sequence.append(_ALLELE.fullmatch(allele) is not None)
+        self.first.append(len(self.astart) - 1)
+        self.applied[self.m] = _genotype_rule(rec.genotype.array(), len(alts)) if "GT" in rec.FORMAT else 0
+        self.m += 1
+        if self.m == self.B:
+            self.flush()
+
+    def _where(self, start):
+        return f"{self.vcf}: {self.vcf_name}:{start + 1}"
+
+    def _allele(self, allele_id):
+        return self.bases[self.astart[allele_id]: self.astart[allele_id + 1]].decode()
+
+    def _error(self, s, record, message):
+        if s not in self.errors or self.errors[s][0] > record:
+            self.errors[s] = (record, message)
+
+    def flush(self):
+        """Check the chunk's records, drop (and keep the problem of) calls that
+        cannot be applied, write the calls sample by sample."""
+        m, base = self.m, len(self.pos) - self.m
+        first = np.frombuffer(self.first, np.int64)[base: base + m + 1].copy()  # allele ids, + the next record's
+        astart = np.frombuffer(self.astart, np.int64)
+        pos = np.frombuffer(self.pos, np.int64)[base:].copy()
+        rlen = astart[first[:-1] + 1] - astart[first[:-1]]
+        refs = np.frombuffer(self.bases, np.uint8)[np.repeat(astart[first[:-1]], rlen) + _within(rlen)]
+        bad = _ref_mismatch(self.ref_tokens, pos, rlen, encode(refs))
+        if bad is not None:
+            ref = self._allele(int(first[bad]))
+            raise ValueError(_ref_mismatch_message(self.vcf, self.fasta, self.name, int(pos[bad]), ref))
+        known = {s for s, (record, _) in self.errors.items() if record < base}  # a sample's first problem is enough
+        applied = self.applied[:m]
+        sequence = np.frombuffer(self.sequence, np.uint8)[first[0]:].copy()
+        for i in np.flatnonzero(np.minimum.reduceat(sequence, first[:-1] - first[0]) == 0):  # records with a symbolic ALT
+            for s in np.flatnonzero(sequence[first[i] - first[0] + applied[i]] == 0):
+                if s not in known:
+                    allele = self._allele(int(first[i] + applied[i, s]))
+                    self._error(int(s), base + i, _symbolic_message(self._where(int(pos[i])), self.samples[s], allele))
+                applied[i, s] = 0
+
+        by_sample = np.ascontiguousarray(applied.T)  # (S, m)
+        flat = np.flatnonzero(by_sample)  # sample-major; a sample's records in order
+        allele = by_sample.ravel()[flat]
+        s_idx, r_idx = np.divmod(flat, m)
+        bounds = np.searchsorted(flat, np.arange(self.S + 1) * m)  # each sample's calls: flat[bounds[s]:bounds[s+1]]
+        self._check_overlaps(base, pos, pos + rlen, first, s_idx, r_idx, allele, bounds, known)
+        for name, values in (("offset", r_idx.astype(np.uint16)), ("allele", allele)):
+            with open(self.out / f"{name}.raw", "ab") as f:
+                values.tofile(f)
+        self.counts.append(np.diff(bounds))
+        self.m = 0
+
+    def _check_overlaps(self, base, pos, end, first, s_idx, r_idx, allele, bounds, known):
+        """Keep the first overlap of applied records of each sample; only
+        records starting before some earlier record's end can overlap."""
+        reach = np.maximum.accumulate(np.r_[self.reach, end])
+        self.reach = int(reach[-1])
+        check = np.flatnonzero((pos < reach[:-1])[r_idx])  # calls that may overlap their sample's previous one
+        if check.size:
+            same = (check > 0) & (s_idx[check - 1] == s_idx[check])  # the previous call is in this chunk
+            prev = np.where(same, [end[r_idx[check - 1]], base + r_idx[check - 1], allele[check - 1]],
+                            self.last[:, s_idx[check]])
+            hits = check[pos[r_idx[check]] < prev[0]]
+            for j in hits[np.r_[True, s_idx[hits][1:] != s_idx[hits][:-1]]] if hits.size else hits:
+                s, k = int(s_idx[j]), int(np.searchsorted(check, j))
+                if s in known:
+                    continue
+                p, a = int(prev[1, k]), int(prev[2, k])
+                first_call = (self.pos[p], self._allele(self.first[p]), self._allele(self.first[p] + a))
+                r = int(r_idx[j])
+                second = (int(pos[r]), self._allele(int(first[r])), self._allele(int(first[r] + allele[j])))
+                self._error(s, base + r, _overlap_message(self.vcf, self.name, self.samples[s], first_call, second))
+        last = bounds[1:][bounds[1:] > bounds[:-1]] - 1  # each sample's last call in the chunk
+        self.last[:, s_idx[last]] = end[r_idx[last]], base + r_idx[last], allele[last]
+
+    def finish(self):
+        """Write the record table and the calls as .npy files; returns the chromosome's summary."""
+        if self.m:
+            self.flush()
+        np.save(self.out / "pos.npy", np.frombuffer(self.pos, np.int64))
+        np.save(self.out / "first_allele.npy", np.frombuffer(self.first, np.int64))
+        np.save(self.out / "allele_start.npy", np.frombuffer(self.astart, np.int64))
+        np.save(self.out / "bases.npy", np.frombuffer(self.bases, np.uint8))
+        calls = 0
+        for name, dtype in (("offset", np.uint16), ("allele", np.uint8)):
+            raw = self.out / f"{name}.raw"
+            calls = raw.stat().st_size // np.dtype(dtype).itemsize
+            target = np.lib.format.open_memmap(self.out / f"{name}.npy", mode="w+", dtype=dtype, shape=(calls,))
+            if calls:
+                source = np.memmap(raw, dtype=dtype, mode="r")
+                for lo in range(0, calls, 1 << 24):
+                    target[lo: lo + (1 << 24)] = source[lo: lo + (1 << 24)]
+                del source
+            target.flush()
+            del target
+            raw.unlink()
+        counts = np.array(self.counts, np.int64).reshape(-1, self.S)  # (chunks, S)
+        starts = np.zeros((self.S + 1, len(counts)), np.int64)
+        np.cumsum(counts.T, axis=0, out=starts[1:])
+        starts += np.r_[0, np.cumsum(counts.sum(axis=1))[:-1]][None, :]  # where each chunk's calls begin
+        np.save(self.out / "starts.npy", starts)
+        return {"name": self.name, "records": len(self.pos), "calls": int(calls),
+                "errors": {int(s): message for s, (_, message) in self.errors.items()}}
+
+
+def _extract_chrom(job):
+    """One chromosome of a VCF into ``out`` (run in a worker process)."""
+    import cyvcf2
+
+    vcf, vcf_name, name, out, reference, chunk_records = job
+    reader = cyvcf2.VCF(vcf, gts012=False, strict_gt=False)  # lazy=True crashes on REF in a region query (cyvcf2 0.35)
+    fasta = open_fasta(reference)
+    try:
+        chrom = _Chromosome(vcf, vcf_name, name, out, fasta, reader.samples, chunk_records)
+        for rec in reader(vcf_name):
+            chrom.add(rec)
+        return chrom.finish()
+    finally:
+        reader.close()
+        fasta.close()
+
+
+# --------------------------------------------------------------------------- loading
+
+def read_meta(store):
+    """A store's ``meta.json``; a ValueError when it is missing or of another version."""
+    path = Path(store) / "meta.json"
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{store}: not a complete variants store (no meta.json): extract the VCF into it first"
+                         " (an interrupted extraction leaves nothing here)") from None
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read: {err}") from None
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise ValueError(f"{path}: a variants store of format {meta.get('format')!r} version {meta.get('version')!r};"
+                         f" this ntpipe reads version {VERSION}: extract the VCF again")
+    return meta
+
+
+def load_variants(store, sample, reference):
+    """One sample's applied variants from a store, as :func:`ntpipe.variants.read_variants` returns them.
+
+    Parameters
+    ----------
+    store : directory written by :func:`extract_variants`.
+    sample : str, or None for a single-sample VCF.
+    reference : FASTA path or ``pyfaidx.Fasta``: the one the store was extracted against.
+
+    Returns
+    -------
+    dict ``{chrom: Variants}`` with every reference chromosome in ``.fai``
+    order, empty Variants where nothing is applied.
+
+    Raises
+    ------
+    ValueError for an incomplete store, a sample not in the VCF, the
+    sample's problem found at extraction (the message read_variants gives),
+    another reference, or a VCF changed since the extraction.
+    """
+    meta = read_meta(store)
+    vcf = meta["vcf"]
+    sample = _pick_sample(vcf, meta["samples"], sample)
+    if sample in meta["errors"]:
+        raise ValueError(meta["errors"][sample])
+    fasta = reference if isinstance(reference, pyfaidx.Fasta) else open_fasta(reference)
+    sizes = [(c["name"], c["length"]) for c in meta["chroms"]]
+    if chrom_sizes(fasta) != sizes:
+        raise ValueError(f"{store}: extracted against {meta['reference']} ({len(sizes)} sequences: "
+                         f"{', '.join(f'{n} {k} bp' for n, k in sizes[:3])}{', ...' if len(sizes) > 3 else ''}),"
+                         f" whose sequences differ from {fasta.filename}'s: extract the VCF against this reference")
+    if Path(vcf).is_file():
+        stat = Path(vcf).stat()
+        if (stat.st_size, stat.st_mtime_ns) != (meta["vcf_size"], meta["vcf_mtime_ns"]):
+            raise ValueError(f"{store}: {vcf} has changed since it was extracted ({meta['vcf_size']} bytes then,"
+                             f" {stat.st_size} now, or a newer modification time): extract it again")
+    s = meta["samples"].index(sample)
+    variants = {c["name"]: _load_chrom(Path(store) / c["dir"], s, meta["chunk_records"]) if c["records"] else Variants()
+                for c in meta["chroms"]}
+    log.info("%s (%s), sample %s: %d variants applied", store, vcf, sample, sum(len(v) for v in variants.values()))
+    return variants
+
+
+def _load_chrom(directory, s, chunk_records):
+    """Sample ``s``'s Variants of one chromosome's directory, read through memory maps."""
+    def part(name):
+        return np.load(directory / f"{name}.npy", mmap_mode="r")
+
+    starts = part("starts")
+    lo, hi = np.asarray(starts[s]), np.asarray(starts[s + 1])
+    calls = np.repeat(lo, hi - lo) + _within(hi - lo)  # the sample's run in each chunk, joined
+    chunk = np.repeat(np.arange(len(lo), dtype=np.int64) * chunk_records, hi - lo)
+    record = chunk + part("offset")[calls]
+    first = part("first_allele")[record]
+    alleles = part("allele_start"), part("bases")
+    return Variants(part("pos")[record], _strings(*alleles, first), _strings(*alleles, first + part("allele")[calls]))
+
+
+def _strings(allele_start, bases, ids):
+    """The alleles ``ids`` as a list of str (one decode and split, no per-allele slicing)."""
+    if not len(ids):
+        return []
+    lo = allele_start[ids]
+    length = allele_start[ids + 1] - lo
+    letters = bases[np.repeat(lo, length) + _within(length)]
+    if len(letters) == len(ids):  # all single bases (SNPs)
+        return list(letters.tobytes().decode("ascii"))
+    joined = np.full(len(letters) + len(ids), ord("\t"), np.uint8)  # each allele followed by a tab
+    joined[np.repeat(np.cumsum(length + 1) - length - 1, length) + _within(length)] = letters
+    return joined[:-1].tobytes().decode("ascii").split("\t")

@@ -1,0 +1,207 @@
+"""Tests for ntpipe.vcfstore: a VCF's calls extracted once, one sample loaded
+as read_variants reads it, the same errors, and predictions equal to the VCF's."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from test_variants import CHR1, CHR2, write_vcf
+
+from ntpipe.bigwig import read_bins
+from ntpipe.genome import write_fasta
+from ntpipe.variants import read_variants
+from ntpipe.vcfstore import extract_variants, load_variants, store_names
+
+SAMPLES = ("IRIS1", "IRIS2", "IRIS3", "IRIS4")
+# every rule of the genotype rule, indels, a record without GT, one on a chromosome of its own; Chr10 has none
+RECORDS = [
+    ("Chr1", 1, "A", "G", "0/1", "1/1", "./.", "0|0"),  # het, hom, missing, phased ref
+    ("Chr1", 3, "A", "AT", "1|1", "0/0", "1", "."),  # insertion; haploid call; missing
+    ("Chr1", 5, "C", "G,T", "1/2", "2/2", "0/2", "./2"),  # multi-allelic
+    ("Chr1", 6, "CCC", "C", "0/0", "0/1", "1/1", "0/0"),  # deletion over 0-based 5..7
+    ("Chr1", 10, "G", "GAA,T", "2/2", "1/1", "0/0", "1/2"),
+    ("Chr1", 13, "T", "A", "0/0", "0/0", "0/3", "1/3"),  # an allele the record lacks counts as missing (pysam)
+    ("Chr1", 17, "A", "<DEL>", "0/0", "./.", "0/0", "0/0"),  # symbolic, carried by nobody
+    ("Chr1", 21, "ACG", "A,ATCG", "1/1", "2/2", "0/1", "./."),
+    ("Chr2", 5, "T", "C", "1/1", "0/1", "0/0", "1/1"),
+    ("Chr2", 9, "ACGT", "A", "0/0", "1/1", "1/1", "0/0"),
+]
+
+
+@pytest.fixture
+def reference(tmp_path):
+    # Chr10 before Chr2: fai order, not name order
+    return write_fasta(tmp_path / "ref.fa", {"Chr1": CHR1, "Chr10": "GGGGCCCC", "Chr2": CHR2})
+
+
+def assert_same(got, expected):
+    assert list(got) == list(expected)
+    for chrom in expected:
+        np.testing.assert_array_equal(got[chrom].pos, expected[chrom].pos)
+        assert got[chrom].pos.dtype == np.int64
+        assert got[chrom].ref == expected[chrom].ref and got[chrom].alt == expected[chrom].alt, chrom
+
+
+@pytest.mark.parametrize("chunk_records, threads", [(8192, 1), (2, 2), (1, 1)])
+def test_every_sample_loads_as_read_variants_reads_it(tmp_path, reference, chunk_records, threads):
+    vcf = write_vcf(tmp_path, RECORDS, samples=SAMPLES)
+    store = extract_variants(vcf, reference, tmp_path / "store", threads=threads, chunk_records=chunk_records)
+    for sample in SAMPLES:
+        assert_same(load_variants(store, sample, reference), read_variants(vcf, sample, reference))
+    assert sorted(p.name for p in store.iterdir()) == ["0", "2", "meta.json"]  # Chr10 has no records: no files
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_records_without_gt_and_a_single_sample_vcf(tmp_path, reference):
+    path = tmp_path / "nogt.vcf"
+    path.write_text(textwrap.dedent("""\
+        ##fileformat=VCFv4.2
+        ##contig=<ID=Chr1>
+        ##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+        ##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">
+        #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tIRIS1
+        Chr1\t2\t.\tA\tT\t.\t.\t.\tDP\t7
+        Chr1\t5\t.\tC\tG\t.\t.\t.\tGT:DP\t1/1:3
+        """))
+    import pysam
+
+    vcf = pysam.tabix_index(str(path), preset="vcf", force=True)
+    store = extract_variants(vcf, reference, tmp_path / "store")
+    assert_same(load_variants(store, None, reference), read_variants(vcf, None, reference))
+    assert load_variants(store, None, reference)["Chr1"].alt == ["G"]
+
+
+def test_chromosome_aliases(tmp_path, reference):
+    records = [("1", 2, "A", "T", "1/1", "0/0"), ("2", 5, "T", "C", "1/1", "1/1")]
+    vcf = write_vcf(tmp_path, records, samples=("IRIS1", "IRIS2"), contigs=("1", "10", "2"))
+    with pytest.raises(ValueError, match=r"calls.vcf.gz: 1:2: chromosome '1' is not in the reference"):
+        extract_variants(vcf, reference, tmp_path / "store")
+    store = extract_variants(vcf, reference, tmp_path / "store", aliases=True)
+    for sample in ("IRIS1", "IRIS2"):
+        assert_same(load_variants(store, sample, reference), read_variants(vcf, sample, reference, aliases=True))
+    assert load_variants(store, "IRIS1", reference)["Chr1"].alt == ["T"]
+
+
+def error_of(fn, *args, **kw):
+    with pytest.raises(ValueError) as err:
+        fn(*args, **kw)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("records, message", [
+    ([("Chr1", 2, "C", "T", "1/1", "0/0")], r"calls.vcf.gz: Chr1:2: REF 'C' does not match the reference .*\('A'\)"),
+    ([("Chr1", 2, "A", "T", "0/0", "0/0"), ("Chr9", 2, "A", "T", "0/0", "0/0")],
+     r"calls.vcf.gz: Chr9:2: chromosome 'Chr9' is not in the reference"),
+])
+def test_a_records_problem_fails_the_extraction_with_read_variants_message(tmp_path, reference, records, message):
+    vcf = write_vcf(tmp_path, records, samples=("IRIS1", "IRIS2"), contigs=("Chr1", "Chr10", "Chr2", "Chr9"))
+    out = tmp_path / "store"
+    got = error_of(extract_variants, vcf, reference, out)
+    assert got == error_of(read_variants, vcf, "IRIS2", reference)
+    assert re.search(message, got)
+    assert not out.exists() and not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("records, message", [
+    ([("Chr1", 12, "GTTT", "G", "1/1", "1/1"), ("Chr1", 14, "T", "A", "1/1", "0/0")],
+     "calls.vcf.gz: Chr1:14: applied record T>A overlaps the applied record at Chr1:12 (GTTT>G) for sample 'IRIS1'"),
+    ([("Chr1", 2, "A", "<DEL>", "1/1", "0/0")],
+     "calls.vcf.gz: Chr1:2: sample 'IRIS1' carries the symbolic or breakend allele '<DEL>'"),
+])
+def test_a_samples_problem_is_raised_when_that_sample_loads(tmp_path, reference, records, message, caplog):
+    vcf = write_vcf(tmp_path, records, samples=("IRIS1", "IRIS2"))
+    with caplog.at_level("WARNING", logger="ntpipe.vcfstore"):
+        store = extract_variants(vcf, reference, tmp_path / "store", chunk_records=1)  # the overlap across chunks
+    assert "1 samples cannot be applied" in caplog.text and message in caplog.text
+    got = error_of(load_variants, store, "IRIS1", reference)
+    assert got == error_of(read_variants, vcf, "IRIS1", reference)
+    assert got.startswith(f"{tmp_path}/{message}")
+    assert_same(load_variants(store, "IRIS2", reference), read_variants(vcf, "IRIS2", reference))
+
+
+def test_sample_choice_messages_are_read_variants(tmp_path, reference):
+    vcf = write_vcf(tmp_path, RECORDS[:1], samples=SAMPLES)
+    store = extract_variants(vcf, reference, tmp_path / "store")
+    for sample in ("IRIS9", None):
+        assert error_of(load_variants, store, sample, reference) == error_of(read_variants, vcf, sample, reference)
+    assert "'IRIS9' is not in the VCF; available samples: IRIS1, IRIS2" in error_of(load_variants, store, "IRIS9", reference)
+
+
+def test_unindexed_vcf_another_reference_and_a_changed_vcf_are_errors(tmp_path, reference):
+    vcf = write_vcf(tmp_path, RECORDS[:2], samples=SAMPLES)
+    plain = tmp_path / "plain.vcf"
+    import pysam
+
+    plain.write_bytes(pysam.BGZFile(vcf, "rb").read())
+    assert "plain.vcf: extracting variants needs an index" in error_of(extract_variants, plain, reference, tmp_path / "s")
+    store = extract_variants(vcf, reference, tmp_path / "store")
+    other = write_fasta(tmp_path / "other.fa", {"Chr1": CHR1, "Chr2": CHR2})
+    assert "whose sequences differ from" in error_of(load_variants, store, "IRIS1", other)
+    stat = os.stat(vcf)
+    os.utime(vcf, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert "calls.vcf.gz has changed since it was extracted" in error_of(load_variants, store, "IRIS1", reference)
+
+
+def test_a_killed_extraction_leaves_nothing_that_loads(tmp_path, reference):
+    vcf = write_vcf(tmp_path, RECORDS, samples=SAMPLES)
+    out = tmp_path / "store"
+    # the process dies (SIGKILL) right after writing its first chromosome
+    code = textwrap.dedent(f"""
+        import os, signal
+        from ntpipe import vcfstore
+        finish = vcfstore._Chromosome.finish
+        def finish_and_die(self):
+            finish(self)
+            os.kill(os.getpid(), signal.SIGKILL)
+        vcfstore._Chromosome.finish = finish_and_die
+        vcfstore.extract_variants({str(vcf)!r}, {str(reference)!r}, {str(out)!r})
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == -signal.SIGKILL, run.stderr
+    (partial,) = tmp_path.glob("store.*.tmp")
+    assert any(partial.iterdir()) and not out.exists()
+    for path in (out, partial):
+        assert "not a complete variants store (no meta.json)" in error_of(load_variants, path, "IRIS1", reference)
+    store = extract_variants(vcf, reference, out)  # a rerun makes it whole
+    assert_same(load_variants(store, "IRIS1", reference), read_variants(vcf, "IRIS1", reference))
+
+
+def test_store_names_are_file_names_unique_per_vcf():
+    names = store_names(["a/panel.vcf.gz", "b/panel.vcf.gz", "c/3K rice.bcf", "a/panel.vcf.gz"])
+    assert names["c/3K rice.bcf"] == "3K_rice"
+    assert len(set(names.values())) == len(names) == 3
+    assert names["a/panel.vcf.gz"].startswith("panel-") and names["a/panel.vcf.gz"] != names["b/panel.vcf.gz"]
+    assert store_names(["x/panel.vcf.gz"]) == {"x/panel.vcf.gz": "panel"}
+
+
+def test_predict_genome_from_the_store_equals_from_the_vcf(tmp_path):
+    from conftest import tiny_model
+
+    from ntpipe.predict import predict_genome
+
+    rng = np.random.default_rng(3)
+    chroms = {"Chr1": "".join(rng.choice(list("ACGT"), 900)), "Chr2": "".join(rng.choice(list("ACGT"), 400))}
+    reference = write_fasta(tmp_path / "ref.fa", chroms)
+    records = []
+    for chrom, seq in chroms.items():
+        for p in range(20, len(seq) - 20, 37):
+            alt = "ACGT"[("ACGT".index(seq[p]) + 1) % 4] if p % 3 else seq[p] + "TTA"
+            records.append((chrom, p + 1, seq[p], alt, "1/1", "0/1", "0/0"))
+        records.append((chrom, len(seq) - 5, seq[-6:-3], seq[-6], "1/1", "0/0", "1/1"))
+    vcf = write_vcf(tmp_path, records, samples=("V1", "V2", "V3"), contigs=tuple(chroms))
+    store = extract_variants(vcf, reference, tmp_path / "store")
+    model, _ = tiny_model(tmp_path, size=200, stride=50)
+    for sample in ("V1", "V2"):
+        a = predict_genome([model], reference, tmp_path / "from_vcf" / sample, vcf=vcf, sample=sample, device="cpu")
+        b = predict_genome([model], reference, tmp_path / "from_store" / sample, store=store, sample=sample, device="cpu")
+        for chrom in chroms:
+            x, y = (read_bins(p["H3K4me3"], chrom, 50) for p in (a, b))
+            assert np.isfinite(x).all()
+            np.testing.assert_array_equal(x, y)
+    ref = predict_genome([model], reference, tmp_path / "ref", device="cpu")
+    assert not np.array_equal(read_bins(ref["H3K4me3"], "Chr1", 50), read_bins(b["H3K4me3"], "Chr1", 50))
