@@ -4,7 +4,7 @@ import pytest
 
 from ntpipe.genome import chrom_sizes, write_fasta
 from ntpipe.liftover import Liftover
-from ntpipe.variants import write_consensus
+from ntpipe.variants import read_variants, write_consensus
 
 INS, DEL = 60, 13  # bases inserted after Chr1:499, deleted after Chr1:2500
 
@@ -28,7 +28,7 @@ def mapped_cultivar(tmp_path, sample="CVX"):
     lines += ["\t".join([c, str(p), ".", r, a, ".", "PASS", ".", "GT", "1/1"]) for c, p, r, a in records]
     (tmp_path / "cultivars.vcf").write_text("\n".join(lines) + "\n")
     vcf = pysam.tabix_index(str(tmp_path / "cultivars.vcf"), preset="vcf", force=True)
-    consensus = write_consensus(reference, vcf, sample, tmp_path / "consensus.fa")
+    consensus = write_consensus(reference, read_variants(vcf, sample, reference), tmp_path / "consensus.fa")
     return reference, vcf, consensus
 
 

@@ -201,4 +201,7 @@ def test_adding_a_variety_predicts_only_the_new_one(finished, test_panel, tmp_pa
     pd.concat([sheet, extra]).to_csv(bigger, sep="\t", index=False)
     proc = run(finished, "-n", "--config", f"varieties={bigger}")
     planned = [line.split("=", 1)[1].strip() for line in proc.stdout.splitlines() if line.strip().startswith("wildcards:")]
-    assert planned and all("NEW_variety-1" in w for w in planned)
+    # the new variety's jobs, and the panel matrices that gain its column
+    marks = set(pd.read_csv(test_panel / "training.tsv", sep="\t").mark)
+    assert planned and all("NEW_variety-1" in w or w in marks for w in planned), planned
+    assert any("NEW_variety-1" in w for w in planned)
