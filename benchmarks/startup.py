@@ -69,7 +69,7 @@ def main(argv=None):
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config.update(samples=str(panel / "training.tsv"), varieties=str(work / "varieties.tsv"),
                   reference=str(panel / "reference.fa"), split={"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]},
-                  demo={"outdir": str(work / "no-demo")})
+                  demo={"outdir": str(work / "no-demo")}, annotation=str(panel / "truth" / "genes.gff3"))
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     for run in range(args.runs):
         cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -214,7 +214,7 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
     Raises
     ------
     ValueError naming the sheet line and sample, or the VCF's header line,
-    contig and length, and what was expected.
+    contig and length, and what was expected; or a VCF without an index.
     """
     import pysam
 
@@ -236,6 +236,9 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
                     f"{where}, column 'sample': empty, but {path} has {len(samples)} samples"
                     f" ({_names(samples) or 'none'}); expected exactly one, or name the sample to use"
                 )
+        if vcf.index is None:  # extract_variants reads it a chromosome at a time
+            raise ValueError(f"{path}: has no index; expected a bgzipped VCF with a .tbi or .csi index"
+                             f" (bgzip the VCF, then tabix -p vcf or bcftools index), or an indexed BCF")
         names = {c.name: c.name for c in vcf.header.contigs.values()}
         if aliases:
             try:

@@ -35,7 +35,7 @@ def write_bam(path, refs, index=True):
     return path
 
 
-def write_vcf(path, samples, contigs):
+def write_vcf(path, samples, contigs, index=True):
     header = pysam.VariantHeader()
     for name, length in contigs.items():
         header.contigs.add(name, **({} if length is None else {"length": length}))
@@ -44,6 +44,8 @@ def write_vcf(path, samples, contigs):
         header.add_sample(s)
     with pysam.VariantFile(str(path), "wz", header=header):
         pass
+    if index:
+        pysam.tabix_index(str(path), preset="vcf", force=True, keep_original=True)
     return path
 
 
@@ -106,6 +108,8 @@ def test_vcf_samples_and_contigs(tmp_path):
     checks.check_vcf(no_lengths, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
     with pytest.raises(ValueError, match=r"nolen2.vcf.gz, header line 4: contig 'Chr4' is not in the reference ref.fa"):
         checks.check_vcf(write_vcf(tmp_path / "nolen2.vcf.gz", ["A"], {"Chr1": None, "Chr4": None}), SIZES, "ref.fa", [])
+    with pytest.raises(ValueError, match=r"noindex.vcf.gz: has no index; expected a bgzipped VCF with a .tbi or .csi index"):
+        checks.check_vcf(write_vcf(tmp_path / "noindex.vcf.gz", ["A"], SIZES, index=False), SIZES, "ref.fa", [])
     other = write_vcf(tmp_path / "other.vcf.gz", ["A"], {**SIZES, "Chr2": 801})
     with pytest.raises(ValueError, match=r"other.vcf.gz, header line 4: contig 'Chr2' is 801 bp long; in the reference ref.fa 'Chr2' is 800 bp"):
         checks.check_vcf(other, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
