@@ -13,6 +13,7 @@ rule predict_reference:
     benchmark:
         "results/benchmarks/predict_reference.tsv"
     params:
+        variants={"store": None, "sample": None},  # the reference as it is
         marks=MARKS,
         window=config["window"],
         prediction=config["prediction"],
@@ -24,7 +25,7 @@ rule predict_reference:
     conda:
         "../../envs/ntpipe.yaml"
     script:
-        "../scripts/predict_reference.py"
+        "../scripts/predict_variety.py"
 
 
 rule variant_effects:

@@ -1,4 +1,4 @@
-"""Snakemake adapter: one variety's tracks for every mark (ntpipe.predict.predict_genome)."""
+"""Snakemake adapter: one variety's (or the reference's) tracks for every mark (ntpipe.predict.predict_genome)."""
 
 from pathlib import Path
 
