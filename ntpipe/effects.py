@@ -27,6 +27,7 @@ import pandas as pd
 from .bigwig import read_bins
 from .encoding import bin_layout
 from .files import atomic_path
+from .variants import _within
 
 __all__ = ["COLUMNS", "variant_effects", "write_effects"]
 
@@ -49,7 +50,7 @@ def _strongest(delta, first, last):
     (NaN bins ignored), or -1 where every bin is NaN."""
     counts = last - first + 1
     offsets = np.cumsum(counts) - counts
-    bins = np.repeat(first, counts) + np.arange(counts.sum()) - np.repeat(offsets, counts)
+    bins = np.repeat(first, counts) + _within(counts)
     strength = np.abs(delta[bins])
     strength[np.isnan(strength)] = -1.0
     group = np.repeat(np.arange(len(first)), counts)

@@ -93,26 +93,25 @@ def load_genome(path, sizes, size, stride):
 
 
 def _cultivar_labels(row, sizes, cfg, reference=None, chrom_aliases=False):
-    """``{chrom: int8 labels}`` of every bin, from the row's peaks or BAM."""
-    if row.get("vcf"):
-        return _lifted_labels(row, sizes, cfg, reference, chrom_aliases)
-    if row.get("peaks"):
-        peaks = read_peaks(row["peaks"], dict(sizes), aliases=chrom_aliases)
-        return {c: peak_labels(peaks.get(c), n, cfg.size, cfg.stride, cfg.positive_fraction) for c, n in sizes}
-    return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=chrom_aliases)
-
-
-def _lifted_labels(row, sizes, cfg, reference, chrom_aliases):
-    """A ``vcf`` row's labels: its peaks or BAM on the reference's coordinates,
-    lifted onto its consensus genome (``sizes``) by :class:`~ntpipe.liftover.Liftover`."""
+    """``{chrom: int8 labels}`` of every bin, from the row's peaks or BAM; a
+    ``vcf`` row's, on the reference's coordinates, lifted onto its consensus
+    genome (``sizes``) by :class:`~ntpipe.liftover.Liftover`."""
+    if not row.get("vcf"):
+        return _labels(row, sizes, cfg, chrom_aliases)
     if reference is None:
         raise ValueError(f"cultivar {row['cultivar']!r} is given by a VCF ({row['vcf']}): its labels need the reference it was called against")
     with Liftover(reference, row["vcf"], row.get("sample") or None, dict(sizes), aliases=chrom_aliases) as lift:
-        if row.get("peaks"):
-            peaks = read_peaks(row["peaks"], lift.reference_sizes, aliases=chrom_aliases)
+        return _labels(row, sizes, cfg, chrom_aliases, lift)
+
+
+def _labels(row, sizes, cfg, aliases, lift=None):
+    if row.get("peaks"):
+        peaks = read_peaks(row["peaks"], lift.reference_sizes if lift is not None else dict(sizes), aliases=aliases)
+        if lift is not None:
             peaks = {c: lift.intervals(c, *iv) for c, iv in peaks.items()}
-            return {c: peak_labels(peaks.get(c), n, cfg.size, cfg.stride, cfg.positive_fraction) for c, n in sizes}
-        return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=chrom_aliases, lift=lift.positions)
+        return {c: peak_labels(peaks.get(c), n, cfg.size, cfg.stride, cfg.positive_fraction) for c, n in sizes}
+    return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=aliases,
+                      lift=lift.positions if lift is not None else None)
 
 
 def _gc_percent(tokens, starts, size):

@@ -283,16 +283,21 @@ def _overlap_message(vcf, name, sample, first, second):
             f" ({r1}>{a1}) for sample {sample!r}; expected non-overlapping calls (normalise with bcftools norm, or drop one)")
 
 
-def _open_vcf(vcf, sample, need_index):
+def _variant_file(path):
+    """An open ``pysam.VariantFile``; a missing or unreadable file is a ValueError naming it."""
     import pysam
 
-    path = Path(vcf)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise _MissingFile(f"VCF not found: {path}")
     try:
-        handle = pysam.VariantFile(str(path))
+        return pysam.VariantFile(str(path))
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: cannot read as VCF/BCF: {err}") from None
+
+
+def _open_vcf(vcf, sample, need_index):
+    path = Path(vcf)
+    handle = _variant_file(path)
     try:
         sample = _pick_sample(path, list(handle.header.samples), sample)
     except ValueError:

@@ -77,13 +77,13 @@ from .variants import (
     _ALLELE,
     Variants,
     _contig_names,
-    _MissingFile,
     _overlap_message,
     _pick_sample,
     _ref_mismatch,
     _ref_mismatch_message,
     _symbolic_message,
     _unknown_chrom_message,
+    _variant_file,
     _within,
 )
 
@@ -162,15 +162,7 @@ def extract_variants(vcf, reference, out, aliases=False, threads=1, chunk_record
 
 def _read_header(vcf):
     """``(samples, declared contigs, indexed contigs)`` of a VCF that must exist and be indexed."""
-    import pysam
-
-    if not vcf.is_file():
-        raise _MissingFile(f"VCF not found: {vcf}")
-    try:
-        handle = pysam.VariantFile(str(vcf))
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{vcf}: cannot read as VCF/BCF: {err}") from None
-    with handle:
+    with _variant_file(vcf) as handle:
         if handle.index is None:
             raise ValueError(f"{vcf}: extracting variants needs an index, to read each chromosome in its own"
                              " process (bgzip + tabix -p vcf, or bcftools index)")
