@@ -27,8 +27,8 @@ from ntpipe.encoding import called_bins, pad_for_bins, sliding_windows, window_b
 from ntpipe.genome import encode_chrom, open_fasta
 from ntpipe.intervals import covered_before, merge_intervals
 from ntpipe.metrics import binary_metrics
-from ntpipe.grammar import K4_CUE, TATA_OFFSET, gene_spans, promoter_states
-from ntpipe.simulate import MARKS, simulate
+from ntpipe.grammar import K4_CUE, MARKS, TATA_OFFSET, gene_spans, promoter_states
+from ntpipe.simulate import simulate
 from ntpipe.steps import _bin_truth
 
 

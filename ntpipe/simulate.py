@@ -100,29 +100,13 @@ from .grammar import (
     core_promoters,
     gene_spans,
     motif_hits,
-    promoter_states,
     rc,
     silenced,
     to_genome,
     true_marks,
 )
 
-__all__ = [
-    "MARKS",
-    "ACTIVATING_MOTIFS",
-    "REPRESSIVE_MOTIFS",
-    "TATA_BOX",
-    "INITIATOR",
-    "SCALES",
-    "motif_hits",
-    "core_promoters",
-    "promoter_states",
-    "true_marks",
-    "apply_variants",
-    "lift_to_reference",
-    "REFERENCE_MAPPED",
-    "simulate",
-]
+__all__ = ["SCALES", "apply_variants", "lift_to_reference", "REFERENCE_MAPPED", "simulate"]  # the grammar: ntpipe.grammar
 
 log = logging.getLogger(__name__)
 

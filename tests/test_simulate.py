@@ -8,7 +8,8 @@ import pyfaidx
 import pytest
 
 from ntpipe.encoding import encode
-from ntpipe.simulate import MARKS, REFERENCE_MAPPED, apply_variants, lift_to_reference, simulate, true_marks
+from ntpipe.grammar import MARKS, true_marks
+from ntpipe.simulate import REFERENCE_MAPPED, apply_variants, lift_to_reference, simulate
 
 
 def _fasta_tokens(path):
