@@ -73,6 +73,7 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
         raise ValueError(f"{labels_path}: labels were built for window {data['size']}/{data['stride']}, config says {window['size']}/{window['stride']}")
     preset, model_cfg, train_cfg = model_settings(model, training)
     parts = split_by_chrom(data, split["valid_chroms"], split["test_chroms"])
+    differential = parts["test"][parts["test"]["differential"] > 0]
     parts["valid"] = eval_subset(parts["valid"], train_cfg.eval_size, train_cfg.seed)
     parts["test"] = eval_subset(parts["test"], train_cfg.eval_size, train_cfg.seed + 1)
 
@@ -88,6 +89,7 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     device = training.get("device", "auto")
     metrics = fit(sets["train"], sets["valid"], model_cfg, train_cfg, out_dir / "holdout", test=sets["test"],
                   meta={**meta, "trained_on": "hold-out split", "split": split}, device=device)
+    metrics.update(_differential_metrics(out_dir / "holdout" / "model.pt", dataset(differential), train_cfg, device))
     write_json(out_dir / "metrics.json", metrics)
     write_json(out_dir / "baseline.json", _baseline(sets["train"], sets["test"], train_cfg))
     log.info("%s hold-out test AUC %s", mark, metrics.get("auc"))
@@ -104,6 +106,27 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     with atomic_path(out_dir / "model.pt") as tmp:
         shutil.copyfile(source, tmp)
     return metrics
+
+
+def _differential_metrics(model_path, differential, train_cfg, device):
+    """AUC of the hold-out model on the test chromosomes' differential windows
+    (:mod:`ntpipe.trainset`: a locus marked in some cultivars, not in others):
+    does it read the sequence differences that switch the mark? None without both classes."""
+    import torch
+
+    from .device import resolve_device
+    from .data import make_loader
+    from .model import load_model
+    from .train import evaluate
+
+    y = differential.labels >= 0.5
+    out = {"differential_auc": None, "n_differential": int(len(y))}
+    if 0 < y.sum() < len(y):
+        device = resolve_device(device)
+        model, _, _ = load_model(model_path, device)
+        with torch.no_grad():
+            out["differential_auc"] = float(evaluate(model, make_loader(differential, train_cfg.eval_batch_size), device)[0]["auc"])
+    return out
 
 
 def _baseline(train, test, train_cfg, max_train=50_000):

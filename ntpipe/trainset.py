@@ -16,6 +16,15 @@ locus, not as twenty copies to memorise. Ambiguous copies (see
 example is kept (no sampling here): training draws each epoch's negatives
 afresh (:class:`ntpipe.data.EpochSampler`).
 
+An example is *differential* when the sequence of its own bin (the window's
+central ``stride`` bases) is also the bin of an example of the other class
+on the same chromosome: the same locus, marked in some cultivars and not in
+others, whose windows differ elsewhere. These are the windows that say which
+sequence differences switch a mark (a variant that breaks or completes a cue),
+a few percent of the whole; the hold-out model is scored on them
+(:func:`ntpipe.steps.train_mark`). A bin sequence shared by more examples than
+there are cultivars is a repeat, not a locus, and is not flagged.
+
 An example is stored in 16 bytes (:data:`EXAMPLE_DTYPE`); the windows' tokens
 are never copied.
 """
@@ -45,7 +54,7 @@ EXAMPLE_DTYPE = np.dtype([
     ("target", "<f4"),  # fraction of the identical labelled copies that carry the mark
     ("copies", "<u2"),  # labelled copies merged into this example
     ("gc", "u1"),  # GC percent of the window's called bases
-    ("pad", "u1"),
+    ("differential", "u1"),  # 1: its bin's sequence is also an example of the other class (see build_labels)
 ])
 
 
@@ -122,6 +131,18 @@ def _gc_percent(tokens, starts, size):
     return np.round(100 * n_gc / np.maximum(n_called, 1)).astype(np.uint8)
 
 
+def _differential(bin_keys, positive, max_group):
+    """1 for examples whose bin key is shared with an example of the other
+    class, in a group of at most ``max_group`` examples (more: a repeat)."""
+    from .cache import _unique_rows
+
+    _, group = _unique_rows(bin_keys)
+    n = np.bincount(group)
+    n_pos = np.bincount(group, weights=positive)
+    both = (n_pos > 0) & (n_pos < n) & (n <= max_group)
+    return both[group].astype(np.uint8)
+
+
 def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
     """Every labelled window of one mark over its cultivars, merged, saved to ``out`` (.npz).
 
@@ -155,7 +176,7 @@ def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
     chroms = list(dict.fromkeys(c for cv in cultivars for c, _ in sizes[cv]))
     parts, n_copies = [], 0
     for ci, chrom in enumerate(chroms):
-        keys, label, where = [], [], []
+        keys, bin_keys, label, where = [], [], [], []
         for k, cv in enumerate(cultivars):
             if chrom not in layouts[cv]:
                 continue
@@ -168,6 +189,7 @@ def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
             bins = np.flatnonzero(lab != AMBIGUOUS)
             starts = bins * cfg.stride
             keys.append(window_keys(padded, starts, cfg.size))
+            bin_keys.append(window_keys(padded, starts + (cfg.size - cfg.stride) // 2, cfg.stride))
             label.append(lab[bins])
             where.append((np.full(len(bins), k, np.uint16), bins, _gc_percent(padded, starts, cfg.size)))
         if not keys:
@@ -180,9 +202,11 @@ def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
         ex["cultivar"], ex["chrom"], ex["bin"], ex["gc"] = cv_idx[first], ci, bins[first], gc[first]
         ex["target"] = np.bincount(inverse, weights=label, minlength=len(first)) / copies
         ex["copies"] = np.minimum(copies, np.iinfo(np.uint16).max)
+        ex["differential"] = _differential(np.concatenate(bin_keys)[first], ex["target"] > 0, len(cultivars))
         parts.append(ex)
         n_copies += len(keys)
-        log.info("%s: %d labelled windows -> %d distinct (%d with the mark)", chrom, len(keys), len(ex), int((ex["target"] > 0).sum()))
+        log.info("%s: %d labelled windows -> %d distinct (%d with the mark, %d differential)", chrom, len(keys), len(ex),
+                 int((ex["target"] > 0).sum()), int(ex["differential"].sum()))
     examples = np.concatenate(parts) if parts else np.zeros(0, EXAMPLE_DTYPE)
     if not (examples["target"] > 0).any():
         raise ValueError(f"no positive windows for {out}: check the peaks and the labels settings")
@@ -192,8 +216,10 @@ def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, examples=examples, cultivars=np.array(cultivars), chroms=np.array(chroms), offsets=offsets,
                  genomes=np.array([str(encoded[c]) for c in cultivars]), size=cfg.size, stride=cfg.stride)
-    summary = {"copies": n_copies, "examples": len(examples), "positive": int((examples["target"] > 0).sum())}
-    log.info("%d labelled windows merged into %d examples (%d with the mark)", n_copies, summary["examples"], summary["positive"])
+    summary = {"copies": n_copies, "examples": len(examples), "positive": int((examples["target"] > 0).sum()),
+               "differential": int(examples["differential"].sum())}
+    log.info("%d labelled windows merged into %d examples (%d with the mark, %d differential)", n_copies,
+             summary["examples"], summary["positive"], summary["differential"])
     return summary
 
 

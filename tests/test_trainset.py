@@ -104,6 +104,39 @@ def test_identical_windows_merge_with_soft_labels(tmp_path):
     assert summary["examples"] == len(ex) < summary["copies"]
 
 
+def test_differential_windows_are_a_locus_marked_in_some_cultivars_only(tmp_path):
+    # C is A with one SNP at 1450; A has a peak over [1000, 1500), C not: the SNP "destroys" the mark
+    rng = np.random.default_rng(1)
+    chr1 = _random(rng, 3000)
+    snp = "A" if chr1[1450] != "A" else "C"
+    rows, encoded = [], {}
+    for name, seq, bed in (("A", chr1, "Chr1\t1000\t1500\n"), ("C", chr1[:1450] + snp + chr1[1451:], "Chr1\t2500\t2600\n")):
+        fa = write_fasta(tmp_path / f"{name}.fa", {"Chr1": seq})
+        (tmp_path / f"{name}.bed").write_text(bed)
+        encoded[name] = encode_genome(fa, tmp_path / f"{name}.npy", SIZE, STRIDE)
+        rows.append({"cultivar": name, "genome": str(fa), "peaks": str(tmp_path / f"{name}.bed")})
+    summary = build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), tmp_path / "K4.npz")
+    data = load_labels(tmp_path / "K4.npz")
+    ex = data["examples"]
+    # bin 13 ([1300, 1400)): A marked, C not, windows differ by the SNP, the bin's own bases do not
+    assert {data["cultivars"][e["cultivar"]]: e["target"] for e in ex[ex["bin"] == 13]} == {"A": 1.0, "C": 0.0}
+    assert sorted(zip(ex["bin"][ex["differential"] == 1].tolist(), ex["cultivar"][ex["differential"] == 1].tolist())) == [(13, 0), (13, 1)]
+    assert summary["differential"] == 2
+    # bin 14 holds the SNP in its own bases (not the same locus by its bin), bin 12's windows are
+    # identical (merged, a soft label), bin 15 is unmarked in both: none is differential
+    assert _example(data, "Chr1", 12)["target"] == 0.5
+
+
+def test_differential_skips_repeats():
+    from ntpipe.trainset import _differential
+
+    keys = np.array([[1, 1], [1, 1], [2, 2], [2, 2], [2, 2], [3, 3]], dtype=np.uint64)
+    positive = np.array([True, False, True, False, False, True])
+    # key 1: a locus marked in one cultivar, not the other; key 2 in 3 examples > 2 cultivars: a repeat
+    assert _differential(keys, positive, max_group=2).tolist() == [1, 1, 0, 0, 0, 0]
+    assert _differential(keys, positive, max_group=3).tolist() == [1, 1, 1, 1, 1, 0]
+
+
 def _mapped_and_own(tmp_path, ref_row, own_row):
     """Labels of one cultivar from its reference-mapped row (``vcf``) and from its own-assembly row."""
     from test_liftover import mapped_cultivar
@@ -224,7 +257,7 @@ def test_train_mark_holdout_metrics_and_final_fit(tmp_path, test_panel):
     labels = tmp_path / "labels.npz"
     build_labels(rows, encoded, LabelConfig(size=200, stride=50), labels)
     data = load_labels(labels)
-    split = {"valid_chroms": ["Chr9"], "test_chroms": ["Chr10"]}
+    split = {"valid_chroms": ["Chr9"], "test_chroms": ["Chr5"]}  # Chr5: windows marked in some cultivars only
     model = {"preset": "small", "overrides": {"d_model": 16, "n_heads": 2, "d_ff": 32, "n_layers": 1, "pool": 2}}
     training = {"epochs": 2, "epoch_size": 64, "eval_size": 80, "batch_size": 32, "min_final_epochs": 3, "device": "cpu"}
     out = tmp_path / "model"
@@ -244,6 +277,13 @@ def test_train_mark_holdout_metrics_and_final_fit(tmp_path, test_panel):
     test = eval_subset(split_by_chrom(data, split["valid_chroms"], split["test_chroms"])["test"], 80, train_config("small").seed + 1)
     loader = make_loader(WindowDataset(data["genomes"], test, data["offsets"], 200, 50), 64)
     assert evaluate(holdout, loader, torch.device("cpu"))[0]["auc"] == pytest.approx(metrics["auc"])
+    # and its AUC on every differential window of the test chromosome
+    all_test = split_by_chrom(data, split["valid_chroms"], split["test_chroms"])["test"]
+    diff = all_test[all_test["differential"] > 0]
+    assert metrics["n_differential"] == len(diff) > 0
+    ds = WindowDataset(data["genomes"], diff, data["offsets"], 200, 50)
+    assert 0 < (ds.labels >= 0.5).sum() < len(ds)
+    assert evaluate(holdout, make_loader(ds, 64), torch.device("cpu"))[0]["auc"] == pytest.approx(metrics["differential_auc"])
     final_state, holdout_state = final.state_dict(), holdout.state_dict()
     assert any(not torch.equal(final_state[k], holdout_state[k]) for k in final_state)  # two different models
     assert json.loads((out / "baseline.json").read_text())["auc"] is not None
