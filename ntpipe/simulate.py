@@ -63,7 +63,8 @@ coordinates), ``truth/NAME.MARK.ref.bed`` (varieties and reference-mapped
 cultivars, lifted to the reference),
 ``truth/genes.tsv`` and ``truth/genes.gff3`` (planted genes of the reference;
 GFF3 gene features, 1-based, the TSS at the gene's start on ``+`` and at its
-end on ``-``); ``events.tsv``; and, written last, ``training.tsv`` and
+end on ``-``); ``events.tsv`` (with ``cultivars``: how many training
+cultivars carry the same variant); and, written last, ``training.tsv`` and
 ``varieties.tsv``.
 """
 
@@ -860,9 +861,11 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
         return lambda c, positions: _lift(sites.start[applied[c]], ref_lens[applied[c]], alt_lens[applied[c]], positions)
 
     cultivar_truth, n_vars, mapped_masks, n_reads = {}, [], {}, []
+    n_carriers = np.zeros(len(sites.start), dtype=np.int64)  # training cultivars carrying each site
     for li, (name, _) in enumerate(cultivars):
         mask, seqs, applied = build(li)
         n_vars.append(int(mask.sum()))
+        n_carriers += mask
         write_fasta(out / "cultivars" / f"{name}.fa", {c: s.tobytes().decode() for c, s in seqs.items()})
         truth = true_marks(_tokens(seqs))
         cultivar_truth[name] = truth
@@ -900,14 +903,15 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
             _write_bed(out / "truth" / f"{name}.{mark}.bed", truth[mark])
             lifted[mark] = _lift_intervals(truth[mark], lifter(applied), ref_sizes)
             _write_bed(out / "truth" / f"{name}.{mark}.ref.bed", lifted[mark])
-        events += _verify_events(name, sites, mask, genes, names, ref_ivs, {m: _intervals_by_chrom(lifted[m]) for m in MARKS})
+        events += _verify_events(name, sites, mask, genes, names, ref_ivs, {m: _intervals_by_chrom(lifted[m]) for m in MARKS},
+                                 n_carriers)
 
     n_records, gt_noise = 0, {}
     if vcf_samples:
         n_records, gt_noise = _write_vcf(out / "varieties.vcf.gz", ref, sites, np.array(vcf_masks), vcf_samples, rng_vcf)
     _write_text(
         out / "events.tsv",
-        "variety\tchrom\tref_pos\tmark\teffect\tref_start\tref_end\n" + "".join("\t".join(map(str, r)) + "\n" for r in events),
+        "variety\tchrom\tref_pos\tmark\teffect\tref_start\tref_end\tcultivars\n" + "".join("\t".join(map(str, r)) + "\n" for r in events),
     )
     _write_sheets(out, out_given, cultivars, varieties, n_fasta)
 
@@ -923,10 +927,12 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
     return out
 
 
-def _verify_events(name, sites, mask, genes, names, ref_ivs, var_ivs):
+def _verify_events(name, sites, mask, genes, names, ref_ivs, var_ivs, n_carriers):
     """Rows of events.tsv for a variety: planted sites it carries whose effect shows in its truth.
 
-    The interval is the one over the gene's TSS (the cue may lie upstream of it).
+    The interval is the one over the gene's TSS (the cue may lie upstream of it);
+    the last column counts the training cultivars that carry the same variant
+    (0: private to the variety, so only the grammar can tell its effect).
     """
     rows = []
     for i in np.flatnonzero(mask & (sites.event >= 0)):
@@ -936,11 +942,11 @@ def _verify_events(name, sites, mask, genes, names, ref_ivs, var_ivs):
         if sites.effect[i] == "lost":
             hit = _overlapping(ref_ivs[mark], chrom, tss, tss + 1)
             if len(hit) == 1 and not _overlapping(var_ivs[mark], chrom, *hit[0]):
-                rows.append((name, chrom, pos, mark, "lost", *hit[0]))
+                rows.append((name, chrom, pos, mark, "lost", *hit[0], int(n_carriers[i])))
         else:
             hit = _overlapping(var_ivs[mark], chrom, tss, tss + 1)
             if len(hit) == 1 and not _overlapping(ref_ivs[mark], chrom, *hit[0]):
-                rows.append((name, chrom, pos, mark, "gained", *hit[0]))
+                rows.append((name, chrom, pos, mark, "gained", *hit[0], int(n_carriers[i])))
     return rows
 
 

@@ -212,10 +212,10 @@ def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference,
     Positives: the variants the simulator planted that change this mark in the
     variety carrying them (``events.tsv``). Negatives: every other variant the
     variety carries, except planted ones (they may change the other mark).
-    Pooled over the VCF varieties.
+    Pooled over the VCF varieties. Also split by whether training cultivars
+    carry the planted variant too (``seen``: its effect is in the labels) or
+    none does (``private``: only the grammar can tell it).
     """
-    from sklearn.metrics import roc_auc_score
-
     from .effects import variant_effects
     from .genome import chrom_sizes, open_fasta
     from .variants import read_variants
@@ -234,22 +234,33 @@ def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference,
         mine = events[events.variety == name]
         planted_any = set(zip(mine.chrom, mine.ref_pos + 1))
         for mark in marks:
-            planted = set(zip(mine.chrom[mine.mark == mark], mine.ref_pos[mine.mark == mark] + 1))
+            of_mark = mine[mine.mark == mark]
+            carriers = dict(zip(zip(of_mark.chrom, of_mark.ref_pos + 1), of_mark["cultivars"] if "cultivars" in of_mark else [-1] * len(of_mark)))
             rows = table[table.mark == mark]
             key = list(zip(rows.chrom, rows.pos))
-            label = np.array([k in planted for k in key])
+            label = np.array([k in carriers for k in key])
             other = np.array([k not in planted_any for k in key])
             keep = label | other
-            scored.append(pd.DataFrame({"mark": mark, "planted": label[keep], "abs_delta": rows["delta"].abs().to_numpy()[keep]}))
+            scored.append(pd.DataFrame({"mark": mark, "planted": label[keep], "abs_delta": rows["delta"].abs().to_numpy()[keep],
+                                        "cultivars": np.array([carriers.get(k, -1) for k in key])[keep]}))
     rows = []
     for mark, group in pd.concat(scored).groupby("mark", sort=True):
-        y, score = group["planted"].to_numpy(), group["abs_delta"].to_numpy()
-        both = 0 < y.sum() < len(y)
-        rows.append({"mark": mark, "planted": int(y.sum()), "other": int((~y).sum()),
-                     "auc_abs_delta": float(roc_auc_score(y, score)) if both else np.nan,
-                     "median_planted": float(np.median(score[y])) if y.any() else np.nan,
-                     "median_other": float(np.median(score[~y])) if (~y).any() else np.nan})
+        y, score, cultivars = group["planted"].to_numpy(), group["abs_delta"].to_numpy(), group["cultivars"].to_numpy()
+        row = {"mark": mark, "planted": int(y.sum()), "other": int((~y).sum()), "auc_abs_delta": _auc(y, score, ~y | y),
+               "median_planted": float(np.median(score[y])) if y.any() else np.nan,
+               "median_other": float(np.median(score[~y])) if (~y).any() else np.nan}
+        for name, kind in (("seen", y & (cultivars > 0)), ("private", y & (cultivars == 0))):
+            row[f"{name}"], row[f"auc_{name}"] = int(kind.sum()), _auc(y, score, ~y | kind)
+        rows.append(row)
     _write_table(out, pd.DataFrame(rows))
+
+
+def _auc(y, score, keep):
+    """ROC AUC of ``score`` for ``y`` over the rows ``keep``; NaN without both classes."""
+    from sklearn.metrics import roc_auc_score
+
+    y, score = y[keep], score[keep]
+    return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else np.nan
 
 
 def _score_events(events, varieties, tracks, stride, out):

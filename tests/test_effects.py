@@ -84,3 +84,39 @@ def test_effects_min_delta_zero_lists_every_called_variant(tracks):
     assert sorted(table["pos"]) == [101, 201, 206, 401]
     assert table.loc[table["pos"] == 401, "delta"].item() == 0
     assert variant_effects(variants, ref, var, SIZE, STRIDE, SIZES, min_delta=0.8).empty
+
+
+def test_planted_variants_scored_against_the_others_seen_and_private(tmp_path):
+    """The demo's check (ntpipe.steps._score_effects): AUC of |delta| for planted variants, split by
+    whether training cultivars carry them too."""
+    from test_variants import write_vcf
+
+    from ntpipe.genome import write_fasta
+    from ntpipe.steps import _score_effects
+
+    rng = np.random.default_rng(0)
+    seqs = {c: "".join(rng.choice(list("ACGT"), n)) for c, n in SIZES.items()}
+    reference = write_fasta(tmp_path / "ref.fa", seqs)
+    positions = [50, 150, 250, 350, 450]  # Chr1; windows of 100 at stride 10: no two share a bin
+    alt = lambda b: "A" if b != "A" else "C"  # noqa: E731
+    vcf = write_vcf(tmp_path, [("Chr1", p + 1, seqs["Chr1"][p], alt(seqs["Chr1"][p]), "1/1") for p in positions],
+                    samples=("V1",), contigs=tuple(SIZES))
+    ref_track, var_track = flat("Chr1"), flat("Chr1")
+    for p, change in zip(positions, [0.6, 0.1, 0.3, 0.05, 0.02]):
+        var_track[p // STRIDE] += change  # the bin centred on each variant moves by `change`
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "tracks" / "V1").mkdir(parents=True)
+    write_track(tmp_path / "ref" / "H3K4me3.bw", {"Chr1": ref_track, "Chr2": flat("Chr2")})
+    write_track(tmp_path / "tracks" / "V1" / "H3K4me3.bw", {"Chr1": var_track, "Chr2": flat("Chr2")})
+    # planted: 50 (seen in 3 cultivars, the largest move), 250 (private), 350 (private); others: 150, 450
+    events = pd.DataFrame({"variety": "V1", "chrom": "Chr1", "ref_pos": [50, 250, 350], "mark": "H3K4me3",
+                           "effect": "lost", "cultivars": [3, 0, 0]})
+    out = tmp_path / "demo_effects.tsv"
+    _score_effects(events, [{"variety": "V1", "vcf": vcf, "sample": "V1"}], ["H3K4me3"], tmp_path / "tracks", STRIDE, out,
+                   reference=reference, reference_tracks=tmp_path / "ref", size=SIZE)
+    row = pd.read_csv(out, sep="\t").iloc[0]
+    assert (row.planted, row.other, row.seen, row.private) == (3, 2, 1, 2)
+    # |delta|: planted 0.6, 0.3, 0.05 against others 0.1, 0.02 -> 5 of 6 pairs ranked right
+    assert row.auc_abs_delta == pytest.approx(5 / 6, abs=1e-4)  # the table keeps 4 decimals
+    assert row.auc_seen == pytest.approx(1.0)  # 0.6 above both others
+    assert row.auc_private == pytest.approx(3 / 4, abs=1e-4)  # 0.3 above both, 0.05 above 0.02 only

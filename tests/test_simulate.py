@@ -1,3 +1,4 @@
+import functools
 import gzip
 import os
 
@@ -20,6 +21,13 @@ def _fasta_tokens(path):
 def _fasta_names(path):
     with pyfaidx.Fasta(str(path)) as fa:
         return list(fa.keys())
+
+
+@functools.lru_cache(maxsize=None)
+def _sequences(path):
+    """``{chrom: uppercase sequence}`` of a FASTA (read once per path)."""
+    with pyfaidx.Fasta(str(path)) as fa:
+        return {name: str(fa[name]).upper() for name in fa.keys()}
 
 
 def _bed(path):
@@ -315,8 +323,10 @@ def test_truth_depends_on_required_elements(test_panel, mark):
 
 def test_events_are_consistent(test_panel):
     events = pd.read_csv(test_panel / "events.tsv", sep="\t", dtype={"chrom": str})
-    assert list(events.columns) == ["variety", "chrom", "ref_pos", "mark", "effect", "ref_start", "ref_end"]
+    assert list(events.columns) == ["variety", "chrom", "ref_pos", "mark", "effect", "ref_start", "ref_end", "cultivars"]
     assert (events.effect == "lost").any()
+    assert events.cultivars.between(0, 20).all()
+    assert (events.cultivars == 0).any() and (events.cultivars > 0).any()  # private and shared with cultivars
     varieties = set(_sheet(test_panel, "varieties.tsv").variety)
     genes = _genes(test_panel)
     for e in events.itertuples():
@@ -332,6 +342,13 @@ def test_events_are_consistent(test_panel):
             assert interval in ref_truth and not overlaps(var_truth)
         else:
             assert interval in var_truth and not overlaps(ref_truth)
+        # the cultivars carrying the variant lack the reference base in its context (no other variant
+        # falls within 20 bp of a planted one: it sits in a promoter kept free of them)
+        reference = _sequences(test_panel / "reference.fa")[e.chrom]
+        context = reference[e.ref_pos - 20 : e.ref_pos + 21]
+        cultivars = sorted((test_panel / "cultivars").glob("*.fa"))
+        assert len(cultivars) == 20
+        assert sum(context not in _sequences(path)[e.chrom] for path in cultivars) == e.cultivars, e
 
 
 def test_sheets_have_design_columns_and_paths_exist(test_panel):
