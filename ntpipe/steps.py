@@ -235,7 +235,8 @@ def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference,
         planted_any = set(zip(mine.chrom, mine.ref_pos + 1))
         for mark in marks:
             of_mark = mine[mine.mark == mark]
-            carriers = dict(zip(zip(of_mark.chrom, of_mark.ref_pos + 1), of_mark["cultivars"] if "cultivars" in of_mark else [-1] * len(of_mark)))
+            n_carriers = of_mark["cultivars"].tolist() if "cultivars" in of_mark else [-1] * len(of_mark)  # -1: not known
+            carriers = dict(zip(zip(of_mark.chrom, of_mark.ref_pos + 1), n_carriers))
             rows = table[table.mark == mark]
             key = list(zip(rows.chrom, rows.pos))
             label = np.array([k in carriers for k in key])
@@ -250,7 +251,7 @@ def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference,
                "median_planted": float(np.median(score[y])) if y.any() else np.nan,
                "median_other": float(np.median(score[~y])) if (~y).any() else np.nan}
         for name, kind in (("seen", y & (cultivars > 0)), ("private", y & (cultivars == 0))):
-            row[f"{name}"], row[f"auc_{name}"] = int(kind.sum()), _auc(y, score, ~y | kind)
+            row[name], row[f"auc_{name}"] = int(kind.sum()), _auc(y, score, ~y | kind)
         rows.append(row)
     _write_table(out, pd.DataFrame(rows))
 
