@@ -189,7 +189,7 @@ def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
             bins = np.flatnonzero(lab != AMBIGUOUS)
             starts = bins * cfg.stride
             keys.append(window_keys(padded, starts, cfg.size))
-            bin_keys.append(window_keys(padded, starts + (cfg.size - cfg.stride) // 2, cfg.stride))
+            bin_keys.append(window_keys(padded, starts + left, cfg.stride))  # the bin's own bases
             label.append(lab[bins])
             where.append((np.full(len(bins), k, np.uint16), bins, _gc_percent(padded, starts, cfg.size)))
         if not keys:
