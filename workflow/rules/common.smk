@@ -143,7 +143,7 @@ def get_cultivar_genome(wildcards):
 def get_cultivar_vcf(wildcards):
     """Variants store and sample of a cultivar given as a VCF against the reference."""
     row = samples[samples["cultivar"] == wildcards.cultivar].iloc[0]
-    return {"store": f"results/variants/{VCF_STORES[row['vcf']]}", "sample": row["sample"] or None}
+    return {"store": store_path(row["vcf"]), "sample": row["sample"] or None}
 
 
 def get_mark_rows(mark):
@@ -170,6 +170,11 @@ def get_track_genome(wildcards):
     return config["reference"]
 
 
+def store_path(vcf):
+    """The variants store of a VCF (rule extract_variants)."""
+    return f"results/variants/{VCF_STORES[vcf]}"
+
+
 def get_store_vcf(wildcards):
     """The VCF a variants store is extracted from."""
     return next(vcf for vcf, name in VCF_STORES.items() if name == wildcards.vcf)
@@ -177,7 +182,7 @@ def get_store_vcf(wildcards):
 
 def get_variants_store(wildcards):
     """A VCF variety's variants store: every sample's calls of its VCF (rule extract_variants)."""
-    return f"results/variants/{VCF_STORES[get_variety(wildcards)['vcf']]}"
+    return store_path(get_variety(wildcards)["vcf"])
 
 
 def get_effects_input(wildcards):
