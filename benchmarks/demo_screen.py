@@ -26,15 +26,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ntpipe.config import ModelConfig  # noqa: E402
-from ntpipe.data import WindowDataset, make_loader  # noqa: E402
+from ntpipe.data import WindowDataset  # noqa: E402
 from ntpipe.model import from_config, load_model  # noqa: E402
-from ntpipe.steps import model_settings  # noqa: E402
-from ntpipe.train import evaluate, fit  # noqa: E402
+from ntpipe.steps import model_auc, model_settings  # noqa: E402
+from ntpipe.train import fit  # noqa: E402
 from ntpipe.trainset import eval_subset, load_labels, split_by_chrom  # noqa: E402
 
 
@@ -68,9 +67,8 @@ def main():
             "train_sample": train[rng.choice(len(train), min(3000, len(train)), replace=False)]}
 
     def auc(model, examples):
-        prob = evaluate(model, make_loader(dataset(examples), 256), torch.device("cpu"))[1]
-        y = examples["target"] >= 0.5
-        return round(float(roc_auc_score(y, prob)), 3) if 0 < y.sum() < len(y) else None
+        value = model_auc(model, dataset(examples), 256, "cpu")
+        return None if value is None else round(value, 3)
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -80,17 +78,16 @@ def main():
         best = load_model(Path(tmp) / "model.pt")[0]
         last = from_config(model_cfg)
         last.load_state_dict(torch.load(Path(tmp) / "checkpoint.pt", weights_only=True)["model"])
-        with torch.no_grad():
-            result = {
-                "mark": args.mark, "name": args.name, "overrides": overrides, "epochs": args.epochs, "seconds": round(seconds),
-                "best_epoch": max(history, key=lambda h: float(h["val_auc"]))["epoch"],
-                "val_auc_best": round(max(float(h["val_auc"]) for h in history), 3),
-                "val_auc_last": round(float(history[-1]["val_auc"]), 3),
-                "val_differential_best_model": auc(best, sets["valid_differential"]),
-                "train_differential_last_model": auc(last, sets["train_differential"]),
-                "train_auc_last_model": auc(last, sets["train_sample"]),
-                "val_auc_curve": [round(float(h["val_auc"]), 3) for h in history],
-            }
+        result = {
+            "mark": args.mark, "name": args.name, "overrides": overrides, "epochs": args.epochs, "seconds": round(seconds),
+            "best_epoch": max(history, key=lambda h: float(h["val_auc"]))["epoch"],
+            "val_auc_best": round(max(float(h["val_auc"]) for h in history), 3),
+            "val_auc_last": round(float(history[-1]["val_auc"]), 3),
+            "val_differential_best_model": auc(best, sets["valid_differential"]),
+            "train_differential_last_model": auc(last, sets["train_differential"]),
+            "train_auc_last_model": auc(last, sets["train_sample"]),
+            "val_auc_curve": [round(float(h["val_auc"]), 3) for h in history],
+        }
     print(json.dumps(result))
     with open(args.log, "a") as fh:
         fh.write(json.dumps(result) + "\n")

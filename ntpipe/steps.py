@@ -112,21 +112,28 @@ def _differential_metrics(model_path, differential, train_cfg, device):
     """AUC of the hold-out model on the test chromosomes' differential windows
     (:mod:`ntpipe.trainset`: a locus marked in some cultivars, not in others):
     does it read the sequence differences that switch the mark? None without both classes."""
+    from .device import resolve_device
+    from .model import load_model
+
+    device = resolve_device(device)
+    model, _, _ = load_model(model_path, device)
+    return {"differential_auc": model_auc(model, differential, train_cfg.eval_batch_size, device),
+            "n_differential": len(differential)}
+
+
+def model_auc(model, dataset, batch_size, device):
+    """AUC of ``model`` on a :class:`~ntpipe.data.WindowDataset` (a target of at
+    least 0.5 is the mark); None unless both classes are there."""
     import torch
 
-    from .device import resolve_device
     from .data import make_loader
-    from .model import load_model
     from .train import evaluate
 
-    y = differential.labels >= 0.5
-    out = {"differential_auc": None, "n_differential": int(len(y))}
-    if 0 < y.sum() < len(y):
-        device = resolve_device(device)
-        model, _, _ = load_model(model_path, device)
-        with torch.no_grad():
-            out["differential_auc"] = float(evaluate(model, make_loader(differential, train_cfg.eval_batch_size), device)[0]["auc"])
-    return out
+    y = dataset.labels >= 0.5
+    if not 0 < y.sum() < len(y):
+        return None
+    with torch.no_grad():
+        return float(evaluate(model, make_loader(dataset, batch_size), torch.device(device))[0]["auc"])
 
 
 def _baseline(train, test, train_cfg, max_train=50_000):
