@@ -6,6 +6,7 @@ The scripts in ``workflow/scripts`` are thin adapters around these.
 import json
 import logging
 import shutil
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -176,7 +177,8 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out, 
     motif-changing variant: the mean track over the affected interval in the
     variety that carries it, against the mean of the other varieties, written
     next to ``out`` as ``demo_events.tsv``. With ``effects`` (a dict of
-    ``reference``, ``reference_tracks`` dir and ``size``), ranks the planted
+    ``reference``, ``reference_tracks`` dir, ``size``, ``models`` paths and
+    optionally ``prediction`` settings and ``cache`` dir), ranks the planted
     variants among all of each VCF variety's variants by ``|delta|``
     (``demo_effects.tsv``, :func:`_score_effects`).
     """
@@ -213,31 +215,39 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out, 
     return table
 
 
-def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference, reference_tracks, size):
+def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference, reference_tracks, size, models,
+                   prediction=None, cache=None):
+    """Every VCF variety's effects table at ``min_delta`` 0 (every variant scored alone, as in the
+    effects tables), scored by :func:`planted_auc` into ``out``."""
+    from .effects import variant_effects
+    from .genome import open_fasta
+    from .variants import read_variants
+
+    fasta = open_fasta(reference)
+    ref_tracks = {m: str(Path(reference_tracks) / f"{m}.bw") for m in marks}
+    tables = {}
+    with single_variant_predictor(models, marks, size, prediction or {}, cache) as predict:
+        for v in varieties:
+            if v.get("vcf"):
+                variants = read_variants(v["vcf"], v.get("sample") or None, fasta)
+                var_tracks = {m: str(Path(tracks_dir) / v["variety"] / f"{m}.bw") for m in marks}
+                tables[v["variety"]] = variant_effects(variants, fasta, predict, ref_tracks, var_tracks, size, stride)
+    _write_table(out, planted_auc(events, tables, marks))
+
+
+def planted_auc(events, tables, marks):
     """AUC of ``|delta|`` for the planted variants against the other variants, per mark.
 
     Positives: the variants the simulator planted that change this mark in the
     variety carrying them (``events.tsv``). Negatives: every other variant the
     variety carries, except planted ones (they may change the other mark).
-    Pooled over the VCF varieties. Also split by whether training cultivars
-    carry the planted variant too (``seen``: its effect is in the labels) or
-    none does (``private``: only the grammar can tell it).
+    Pooled over the varieties of ``tables`` (``{variety: effects table}``).
+    Also split by whether training cultivars carry the planted variant too
+    (``seen``: its effect is in the labels) or none does (``private``: only
+    the grammar can tell it).
     """
-    from .effects import variant_effects
-    from .genome import chrom_sizes, open_fasta
-    from .variants import read_variants
-
-    fasta = open_fasta(reference)
-    sizes = dict(chrom_sizes(fasta))
-    ref_tracks = {m: str(Path(reference_tracks) / f"{m}.bw") for m in marks}
     scored = []
-    for v in varieties:
-        if not v.get("vcf"):
-            continue
-        name = v["variety"]
-        variants = read_variants(v["vcf"], v.get("sample") or None, fasta)
-        var_tracks = {m: str(Path(tracks_dir) / name / f"{m}.bw") for m in marks}
-        table = variant_effects(variants, ref_tracks, var_tracks, size, stride, sizes, min_delta=0.0)
+    for name, table in tables.items():
         mine = events[events.variety == name]
         planted_any = set(zip(mine.chrom, mine.ref_pos + 1))
         for mark in marks:
@@ -246,11 +256,11 @@ def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference,
             carriers = dict(zip(zip(of_mark.chrom, of_mark.ref_pos + 1), n_carriers))
             rows = table[table.mark == mark]
             key = list(zip(rows.chrom, rows.pos))
-            label = np.array([k in carriers for k in key])
-            other = np.array([k not in planted_any for k in key])
+            label = np.array([k in carriers for k in key], dtype=bool)
+            other = np.array([k not in planted_any for k in key], dtype=bool)
             keep = label | other
             scored.append(pd.DataFrame({"mark": mark, "planted": label[keep], "abs_delta": rows["delta"].abs().to_numpy()[keep],
-                                        "cultivars": np.array([carriers.get(k, -1) for k in key])[keep]}))
+                                        "cultivars": np.array([carriers.get(k, -1) for k in key], dtype=int)[keep]}))
     rows = []
     for mark, group in pd.concat(scored).groupby("mark", sort=True):
         y, score, cultivars = group["planted"].to_numpy(), group["abs_delta"].to_numpy(), group["cultivars"].to_numpy()
@@ -260,7 +270,7 @@ def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference,
         for name, kind in (("seen", y & (cultivars > 0)), ("private", y & (cultivars == 0))):
             row[name], row[f"auc_{name}"] = int(kind.sum()), _auc(y, score, ~y | kind)
         rows.append(row)
-    _write_table(out, pd.DataFrame(rows))
+    return pd.DataFrame(rows)
 
 
 def _auc(y, score, keep):
@@ -287,14 +297,17 @@ def _score_events(events, varieties, tracks, stride, out):
     _write_table(out, pd.DataFrame(rows))
 
 
-def variety_effects(store, sample, reference, tracks, reference_tracks, marks, size, stride, out, min_delta=0.1,
-                    annotation=None, chrom_aliases=False):
+def variety_effects(store, sample, reference, tracks, reference_tracks, models, marks, size, stride, out,
+                    min_delta=0.1, annotation=None, chrom_aliases=False, prediction=None, cache=None):
     """Write ``results/effects/{variety}.tsv`` for one VCF variety (:mod:`ntpipe.effects`).
 
     ``store`` is its VCF's variants store (:mod:`ntpipe.vcfstore`); ``tracks``
-    and ``reference_tracks`` are bigWig paths named ``{mark}.bw``;
-    ``annotation`` an optional GFF3 on the reference's coordinates
-    (``chrom_aliases``: in another naming).
+    and ``reference_tracks`` are bigWig paths named ``{mark}.bw``; ``models``
+    the marks' model.pt files, run on each variant alone with the
+    ``prediction`` settings (``batch_size``, ``device``,
+    ``reverse_complement``: the config's) through the window ``cache``
+    directory (or None); ``annotation`` an optional GFF3 on the reference's
+    coordinates (``chrom_aliases``: in another naming).
     """
     import time
 
@@ -317,10 +330,44 @@ def variety_effects(store, sample, reference, tracks, reference_tracks, marks, s
 
         genes = read_genes(annotation, chrom_names=sizes, aliases=chrom_aliases)
     t1 = time.perf_counter()
-    table = variant_effects(variants, {m: ref_tracks[m] for m in marks}, {m: var_tracks[m] for m in marks},
-                            size, stride, sizes, min_delta=min_delta, genes=genes)
+    with single_variant_predictor(models, marks, size, prediction or {}, cache) as predict:
+        table = variant_effects(variants, fasta, predict, {m: ref_tracks[m] for m in marks},
+                                {m: var_tracks[m] for m in marks}, size, stride, min_delta=min_delta, genes=genes)
     write_effects(table, out)
     n = sum(len(v) for v in variants.values())
     log.info("%s: %d variants x %d marks -> %d rows with |delta| >= %g; variants read in %.1f s, effects in %.1f s",
              out, n, len(marks), len(table), min_delta, t1 - t0, time.perf_counter() - t1)
     return table
+
+
+@contextmanager
+def single_variant_predictor(models, marks, size, prediction, cache=None):
+    """``predict(padded, starts)``: the marks' models (sorted by mark) on windows, through the window cache.
+
+    ``models`` are model.pt paths, ``prediction`` the config's prediction
+    settings (``batch_size``, ``device``, ``reverse_complement``); logs the
+    windows predicted and their rate when done.
+    """
+    from functools import partial
+
+    from .cache import WindowCache
+    from .device import resolve_device
+    from .infer import Throughput, predict_windows
+    from .predict import load_models
+
+    device = resolve_device(prediction.get("device", "auto"))
+    names, nets, _, _ = load_models(models, device, window=size)
+    if sorted(names) != sorted(marks):
+        raise ValueError(f"models are for marks {names}, expected {sorted(marks)}")
+    nets = [nets[names.index(m)] for m in sorted(marks)]
+    with ExitStack() as stack:
+        run = (stack.enter_context(WindowCache(cache, nets, sorted(marks))).predict if cache
+               else partial(predict_windows, nets))
+        bar = Throughput(None, "variants alone")
+        stack.callback(bar.close)
+
+        def predict(padded, starts):
+            return run(padded, starts, size, prediction.get("batch_size"), device,
+                       prediction.get("reverse_complement", False), bar)
+
+        yield predict

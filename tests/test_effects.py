@@ -1,13 +1,16 @@
-"""Tests for ntpipe.effects: variant effects read off the reference's and a variety's tracks."""
+"""Tests for ntpipe.effects: each variant scored alone against the reference's track."""
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from ntpipe.bigwig import BigWigWriter
-from ntpipe.effects import COLUMNS, _bins_holding, variant_effects, write_effects
-from ntpipe.encoding import bin_layout
-from ntpipe.variants import Variants
+from ntpipe.effects import COLUMNS, _bins_holding, single_variant_windows, variant_effects, write_effects
+from ntpipe.encoding import bin_layout, called_bins, decode, pad_for_bins
+from ntpipe.genome import encode_chrom, open_fasta, write_fasta
+from ntpipe.infer import predict_windows
+from ntpipe.variants import Variants, variety_windows
 
 SIZE, STRIDE = 100, 10  # left = 45: bin i's window is [10 i - 45, 10 i + 55)
 SIZES = {"Chr1": 500, "Chr2": 300}
@@ -20,10 +23,6 @@ def write_track(path, values):
             v = np.asarray(v, dtype=np.float32)
             writer.add_bins(chrom, np.nan_to_num(v), ~np.isnan(v), STRIDE)
     return str(path)
-
-
-def flat(chrom, value=0.2):
-    return np.full(-(-SIZES[chrom] // STRIDE), value, dtype=np.float32)
 
 
 @pytest.mark.parametrize("length,size,stride", [(500, 100, 10), (503, 101, 7), (60, 40, 40), (1000, 1000, 100)])
@@ -40,83 +39,124 @@ def test_bins_holding_are_the_windows_that_overlap_the_ref(length, size, stride)
         assert (f, l) == (hold[0], hold[-1])
 
 
+class GuanineCount(torch.nn.Module):
+    """A model whose logit counts the G of a window (first half weighted 3x): a variant moves it by a known amount."""
+
+    def forward(self, tokens, lengths=None):
+        g = (tokens == 2).float()
+        half = tokens.size(1) // 2
+        return 0.2 * (3 * g[:, :half].sum(1) + g[:, half:].sum(1) - tokens.size(1) / 2)  # about 0 at 25% G
+
+
+def predictor(model, calls=None):
+    def predict(padded, starts):
+        if calls is not None:
+            calls.append(len(starts))
+        return predict_windows([model], padded, starts, SIZE)
+    return predict
+
+
 @pytest.fixture
-def tracks(tmp_path):
-    ref1, var1 = flat("Chr1"), flat("Chr1")
-    var1[20], var1[16] = 0.9, 0.0  # bins 15..24 hold pos 200: strongest at bin 20 (+0.7)
-    ref1[43:], var1[43:] = np.nan, np.nan  # pos 480: bins 43..49, all no-call
-    ref2, var2 = flat("Chr2", 0.8), flat("Chr2", 0.8)
-    var2[10] = 0.5  # pos 100 on Chr2: bins 5..14
-    ref = {"H3K4me3": write_track(tmp_path / "ref.bw", {"Chr1": ref1, "Chr2": ref2})}
-    var = {"H3K4me3": write_track(tmp_path / "var.bw", {"Chr1": var1, "Chr2": var2})}
-    variants = {
-        "Chr1": Variants([200, 205, 400, 480], ["A", "CG", "T", "G"], ["G", "C", "TAA", "C"]),
-        "Chr2": Variants([100], ["A"], ["T"]),
+def panel(tmp_path):
+    """A reference (Chr1 with an N stretch), one variety's variants, and both tracks of GuanineCount."""
+    rng = np.random.default_rng(1)
+    seqs = {c: "".join(rng.choice(list("ACGT"), n)) for c, n in SIZES.items()}
+    seqs["Chr1"] = seqs["Chr1"][:420] + "N" * 80  # bins 41..49 hold at least half N: no call
+    fasta = open_fasta(write_fasta(tmp_path / "ref.fa", seqs))
+    s1 = seqs["Chr1"]
+    variants = {  # 200, 205: one window; 300 an insertion of Gs, 340 a deletion; 470 in the N stretch
+        "Chr1": Variants([200, 205, 300, 340, 470], [s1[200], s1[205:207], s1[300], s1[340:344], "N"],
+                         ["G" if s1[200] != "G" else "C", s1[205], s1[300] + "GGG", s1[340], "G"]),
+        "Chr2": Variants([100], [seqs["Chr2"][100]], ["G" if seqs["Chr2"][100] != "G" else "A"]),
     }
-    return ref, var, variants
+    model = GuanineCount()
+    ref, var = {}, {}
+    for chrom in SIZES:
+        tokens = encode_chrom(fasta, chrom)
+        called = called_bins(tokens, SIZE, STRIDE, 0.5)
+        for track, windows in ((ref, (pad_for_bins(tokens, SIZE, STRIDE), np.arange(len(called)) * STRIDE)),
+                               (var, variety_windows(tokens, variants[chrom], SIZE, STRIDE))):
+            track[chrom] = np.where(called, predict_windows([model], *windows, SIZE)[0], np.nan)
+    ref_tracks = {"H3K4me3": write_track(tmp_path / "ref.bw", ref)}
+    var_tracks = {"H3K4me3": write_track(tmp_path / "var.bw", var)}
+    return fasta, variants, model, ref_tracks, var_tracks, ref, var
 
 
-def test_effects_strongest_bin_neighbours_and_order(tracks, tmp_path):
-    ref, var, variants = tracks
-    table = variant_effects(variants, ref, var, SIZE, STRIDE, SIZES, min_delta=0.05)
+@pytest.mark.parametrize("size,stride", [(100, 10), (101, 7), (40, 40), (60, 25)])
+def test_single_variant_windows_are_the_variety_windows_of_that_variant_alone(size, stride):
+    rng = np.random.default_rng(size)
+    ref = rng.integers(0, 4, 300).astype(np.uint8)
+    alleles = lambda n: "".join(rng.choice(list("ACGT"), n))  # noqa: E731
+    pos = np.array([0, 3, 40, 41, 150, 200, 290, 297])
+    rlen = np.array([1, 5, 1, 1, 12, 1, 3, 3])
+    alt = [alleles(1), alleles(1), alleles(25), alleles(1), alleles(1), alleles(4), alleles(1), alleles(2)]
+    variants = Variants(pos, [decode(ref[p : p + r]) for p, r in zip(pos, rlen)], alt)
+    padded, starts, owner, bins = single_variant_windows(ref, variants, np.arange(len(pos)), size, stride)
+    first, last = _bins_holding(pos, rlen, len(ref), size, stride)
+    assert owner.tolist() == [i for i in range(len(pos)) for _ in range(first[i], last[i] + 1)]
+    for i in range(len(pos)):
+        alone, alone_starts = variety_windows(ref, Variants(pos[i : i + 1], variants.ref[i : i + 1], alt[i : i + 1]), size, stride)
+        for j in np.flatnonzero(owner == i):
+            assert np.array_equal(padded[starts[j] : starts[j] + size], alone[alone_starts[bins[j]] : alone_starts[bins[j]] + size])
+
+
+def test_effects_score_each_variant_alone(panel):
+    fasta, variants, model, ref_tracks, var_tracks, ref, var = panel
+    table = variant_effects(variants, fasta, predictor(model), ref_tracks, var_tracks, SIZE, STRIDE, min_delta=0.0)
     assert list(table.columns) == COLUMNS
-    # pos 200 and 205 share the window of bin 20 (+0.7); Chr2:101 falls by 0.3; pos 400 does not change
-    assert table[["chrom", "pos", "ref", "alt"]].values.tolist() == [
-        ["Chr1", 201, "A", "G"], ["Chr1", 206, "CG", "C"], ["Chr2", 101, "A", "T"]]
-    first = table.iloc[0]
-    assert first["delta"] == pytest.approx(0.7) and first["ref_prob"] == pytest.approx(0.2)
-    assert first["var_prob"] == pytest.approx(0.9)
-    assert first["n_variants"] == 2 and first["others"] == "206:CG>C"
-    assert table.iloc[2]["delta"] == pytest.approx(-0.3) and table.iloc[2]["n_variants"] == 1
-    assert table.iloc[2]["others"] == ""
+    # the variant at 471 has only no-call bins: no row; every other variant has one
+    assert sorted(zip(table.chrom, table.pos)) == [("Chr1", 201), ("Chr1", 206), ("Chr1", 301), ("Chr1", 341), ("Chr2", 101)]
+    assert np.all(np.diff(table["delta"].abs().to_numpy()) <= 0)
+    for row in table.itertuples():
+        chrom, i = row.chrom, int(np.flatnonzero(variants[row.chrom].pos == row.pos - 1)[0])
+        v = variants[chrom]
+        tokens = encode_chrom(fasta, chrom)
+        alone = variety_windows(tokens, Variants(v.pos[i : i + 1], v.ref[i : i + 1], v.alt[i : i + 1]), SIZE, STRIDE)
+        first, last = _bins_holding(v.pos[i : i + 1], v.ref_len[i : i + 1], len(tokens), SIZE, STRIDE)
+        b = np.arange(first[0], last[0] + 1)
+        deltas = predict_windows([model], alone[0], alone[1][b], SIZE)[0] - ref[chrom][b]
+        best = int(b[np.nanargmax(np.abs(deltas))])
+        assert row.delta == pytest.approx(np.nanmax(np.abs(deltas)) * np.sign(row.delta), abs=1e-5)
+        assert row.ref_prob == pytest.approx(ref[chrom][best], abs=1e-6)
+        assert row.var_prob - row.ref_prob == pytest.approx(row.delta, abs=1e-6)
+        assert row.haplotype_delta == pytest.approx(var[chrom][best] - ref[chrom][best], abs=1e-6)
+    # 201 and 206 share windows: each scored alone, named as the other's neighbour
+    first = table[table.pos == 201].iloc[0]
+    assert first.n_variants == 2 and first.others == f"206:{variants['Chr1'].ref[1]}>{variants['Chr1'].alt[1]}"
+    assert table[table.pos == 101].iloc[0].others == ""
     assert (table["gene"] == "").all() and table["gene_distance"].isna().all()
+
+
+def test_effects_only_score_variants_whose_windows_move(panel, tmp_path):
+    fasta, variants, model, ref_tracks, _, ref, var = panel
+    moved = {c: v.copy() for c, v in ref.items()}
+    moved["Chr2"][12] += 0.3  # only Chr2:101's windows move in this variety's track
+    var_tracks = {"H3K4me3": write_track(tmp_path / "moved.bw", moved)}
+    calls = []
+    table = variant_effects(variants, fasta, predictor(model, calls), ref_tracks, var_tracks, SIZE, STRIDE, min_delta=0.01)
+    assert calls == [SIZE // STRIDE]  # the windows of the one variant that moved
+    assert table[["chrom", "pos"]].values.tolist() == [["Chr2", 101]]
+    assert variant_effects(variants, fasta, predictor(model), ref_tracks, var_tracks, SIZE, STRIDE, min_delta=0.9).empty
 
     out = write_effects(table, tmp_path / "effects.tsv")
     back = pd.read_csv(out, sep="\t", keep_default_na=False)
-    assert list(back.columns) == COLUMNS and len(back) == 3
-    assert back["delta"].tolist() == [0.7, 0.7, -0.3]
+    assert list(back.columns) == COLUMNS and back["delta"].tolist() == [round(table.iloc[0].delta, 4)]
 
 
-def test_effects_min_delta_zero_lists_every_called_variant(tracks):
-    ref, var, variants = tracks
-    table = variant_effects(variants, ref, var, SIZE, STRIDE, SIZES, min_delta=0.0)
-    # pos 481 has only no-call bins: no row; pos 401 is listed with delta 0
-    assert sorted(table["pos"]) == [101, 201, 206, 401]
-    assert table.loc[table["pos"] == 401, "delta"].item() == 0
-    assert variant_effects(variants, ref, var, SIZE, STRIDE, SIZES, min_delta=0.8).empty
-
-
-def test_planted_variants_scored_against_the_others_seen_and_private(tmp_path):
-    """The demo's check (ntpipe.steps._score_effects): AUC of |delta| for planted variants, split by
+def test_planted_variants_scored_against_the_others_seen_and_private():
+    """The demo's check (ntpipe.steps.planted_auc): AUC of |delta| for planted variants, split by
     whether training cultivars carry them too."""
-    from test_variants import write_vcf
+    from ntpipe.steps import planted_auc
 
-    from ntpipe.genome import write_fasta
-    from ntpipe.steps import _score_effects
-
-    rng = np.random.default_rng(0)
-    seqs = {c: "".join(rng.choice(list("ACGT"), n)) for c, n in SIZES.items()}
-    reference = write_fasta(tmp_path / "ref.fa", seqs)
-    positions = [50, 150, 250, 350, 450]  # Chr1; windows of 100 at stride 10: no two share a bin
-    alt = lambda b: "A" if b != "A" else "C"  # noqa: E731
-    vcf = write_vcf(tmp_path, [("Chr1", p + 1, seqs["Chr1"][p], alt(seqs["Chr1"][p]), "1/1") for p in positions],
-                    samples=("V1",), contigs=tuple(SIZES))
-    ref_track, var_track = flat("Chr1"), flat("Chr1")
-    for p, change in zip(positions, [0.6, 0.1, 0.3, 0.05, 0.02]):
-        var_track[p // STRIDE] += change  # the bin centred on each variant moves by `change`
-    (tmp_path / "ref").mkdir()
-    (tmp_path / "tracks" / "V1").mkdir(parents=True)
-    write_track(tmp_path / "ref" / "H3K4me3.bw", {"Chr1": ref_track, "Chr2": flat("Chr2")})
-    write_track(tmp_path / "tracks" / "V1" / "H3K4me3.bw", {"Chr1": var_track, "Chr2": flat("Chr2")})
+    positions = [50, 150, 250, 350, 450]
+    table = pd.DataFrame({"chrom": "Chr1", "pos": [p + 1 for p in positions], "mark": "H3K4me3",
+                          "delta": [0.6, -0.1, -0.3, 0.05, 0.02]})
     # planted: 50 (seen in 3 cultivars, the largest move), 250 (private), 350 (private); others: 150, 450
     events = pd.DataFrame({"variety": "V1", "chrom": "Chr1", "ref_pos": [50, 250, 350], "mark": "H3K4me3",
                            "effect": "lost", "cultivars": [3, 0, 0]})
-    out = tmp_path / "demo_effects.tsv"
-    _score_effects(events, [{"variety": "V1", "vcf": vcf, "sample": "V1"}], ["H3K4me3"], tmp_path / "tracks", STRIDE, out,
-                   reference=reference, reference_tracks=tmp_path / "ref", size=SIZE)
-    row = pd.read_csv(out, sep="\t").iloc[0]
+    row = planted_auc(events, {"V1": table}, ["H3K4me3"]).iloc[0]
     assert (row.planted, row.other, row.seen, row.private) == (3, 2, 1, 2)
     # |delta|: planted 0.6, 0.3, 0.05 against others 0.1, 0.02 -> 5 of 6 pairs ranked right
-    assert row.auc_abs_delta == pytest.approx(5 / 6, abs=1e-4)  # the table keeps 4 decimals
+    assert row.auc_abs_delta == pytest.approx(5 / 6)
     assert row.auc_seen == pytest.approx(1.0)  # 0.6 above both others
-    assert row.auc_private == pytest.approx(3 / 4, abs=1e-4)  # 0.3 above both, 0.05 above 0.02 only
+    assert row.auc_private == pytest.approx(3 / 4)  # 0.3 above both, 0.05 above 0.02 only

@@ -70,6 +70,7 @@ def workdir(tmp_path_factory, test_panel):
         demo={"outdir": str(work / "no-demo")},
         annotation=str(test_panel / "truth" / "genes.gff3"),
         panel={"min_spread": 0.01},  # two epochs of training: the varieties' tracks differ little
+        effects={"enabled": True, "min_delta": 0.001},  # and so do their variants' effects
     )
     (work / "config.yaml").write_text(yaml.safe_dump(config))
     return work
@@ -116,28 +117,43 @@ def test_end_to_end_writes_every_track_and_session(finished, test_panel):
 
 
 @pytest.mark.slow
-def test_effects_tables_read_off_the_reference_and_variety_tracks(finished, test_panel):
+def test_effects_tables_score_each_variant_alone(finished, test_panel):
+    from ntpipe.bigwig import read_bins
     from ntpipe.effects import COLUMNS
+    from ntpipe.genome import encode_chrom, open_fasta
+    from ntpipe.infer import predict_windows
+    from ntpipe.model import load_model
+    from ntpipe.variants import Variants, variety_windows
 
     config = yaml.safe_load((finished / "config.yaml").read_text())
     size, stride = config["window"]["size"], config["window"]["stride"]
     varieties = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
     vcf_varieties = varieties[varieties.vcf != ""].variety.tolist()
     assert vcf_varieties and not (finished / "results" / "effects" / f"{varieties.variety[varieties.vcf == ''].iloc[0]}.tsv").exists()
+    fasta = open_fasta(test_panel / "reference.fa")
+    models, rows = {}, 0
     for variety in vcf_varieties:
         table = pd.read_csv(finished / "results" / "effects" / f"{variety}.tsv", sep="\t", keep_default_na=False)
         assert list(table.columns) == COLUMNS
+        rows += len(table)
         strength = table["delta"].abs().to_numpy()
-        assert np.all(strength >= 0.1) and np.all(np.diff(strength) <= 0)
-        for row in table.head(20).itertuples():
-            lo = (row.pos - 1 - size + (size - stride) // 2) // stride + 1  # bins whose window holds the variant
-            hi = (row.pos - 1 + len(row.ref) - 1 + (size - stride) // 2) // stride
-            with pyBigWig.open(str(finished / "results" / "reference" / f"{row.mark}.bw")) as ref, \
-                 pyBigWig.open(str(finished / "results" / "tracks" / variety / f"{row.mark}.bw")) as var:
-                pairs = [(ref.values(row.chrom, b * stride, b * stride + 1)[0], var.values(row.chrom, b * stride, b * stride + 1)[0])
-                         for b in range(max(lo, 0), hi + 1) if b * stride < ref.chroms(row.chrom)]
-            deltas = [v - r for r, v in pairs]
-            assert row.delta == pytest.approx(max(deltas, key=abs), abs=1e-4)
+        assert np.all(strength >= 0.001) and np.all(np.diff(strength) <= 0)
+        for row in table.head(10).itertuples():  # the model on the reference with this variant alone
+            if row.mark not in models:
+                models[row.mark] = load_model(finished / "results" / "models" / row.mark / "model.pt")[0]
+            tokens = encode_chrom(fasta, row.chrom)
+            padded, starts = variety_windows(tokens, Variants([row.pos - 1], [row.ref], [row.alt]), size, stride)
+            lo = max((row.pos - 1 - size + (size - stride) // 2) // stride + 1, 0)  # bins whose window holds the variant
+            hi = min((row.pos - 1 + len(row.ref) - 1 + (size - stride) // 2) // stride, len(starts) - 1)
+            bins = np.arange(lo, hi + 1)
+            ref = read_bins(finished / "results" / "reference" / f"{row.mark}.bw", row.chrom, stride)[bins]
+            var = read_bins(finished / "results" / "tracks" / variety / f"{row.mark}.bw", row.chrom, stride)[bins]
+            deltas = predict_windows([models[row.mark]], padded, starts[bins], size)[0] - ref
+            best = np.nanargmax(np.abs(deltas))
+            assert row.delta == pytest.approx(deltas[best], abs=1e-4)
+            assert row.ref_prob == pytest.approx(ref[best], abs=1e-4)
+            assert row.haplotype_delta == pytest.approx(var[best] - ref[best], abs=1e-4)
+    assert rows, "no variant of any variety changes a mark by min_delta"
 
 
 @pytest.mark.slow

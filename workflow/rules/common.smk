@@ -186,7 +186,7 @@ def get_variants_store(wildcards):
 
 
 def get_effects_input(wildcards):
-    """A VCF variety's tracks, the reference's tracks, its variants store and the annotation (if any)."""
+    """A VCF variety's tracks, the reference's tracks, the models, its variants store and the annotation (if any)."""
     if wildcards.variety not in EFFECT_VARIETIES:
         raise ValueError(
             f"results/effects/{wildcards.variety}.tsv: effects tables are for VCF varieties with tracks on the"
@@ -195,6 +195,7 @@ def get_effects_input(wildcards):
     inputs = {
         "tracks": expand("results/tracks/{variety}/{mark}.bw", variety=wildcards.variety, mark=MARKS),
         "reference_tracks": expand("results/reference/{mark}.bw", mark=MARKS),
+        "models": expand("results/models/{mark}/model.pt", mark=MARKS),
         "variants": get_variants_store(wildcards),
         "reference": config["reference"],
     }

@@ -12,9 +12,11 @@ rule simulate_demo:
         outdir=lambda wildcards, output: Path(output.sheet).parent,
         seed=config["demo"]["seed"],
         scale=config["demo"]["scale"],
+    threads: 2
     resources:
-        mem_mb=2000,
-        runtime=30,
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
     conda:
         "../../envs/ntpipe.yaml"
     shell:
@@ -24,8 +26,9 @@ rule simulate_demo:
 rule evaluate_demo:
     input:
         tracks=expand("results/tracks/{variety}/{mark}.bw", variety=VARIETIES, mark=MARKS),
-        models=expand("results/models/{mark}/metrics.json", mark=MARKS),
+        models=expand("results/models/{mark}/{file}", mark=MARKS, file=["metrics.json", "model.pt"]),
         reference_tracks=expand("results/reference/{mark}.bw", mark=MARKS) if EFFECT_VARIETIES else [],
+        effects=expand("results/effects/{variety}.tsv", variety=EFFECT_VARIETIES),  # their windows are cached by then
     output:
         "results/demo_evaluation.tsv",
     log:
@@ -37,13 +40,22 @@ rule evaluate_demo:
         marks=MARKS,
         stride=config["window"]["stride"],
         effects=lambda wildcards: (
-            {"reference": config["reference"], "reference_tracks": "results/reference", "size": config["window"]["size"]}
+            {
+                "reference": config["reference"],
+                "reference_tracks": "results/reference",
+                "size": config["window"]["size"],
+                "models": expand("results/models/{mark}/model.pt", mark=MARKS),
+                "prediction": config["prediction"],
+                "cache": "results/cache" if config["prediction"]["cache"] else None,
+            }
             if EFFECT_VARIETIES
             else None
         ),
+    threads: 2
     resources:
-        mem_mb=2000,
-        runtime=30,
+        gpu=1,
+        mem_mb=4000,
+        runtime=60,
     conda:
         "../../envs/ntpipe.yaml"
     script:

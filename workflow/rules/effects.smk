@@ -1,5 +1,6 @@
 # Which of a VCF variety's variants change a mark: the reference's own tracks
-# (predicted once, through the window cache) against each variety's.
+# (predicted once, through the window cache) against each variety's, and the
+# variants in the windows that move scored alone by the models (ntpipe.effects).
 
 
 rule predict_reference:
@@ -43,9 +44,12 @@ rule variant_effects:
         window=config["window"],
         min_delta=config["effects"]["min_delta"],
         chrom_aliases=config["chrom_aliases"],
+        prediction=config["prediction"],
+    threads: 2
     resources:
-        mem_mb=4000,
-        runtime=60,
+        gpu=1,
+        mem_mb=8000,
+        runtime=120,
     conda:
         "../../envs/ntpipe.yaml"
     script:

@@ -3,10 +3,11 @@
 from ntpipe.logs import setup_logging
 from ntpipe.steps import variety_effects
 
-setup_logging(snakemake.log[0])
+setup_logging(snakemake.log[0], threads=snakemake.threads)
 p = snakemake.params
 variety_effects(
     snakemake.input.variants, p.sample, snakemake.input.reference, snakemake.input.tracks, snakemake.input.reference_tracks,
-    p.marks, p.window["size"], p.window["stride"], snakemake.output[0], min_delta=p.min_delta,
-    annotation=snakemake.input.get("annotation"), chrom_aliases=p.chrom_aliases,
+    snakemake.input.models, p.marks, p.window["size"], p.window["stride"], snakemake.output[0], min_delta=p.min_delta,
+    annotation=snakemake.input.get("annotation"), chrom_aliases=p.chrom_aliases, prediction=p.prediction,
+    cache="results/cache" if p.prediction["cache"] else None,
 )
