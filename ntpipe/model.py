@@ -73,8 +73,10 @@ class KmerAggregate(nn.Module):
         groups of ``LOOKUP_GROUP``, one table row per combination of a group's
         bases, and ``conv(pe)[t] + bias`` is one more row: a k-mer token costs
         ceil(k / 4) + 1 row reads and adds (one ``embedding_bag``) instead of
-        k*C*C multiply-adds. Used at inference (eval mode); equal to the
-        convolution up to float32 rounding.
+        k*C*C multiply-adds. Used whenever no dropout falls on the embeddings
+        (inference, and training without dropout: autograd flows through the
+        tables to the embedding and the convolution); equal to the convolution
+        up to float32 rounding.
         """
         B, L = tokens.size()
         V = embedding.size(0)
@@ -284,10 +286,10 @@ class NucleicTransformer(nn.Module):
             lengths = torch.as_tensor(lengths, device=tokens.device).long().clamp(max=L)
         if tokens.size(1) > self.cfg.max_len:
             raise ValueError(f"sequence length {tokens.size(1)} exceeds the model's max_len {self.cfg.max_len}")
-        if self.training:
+        if self.training and self.pos.dropout.p > 0:  # dropout on the embeddings: convolve them
             x = self.pos(self.embed(tokens))  # (B, L, C)
             x, valid = self.kmer(x, lengths)  # (B, T, C), (B, T)
-        else:  # no dropout: the k-mer convolution by table lookup, same result
+        else:  # the k-mer convolution by table lookup: the same result and gradients, 1.4x faster to train
             x, valid = self.kmer.from_tokens(tokens, self.embed.weight, self.pos.pe, lengths)
         valid[:, 0] |= ~valid.any(dim=1)  # a sequence shorter than one k-mer keeps its first token
         # no mask: flash kernels. bool() waits for the device, so it is asked only when lengths were given

@@ -152,8 +152,8 @@ def test_resolve_device(caplog, monkeypatch):
         resolve_device("cuda")
 
 
-def test_inference_lookup_equals_the_convolution():
-    # eval mode computes the k-mer convolution by table lookup; train mode convolves
+def test_inference_lookup_equals_the_training_forward():
+    # eval mode reads cached lookup tables; training builds them afresh under autograd
     torch.manual_seed(0)
     model = NucleicTransformer(model_config("small", dropout=0.0, kmers=[7, 13]))
     tokens = torch.randint(0, 5, (4, 300))
@@ -177,6 +177,25 @@ def test_kmer_lookup_equals_the_convolution_stage(kmers):
         lookup, lookup_valid = model.kmer.from_tokens(tokens, model.embed.weight, model.pos.pe, lengths)
     torch.testing.assert_close(lookup, conv, rtol=0, atol=2e-5)
     assert torch.equal(lookup_valid, conv_valid)
+
+
+def test_kmer_lookup_gradients_equal_the_convolution_gradients():
+    # training without dropout reads the k-mer convolution through the lookup tables
+    torch.manual_seed(2)
+    model = NucleicTransformer(model_config("small", dropout=0.0, kmers=[5, 13], pool=4)).train()
+    tokens = torch.randint(0, 5, (3, 80))
+    lengths = torch.tensor([80, 61, 30])
+    weights = torch.randn(3, 2 * (80 // 4), model.cfg.d_model)
+    params = [model.embed.weight, *model.kmer.parameters()]
+    conv, _ = model.kmer(model.pos(model.embed(tokens)), lengths)
+    conv_grads = torch.autograd.grad((conv * weights[:, : conv.size(1)]).sum(), params)
+    lookup, _ = model.kmer.from_tokens(tokens, model.embed.weight, model.pos.pe, lengths)
+    lookup_grads = torch.autograd.grad((lookup * weights[:, : lookup.size(1)]).sum(), params)
+    for a, b in zip(lookup_grads, conv_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    assert all(g.abs().sum() > 0 for g in conv_grads)
+    out = model(tokens, lengths)  # the forward itself takes the lookup in training without dropout
+    torch.testing.assert_close(out, model.eval()(tokens, lengths), rtol=1e-4, atol=1e-5)
 
 
 def test_mish_by_exp_equals_mish():
@@ -203,7 +222,7 @@ def test_lookup_tables_follow_the_weights():
     with torch.inference_mode():
         after = model(tokens)
     model.train()
-    trained = model(tokens)  # the convolution itself, with the new weights
+    trained = model(tokens)  # tables built afresh from the new weights
     torch.testing.assert_close(after, trained.detach(), rtol=1e-4, atol=1e-5)
     assert not torch.allclose(after, before)
     model.eval()
