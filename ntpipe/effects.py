@@ -26,8 +26,6 @@ centre (:func:`ntpipe.variants.variety_windows`), and so does the window with
 one variant alone.
 """
 
-import logging
-
 import numpy as np
 import pandas as pd
 
@@ -38,8 +36,6 @@ from .genome import encode_chrom
 from .variants import _within
 
 __all__ = ["COLUMNS", "variant_effects", "single_variant_windows", "write_effects"]
-
-log = logging.getLogger(__name__)
 
 COLUMNS = ["chrom", "pos", "ref", "alt", "mark", "ref_prob", "var_prob", "delta", "haplotype_delta", "n_variants",
            "others", "gene", "gene_distance"]
@@ -169,8 +165,9 @@ def variant_effects(variants, reference, predict, ref_tracks, var_tracks, size, 
         for m in marks:
             best = _strongest(hap[m], first, last)
             moved |= (best >= 0) & (np.abs(np.where(best >= 0, hap[m][best], 0)) >= min_delta)
-        for lo in range(0, int(moved.sum()), CHUNK):
-            index = np.flatnonzero(moved)[lo : lo + CHUNK]
+        scored = np.flatnonzero(moved)
+        for lo in range(0, len(scored), CHUNK):
+            index = scored[lo : lo + CHUNK]
             padded, starts, owner, bins = single_variant_windows(ref_tokens, var, index, size, stride)
             probs = predict(padded, starts)
             for m, mark in enumerate(marks):
@@ -186,9 +183,9 @@ def variant_effects(variants, reference, predict, ref_tracks, var_tracks, size, 
 def _rows(chrom, rank, var, mark, prob, owner, bins, ref, hap, length, size, stride, min_delta):
     """Rows of one mark for the variants scored alone (windows ``owner`` x ``bins``, contiguous per variant)."""
     delta = prob - ref[bins]  # NaN at no-call bins
-    index, at = np.unique(owner, return_index=True)
-    counts = np.diff(np.append(at, len(owner)))
-    best = _strongest(delta, at, at + counts - 1)  # a window of each variant (or -1)
+    at = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])  # each variant's first window
+    index = owner[at]
+    best = _strongest(delta, at, np.r_[at[1:], len(owner)] - 1)  # a window of each variant (or -1)
     keep = (best >= 0) & (np.abs(np.where(best >= 0, delta[best], 0)) >= min_delta)
     index, best = index[keep], best[keep]
     b = bins[best]

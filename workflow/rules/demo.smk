@@ -12,11 +12,9 @@ rule simulate_demo:
         outdir=lambda wildcards, output: Path(output.sheet).parent,
         seed=config["demo"]["seed"],
         scale=config["demo"]["scale"],
-    threads: 2
     resources:
-        gpu=1,
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../../envs/ntpipe.yaml"
     shell:
@@ -28,7 +26,8 @@ rule evaluate_demo:
         tracks=expand("results/tracks/{variety}/{mark}.bw", variety=VARIETIES, mark=MARKS),
         models=expand("results/models/{mark}/{file}", mark=MARKS, file=["metrics.json", "model.pt"]),
         reference_tracks=expand("results/reference/{mark}.bw", mark=MARKS) if EFFECT_VARIETIES else [],
-        effects=expand("results/effects/{variety}.tsv", variety=EFFECT_VARIETIES),  # their windows are cached by then
+        # after the effects tables: the windows of their variants in moved windows are cached by then
+        effects=expand("results/effects/{variety}.tsv", variety=EFFECT_VARIETIES),
     output:
         "results/demo_evaluation.tsv",
     log:
@@ -54,7 +53,7 @@ rule evaluate_demo:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=4000,
+        mem_mb=16000,
         runtime=60,
     conda:
         "../../envs/ntpipe.yaml"

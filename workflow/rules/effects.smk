@@ -48,7 +48,7 @@ rule variant_effects:
     threads: 2
     resources:
         gpu=1,
-        mem_mb=8000,
+        mem_mb=16000,
         runtime=120,
     conda:
         "../../envs/ntpipe.yaml"
