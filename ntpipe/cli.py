@@ -18,7 +18,7 @@ def parse_arguments(argv=None):
     p = sub.add_parser("simulate", help="write the synthetic demo panel (genomes, peaks, BAM, VCF, truth, sheets)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--scale", choices=["demo", "test", "panel"], default="demo")
+    p.add_argument("--scale", choices=["demo", "test", "panel", "large"], default="demo")
     p.add_argument("--varieties", type=int, default=None, help="number of prediction varieties (default: per scale)")
 
     p = sub.add_parser("train", help="train a model on a sequence<TAB>label table")

@@ -153,6 +153,12 @@ SCALES = {
     ),
 }
 SCALES["panel"] = replace(SCALES["demo"], n_varieties=50, n_fasta_varieties=2)
+# four times the demo's genome (~4.8 Mb: chromosomes, genes, decoys, gaps, repeats): enough genes per
+# chromosome (about 64 H3K4me3 and 26 H3K27me3) for held-out figures that mean something; a GPU run's panel
+SCALES["large"] = replace(
+    SCALES["demo"], chrom_len=(384_000, 416_000), genes={k: (4 * lo, 4 * hi) for k, (lo, hi) in SCALES["demo"].genes.items()},
+    n_decoys=(20, 28), n_gaps=8, n_repeats=24, reads=(160_000, 80_000),
+)
 
 # variant densities per bp: (subpopulation-wide, founder-level) and private per line
 _DENSITY = {0: (1 / 3000, 1 / 800), 1: (1 / 700, 1 / 300)}
@@ -803,7 +809,8 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
         with ``out`` as given, so they work from the caller's directory.
     seed : int; the same seed gives byte-identical files.
     scale : ``"demo"`` (12 x ~100 kb, 6 varieties), ``"test"`` (10 x ~9.5 kb,
-        3 varieties) or ``"panel"`` (demo genome, 50 varieties, nearly all VCF).
+        3 varieties), ``"panel"`` (demo genome, 50 varieties, nearly all VCF)
+        or ``"large"`` (12 x ~400 kb, four times the demo's genes, 6 varieties).
     n_varieties : number of prediction varieties (default per scale).
 
     Returns

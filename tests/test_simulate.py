@@ -1,6 +1,7 @@
 import functools
 import gzip
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ import pytest
 
 from ntpipe.encoding import encode
 from ntpipe.grammar import MARKS, true_marks
-from ntpipe.simulate import REFERENCE_MAPPED, apply_variants, lift_to_reference, simulate
+from ntpipe.simulate import REFERENCE_MAPPED, SCALES, _build_reference, apply_variants, lift_to_reference, simulate
 
 
 def _fasta_tokens(path):
@@ -57,6 +58,27 @@ def test_apply_variants_and_lift():
         apply_variants(ref, [(0, "C", "T")])
     with pytest.raises(ValueError, match="overlaps"):
         apply_variants(ref, [(4, "ACG", "A"), (5, "C", "T")])
+
+
+def test_scales_are_the_same_in_the_cli_and_the_config_schema():
+    import yaml
+    from ntpipe.cli import parse_arguments
+    schema = yaml.safe_load((Path(__file__).parent.parent / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert sorted(schema["properties"]["demo"]["properties"]["scale"]["enum"]) == sorted(SCALES)
+    for scale in SCALES:
+        assert parse_arguments(["simulate", "--out", "x", "--scale", scale]).scale == scale
+    with pytest.raises(SystemExit):
+        parse_arguments(["simulate", "--out", "x", "--scale", "huge"])
+
+
+def test_large_scale_has_four_times_the_demo_genes_per_chromosome():
+    chroms, genes, _ = _build_reference(np.random.default_rng(1), SCALES["large"])
+    demo_chroms, demo_genes, _ = _build_reference(np.random.default_rng(1), SCALES["demo"])
+    per_chrom = pd.Series([g["chrom"] for g in genes]).value_counts()
+    demo = SCALES["demo"].genes.values()
+    assert 4 * sum(lo for lo, _ in demo) <= per_chrom.min() <= per_chrom.max() <= 4 * sum(hi for _, hi in demo)
+    assert len(genes) >= 3.9 * len(demo_genes)
+    assert 3.5 < sum(map(len, chroms.values())) / sum(map(len, demo_chroms.values())) < 4.5
 
 
 def test_bad_arguments(tmp_path):
@@ -382,8 +404,6 @@ def test_same_seed_same_bytes(tmp_path, test_panel):
 
 def test_committed_demo_sheets_match_the_simulator(tmp_path, monkeypatch):
     # config/*.tsv name the files `ntpipe simulate --out resources/demo` writes
-    from pathlib import Path
-
     repo = Path(__file__).resolve().parent.parent
     monkeypatch.chdir(tmp_path)
     simulate("resources/demo", seed=1, scale="demo")
