@@ -153,12 +153,21 @@ SCALES = {
     ),
 }
 SCALES["panel"] = replace(SCALES["demo"], n_varieties=50, n_fasta_varieties=2)
-# four times the demo's genome (~4.8 Mb: chromosomes, genes, decoys, gaps, repeats): enough genes per
-# chromosome (about 64 H3K4me3 and 26 H3K27me3) for held-out figures that mean something; a GPU run's panel
-SCALES["large"] = replace(
-    SCALES["demo"], chrom_len=(384_000, 416_000), genes={k: (4 * lo, 4 * hi) for k, (lo, hi) in SCALES["demo"].genes.items()},
-    n_decoys=(20, 28), n_gaps=8, n_repeats=24, reads=(160_000, 80_000),
-)
+
+
+def _times(scale, k):
+    """``scale`` with ``k`` times its genome: chromosome lengths, genes, decoys, gaps, repeats and reads."""
+    def times(pair):
+        return tuple(k * n for n in pair)
+
+    return replace(scale, chrom_len=times(scale.chrom_len), genes={c: times(n) for c, n in scale.genes.items()},
+                   n_decoys=times(scale.n_decoys), n_gaps=k * scale.n_gaps, n_repeats=k * scale.n_repeats,
+                   reads=times(scale.reads))
+
+
+# ~4.8 Mb: enough genes per chromosome (about 64 H3K4me3 and 26 H3K27me3) for held-out figures that mean
+# something; a GPU run's panel
+SCALES["large"] = _times(SCALES["demo"], 4)
 
 # variant densities per bp: (subpopulation-wide, founder-level) and private per line
 _DENSITY = {0: (1 / 3000, 1 / 800), 1: (1 / 700, 1 / 300)}
