@@ -39,25 +39,29 @@ from sklearn.linear_model import LogisticRegression
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ntpipe.grammar import ACTIVATING_MOTIFS, MARKS, REPRESSIVE_MOTIFS, core_promoters, motif_hits, true_marks  # noqa: E402
+from ntpipe.data import WindowDataset  # noqa: E402
 from ntpipe.metrics import binary_metrics  # noqa: E402
 from ntpipe.trainset import eval_subset, load_labels, split_by_chrom  # noqa: E402
 
 SIZES = (2000, 3000, 4000, 6000)
 
 
-def window(data, example, size):
-    """Tokens of ``size`` bp centred on the example's window (clipped at its genome's ends)."""
-    genome = data["genomes"][example["cultivar"]]
-    centre = data["offsets"][example["cultivar"], example["chrom"]] + int(example["bin"]) * data["stride"] + data["size"] // 2
-    lo = max(0, centre - size // 2)
-    return np.asarray(genome[lo : centre + size // 2]), centre - lo
+def windows(data, examples, size):
+    """Per example: tokens of ``size`` bp centred on its window (clipped at its chromosome's
+    padded ends in the encoded genome) and the centre's index in them."""
+    starts = WindowDataset(data["genomes"], examples, data["offsets"], data["size"], data["stride"]).starts
+    for example, start in zip(examples, starts):
+        genome, offsets = data["genomes"][example["cultivar"]], data["offsets"][example["cultivar"]]
+        chrom_end = min([o for o in offsets if o > start] + [len(genome)])
+        centre = int(start) + data["size"] // 2
+        lo = max(int(offsets[example["chrom"]]), centre - size // 2)
+        yield np.asarray(genome[lo : min(chrom_end, centre + size // 2)]), centre - lo
 
 
 def grammar_marks(data, examples, mark, size):
     """1 where the grammar, reading only ``size`` bp around the example, marks its central base."""
     out = np.zeros(len(examples))
-    for i, example in enumerate(examples):
-        tokens, centre = window(data, example, size)
+    for i, (tokens, centre) in enumerate(windows(data, examples, size)):
         out[i] = any(s <= centre < e for _, s, e in true_marks({"w": tokens})[mark])
     return out
 
@@ -65,8 +69,7 @@ def grammar_marks(data, examples, mark, size):
 def motif_counts(data, examples):
     """Counts of each grammar motif per strand and of core promoters, in each example's window."""
     rows = []
-    for example in examples:
-        tokens, _ = window(data, example, data["size"])
+    for tokens, _ in windows(data, examples, data["size"]):
         counts = [len(hits) for word in ACTIVATING_MOTIFS + REPRESSIVE_MOTIFS for hits in motif_hits(tokens, (word,))]
         rows.append(counts + [len(core_promoters(tokens)[0])])
     return np.array(rows, dtype=float)
