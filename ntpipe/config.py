@@ -68,6 +68,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     weight_decay: float = 0.0  # decoupled (AdamW) weight decay; 0 = plain Adam
     label_smoothing: float = 0.0  # train on targets y * (1 - s) + s / 2; 0 = none
+    ema_decay: float = 0.0  # validate and keep an exponential moving average of the weights; 0 = the weights themselves
     seed: int = 0
     num_workers: int = 0
     eval_batch_size: int = 256

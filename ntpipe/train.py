@@ -14,6 +14,7 @@ output folder:
 ``ntpipe evaluate`` call.
 """
 
+import copy
 import csv
 import hashlib
 import io
@@ -41,6 +42,7 @@ from .trainset import gc_match_weights
 __all__ = [
     "lr_at",
     "train_one_epoch",
+    "update_ema",
     "evaluate",
     "predict_proba",
     "fit",
@@ -73,11 +75,12 @@ def _progress(iterable, desc):
     return tqdm(iterable, desc=desc, file=sys.stderr, leave=False, disable=not sys.stderr.isatty())
 
 
-def train_one_epoch(model, loader, optimizer, state, model_cfg, train_cfg, device, generator):
+def train_one_epoch(model, loader, optimizer, state, model_cfg, train_cfg, device, generator, ema=None):
     """One pass over ``loader`` with augmentation; returns the mean training loss.
 
     ``state["step"]`` (optimiser steps so far) is advanced and sets the
-    learning rate of each step; ``generator`` drives the augmentations.
+    learning rate of each step; ``generator`` drives the augmentations;
+    ``ema`` (a copy of ``model``), when given, follows the weights (:func:`update_ema`).
     """
     model.train()
     total, count = 0.0, 0
@@ -99,9 +102,23 @@ def train_one_epoch(model, loader, optimizer, state, model_cfg, train_cfg, devic
         if train_cfg.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
         optimizer.step()
+        if ema is not None:
+            update_ema(ema, model, train_cfg.ema_decay, state["step"])
         total += loss.item() * len(labels)
         count += len(labels)
     return total / max(count, 1)
+
+
+@torch.no_grad()
+def update_ema(ema, model, decay, step):
+    """Move ``ema``'s weights towards ``model``'s: ema = d * ema + (1 - d) * weights.
+
+    ``d`` is ``min(decay, (1 + step) / (10 + step))``, so the first steps'
+    random weights are soon forgotten (TensorFlow's ExponentialMovingAverage).
+    """
+    d = min(decay, (1 + step) / (10 + step))
+    for e, w in zip(ema.parameters(), model.parameters()):
+        e.lerp_(w, 1.0 - d)
 
 
 @torch.inference_mode()
@@ -272,7 +289,7 @@ def _same_training(saved, train_cfg):
     return {k: v for k, v in (saved or {}).items() if k not in _RESUMABLE} == current
 
 
-def _load_checkpoint(path, model, optimizer, model_cfg, train_cfg, fingerprint, generators, device, best_model):
+def _load_checkpoint(path, model, optimizer, model_cfg, train_cfg, fingerprint, generators, device, best_model, ema=None):
     """Restore a checkpoint in place and return it; None when it is for another
     model, other training settings or other data, or when the best epoch's
     model (``best_model``) it relies on is gone."""
@@ -291,6 +308,8 @@ def _load_checkpoint(path, model, optimizer, model_cfg, train_cfg, fingerprint, 
         log.warning("%s: the best epoch's model %s is gone: starting over", path, best_model)
         return None
     model.load_state_dict(ckpt["model"])
+    if ema is not None:
+        ema.load_state_dict(ckpt["ema"])
     optimizer.load_state_dict(ckpt["optimizer"])
     _set_rng_state(ckpt["rng"], generators, device)
     log.info("resuming from %s after epoch %d", path, ckpt["epoch"])
@@ -374,12 +393,15 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     model = NucleicTransformer(model_cfg).to(device)
     # AdamW with weight_decay 0 takes exactly Adam's steps
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.0, betas=(0.9, 0.999), eps=1e-8, weight_decay=train_cfg.weight_decay)
+    # the weights validated and kept: the model's own, or their moving average
+    ema = copy.deepcopy(model).requires_grad_(False) if train_cfg.ema_decay else None
+    scored = model if ema is None else ema
     # everything about the run that a checkpoint must bring back, besides weights and RNGs
     run = {"epoch": 0, "step": 0, "history": [], "best": {"epoch": 0, "score": -math.inf, "bad": 0}, "stopped": False,
            "meta": dict(meta or {}), "data": _fingerprint(*(d for d in (train_set, valid_set) if d is not None))}
     if os.path.exists(paths["checkpoint.pt"]):
         ckpt = _load_checkpoint(paths["checkpoint.pt"], model, optimizer, model_cfg, train_cfg, run["data"], generators, device,
-                                paths["model.pt"])
+                                paths["model.pt"], ema)
         if ckpt is not None:
             run.update({k: ckpt[k] for k in run if k != "meta"})
             run["meta"] = {**ckpt["meta"], **run["meta"]}  # a resumed run keeps the first run's meta
@@ -393,13 +415,15 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
 
     while run["epoch"] < train_cfg.epochs and not run["stopped"]:
         run["epoch"] += 1
-        train_loss = train_one_epoch(model, train_loader, optimizer, run, model_cfg, train_cfg, device, generators["augment"])
-        val = evaluate(model, valid_loader, device)[0] if valid_loader is not None else _NO_VALIDATION
+        train_loss = train_one_epoch(model, train_loader, optimizer, run, model_cfg, train_cfg, device, generators["augment"], ema)
+        val = evaluate(scored, valid_loader, device)[0] if valid_loader is not None else _NO_VALIDATION
         _record_epoch(run, train_loss, val, train_cfg.patience if valid_loader is not None else math.inf)
         if run["best"]["epoch"] == run["epoch"]:
-            save_model(paths["model.pt"], model, model_cfg, {**run["meta"], "best_epoch": run["epoch"], "metrics": val})
+            save_model(paths["model.pt"], scored, model_cfg, {**run["meta"], "best_epoch": run["epoch"], "metrics": val})
         checkpoint = {"model_config": asdict(model_cfg), "train_config": asdict(train_cfg), "model": model.state_dict(),
                       "optimizer": optimizer.state_dict(), "rng": _rng_state(generators, device), **_plain(run)}
+        if ema is not None:
+            checkpoint["ema"] = ema.state_dict()
         with atomic_path(paths["checkpoint.pt"]) as tmp:
             torch.save(checkpoint, tmp)
         _write_history(paths["history.tsv"], run["history"])

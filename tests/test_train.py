@@ -9,7 +9,7 @@ from ntpipe.config import model_config, train_config
 from ntpipe.data import mutate_batch, read_table, reverse_complement_batch
 from ntpipe.encoding import decode, encode, reverse_complement
 from ntpipe.model import load_model
-from ntpipe.train import HISTORY_COLUMNS, evaluate_table, fit, lr_at, predict_proba, train_table
+from ntpipe.train import HISTORY_COLUMNS, evaluate_table, fit, lr_at, predict_proba, train_table, update_ema
 
 MOTIF = "TGACGTCA"
 
@@ -193,15 +193,37 @@ def test_fit_on_cuda(tmp_path):
     assert math.isfinite(metrics["loss"])
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_matches_an_uninterrupted_run(tmp_path, ema_decay):
     train, valid = motif_task(128, 40, 0), motif_task(64, 40, 1)
-    mcfg, tcfg = tiny_configs(epochs=2)
+    mcfg, tcfg = tiny_configs(epochs=2, ema_decay=ema_decay)
     fit(train, valid, mcfg, tcfg, tmp_path / "resumed", device="cpu")
-    mcfg, tcfg = tiny_configs(epochs=3)
+    mcfg, tcfg = tiny_configs(epochs=3, ema_decay=ema_decay)
     resumed = fit(train, valid, mcfg, tcfg, tmp_path / "resumed", device="cpu")
     straight = fit(train, valid, mcfg, tcfg, tmp_path / "straight", device="cpu")
     assert resumed == straight
     assert (tmp_path / "resumed" / "history.tsv").read_text() == (tmp_path / "straight" / "history.tsv").read_text()
+
+
+def test_update_ema():
+    model, ema = torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)
+    before = [p.detach().clone() for p in ema.parameters()]
+    update_ema(ema, model, decay=0.99, step=1000)  # (1 + 1000) / (10 + 1000) > 0.99: the decay itself
+    for e, b, w in zip(ema.parameters(), before, model.parameters()):
+        assert torch.allclose(e, 0.99 * b + 0.01 * w)
+    update_ema(ema, model, decay=0.99, step=0)  # the first step: 1 / 10, mostly the weights
+    assert torch.allclose(ema.weight, 0.1 * (0.99 * before[0] + 0.01 * model.weight) + 0.9 * model.weight)
+
+
+def test_fit_keeps_the_moving_average(tmp_path):
+    train = motif_task(128, 40, 0)
+    mcfg, tcfg = tiny_configs(epochs=2, ema_decay=0.9)
+    metrics = fit(train, None, mcfg, tcfg, tmp_path, device="cpu")  # no validation: the last epoch's weights kept
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    kept = load_model(tmp_path / "model.pt")[0].state_dict()
+    assert all(torch.equal(kept[k], ckpt["ema"][k]) for k in kept)
+    assert not all(torch.equal(kept[k], ckpt["model"][k]) for k in kept)  # the average, not the last step
+    assert metrics["epochs_run"] == 2
 
 
 def test_checkpoint_of_other_data_is_not_resumed(tmp_path, caplog):
