@@ -4,7 +4,8 @@ Trains on every training chromosome of ``results/labels/{mark}.npz`` (keep
 it with ``snakemake --notemp results/labels/H3K4me3.npz``), validates on the
 config's validation chromosome, and reports the best epoch's validation AUC,
 the best model's AUC on the validation chromosome's differential windows
-(``ntpipe.trainset``: a locus marked in some cultivars only), and the last
+(``ntpipe.trainset``: a locus marked in some cultivars only), the best and
+the last epoch's model on 4,000 windows of the test chromosomes, and the last
 epoch's model on the training differential windows and on 3,000 training
 windows (how well it fits what it saw). One JSON line per run is appended
 to ``--log``. The demo config's training settings apply unless overridden:
@@ -60,7 +61,7 @@ def main():
     data = load_labels(f"results/labels/{args.mark}.npz")
     parts = split_by_chrom(data, config["split"]["valid_chroms"], config["split"]["test_chroms"])
     dataset = lambda ex: WindowDataset(data["genomes"], ex, data["offsets"], data["size"], data["stride"])  # noqa: E731
-    train, valid = parts["train"], parts["valid"]
+    train, valid, test = parts["train"], parts["valid"], parts["test"]
     rng = np.random.default_rng(0)
     sets = {"valid_differential": valid[valid["differential"] > 0],
             "train_differential": train[train["differential"] > 0][:3000],
@@ -84,6 +85,8 @@ def main():
             "val_auc_best": round(max(float(h["val_auc"]) for h in history), 3),
             "val_auc_last": round(float(history[-1]["val_auc"]), 3),
             "val_differential_best_model": auc(best, sets["valid_differential"]),
+            "test_best_model": auc(best, eval_subset(test, 4000, 0)),
+            "test_last_model": auc(last, eval_subset(test, 4000, 0)),
             "train_differential_last_model": auc(last, sets["train_differential"]),
             "train_auc_last_model": auc(last, sets["train_sample"]),
             "val_auc_curve": [round(float(h["val_auc"]), 3) for h in history],

@@ -51,6 +51,7 @@ class ModelConfig:
     gem_p: float = 3.0  # initial GeM exponent (learnable)
     zero_init_residual: bool = False  # attention and FFN output projections start at zero (layers grow in)
     max_len: int = 4096  # longest sequence the positional encoding covers
+    kmer_linear: int = 0  # k of a linear term over the sequence's k-mer frequencies, added to the logit; 0 = none
 
 
 @dataclass
@@ -151,9 +152,36 @@ def _checked_value(cls, name, kind, value):
     return value
 
 
+# the values a number field may take, beyond its type (fields not named here: any)
+_AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
+_NOT_NEGATIVE = (lambda v: v >= 0, "0 or more")
+_POSITIVE = (lambda v: v > 0, "above 0")
+_FRACTION = (lambda v: 0 <= v < 1, "at least 0 and below 1")
+_RANGES = {
+    "vocab_size": _AT_LEAST_1, "d_model": _AT_LEAST_1, "n_heads": _AT_LEAST_1, "d_ff": _AT_LEAST_1,
+    "n_layers": _NOT_NEGATIVE, "kmers": _AT_LEAST_1, "dropout": _FRACTION, "attn_dropout": _FRACTION,
+    "pool": _AT_LEAST_1, "gem_p": _POSITIVE, "max_len": _AT_LEAST_1,
+    "kmer_linear": (lambda v: 0 <= v <= 8, "0 (none) to 8"),
+    "epochs": _AT_LEAST_1, "batch_size": _AT_LEAST_1, "cuda_batch_size": _AT_LEAST_1, "lr_scale": _POSITIVE,
+    "warmup": _AT_LEAST_1, "nmute": _NOT_NEGATIVE, "patience": _AT_LEAST_1, "grad_clip": _NOT_NEGATIVE,
+    "weight_decay": _NOT_NEGATIVE, "label_smoothing": _FRACTION, "ema_decay": _FRACTION,
+    "num_workers": _NOT_NEGATIVE, "eval_batch_size": _AT_LEAST_1, "negative_ratio": _POSITIVE,
+    "epoch_size": _AT_LEAST_1, "eval_size": (lambda v: v >= 2, "at least 2"), "min_final_epochs": _AT_LEAST_1,
+}
+
+
+def _checked_range(cls, name, value):
+    """``value`` when it lies in the field's range (each item of a list), else ValueError naming both."""
+    ok, expected = _RANGES.get(name, (lambda v: True, ""))
+    items = value if isinstance(value, list) else [value]
+    if not all(v is None or ok(v) for v in items):
+        raise ValueError(f"{cls.__name__}.{name} must be {expected}, got {value!r}")
+    return value
+
+
 def _checked_types(cls, d):
     kinds = {f.name: f.type for f in fields(cls)}
-    return {name: _checked_value(cls, name, kinds[name], value) for name, value in d.items()}
+    return {name: _checked_range(cls, name, _checked_value(cls, name, kinds[name], value)) for name, value in d.items()}
 
 
 def from_dict(cls, d):

@@ -236,6 +236,33 @@ class GeM(nn.Module):
         return mean.clamp(min=self.eps).pow(1.0 / self.p)
 
 
+class KmerFrequencies(nn.Module):
+    """A linear term over the sequence's k-mer frequencies: the k-mer logistic regression inside the model.
+
+    K-mers holding N or reaching past the true length are not counted. The
+    frequencies are scaled by 4**k (1 on average); the term starts at zero.
+    """
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+        self.linear = nn.Linear(4**k, 1)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+        self.register_buffer("place", 4 ** torch.arange(k - 1, -1, -1), persistent=False)
+
+    def forward(self, tokens, lengths):
+        # tokens (B, L) long, lengths (B,) -> (B,)
+        B, L = tokens.shape
+        n = max(L - self.k + 1, 0)
+        words = tokens[:, : n + self.k - 1].unfold(1, self.k, 1)  # (B, n, k)
+        counted = (words < 4).all(dim=-1) & (torch.arange(n, device=tokens.device) <= (lengths[:, None] - self.k))
+        codes = (words.clamp(max=3) * self.place).sum(dim=-1)
+        counts = torch.zeros(B, 4**self.k, device=tokens.device).scatter_add_(1, codes, counted.float())
+        freq = counts / counts.sum(dim=1, keepdim=True).clamp(min=1.0)
+        return self.linear(freq * 4**self.k).squeeze(-1)
+
+
 def min_length(cfg):
     """Shortest sequence that yields one valid token: max(kmers) + pool - 1."""
     return max(cfg.kmers) + cfg.pool - 1
@@ -252,6 +279,7 @@ class NucleicTransformer(nn.Module):
         self.gem = GeM(cfg)
         self.head = nn.Linear(cfg.d_model, 1)
         self.apply(self._init_weights)
+        self.kmer_linear = KmerFrequencies(cfg.kmer_linear) if cfg.kmer_linear else None
         if cfg.zero_init_residual:  # each layer starts as its LayerNorms alone: LN(x + 0)
             for layer in self.layers:
                 nn.init.zeros_(layer.attn.proj.weight)
@@ -299,6 +327,8 @@ class NucleicTransformer(nn.Module):
             x, w = layer(x, key_mask, return_attention)
             weights.append(w)
         logits = self.head(self.gem(x, valid)).squeeze(-1)  # (B,)
+        if self.kmer_linear is not None:
+            logits = logits + self.kmer_linear(tokens, lengths)
         if return_attention:
             return logits, torch.stack(weights, dim=1)  # (B, n_layers, nh, T, T)
         return logits

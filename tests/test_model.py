@@ -1,9 +1,12 @@
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from ntpipe.config import ModelConfig, from_dict, model_config
+from ntpipe.baseline import kmer_features
+from ntpipe.config import PRESETS, ModelConfig, TrainConfig, from_dict, model_config, train_config
 from ntpipe.model import NucleicTransformer, load_model, min_length, save_model
 
 
@@ -13,7 +16,10 @@ def tiny(**overrides):
 
 def make(**overrides):
     torch.manual_seed(0)
-    return NucleicTransformer(tiny(**overrides)).eval()
+    model = NucleicTransformer(tiny(**overrides)).eval()
+    if model.kmer_linear is not None:  # its weights start at zero: give it some
+        torch.nn.init.normal_(model.kmer_linear.linear.weight)
+    return model
 
 
 def test_shapes():
@@ -25,7 +31,7 @@ def test_shapes():
     assert logits.shape == (1,)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"kmers": [3, 7], "pool": 3}, {"pool": 1}])
+@pytest.mark.parametrize("overrides", [{}, {"kmers": [3, 7], "pool": 3}, {"pool": 1}, {"kmer_linear": 3}])
 def test_padding_invariance(overrides):
     model = make(**overrides)
     g = torch.Generator().manual_seed(1)
@@ -70,8 +76,9 @@ def test_attention_weights():
     torch.testing.assert_close(logits, model(x, lengths), atol=1e-5, rtol=1e-5)
 
 
-def test_save_load_round_trip(tmp_path):
-    model = make()
+@pytest.mark.parametrize("overrides", [{}, {"kmer_linear": 2}])
+def test_save_load_round_trip(tmp_path, overrides):
+    model = make(**overrides)
     path = tmp_path / "model.pt"
     save_model(path, model, model.cfg, {"mark": "H3K4me3", "window": 1000, "auc": np.float64(0.9)})
     loaded, cfg, meta = load_model(path)
@@ -82,6 +89,22 @@ def test_save_load_round_trip(tmp_path):
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == "ntpipe-model" and raw["version"] == 1
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_kmer_linear_adds_the_kmer_regression_term():
+    torch.manual_seed(0)
+    plain = NucleicTransformer(tiny())
+    torch.manual_seed(0)
+    model = NucleicTransformer(tiny(kmer_linear=3)).eval()
+    x = torch.randint(0, 5, (4, 60), generator=torch.Generator().manual_seed(2))
+    lengths = torch.tensor([60, 45, 20, 9])
+    torch.testing.assert_close(model(x, lengths), plain.eval()(x, lengths))  # it starts at zero: the same model
+    torch.nn.init.normal_(model.kmer_linear.linear.weight)
+    torch.nn.init.normal_(model.kmer_linear.linear.bias)
+    # the frequencies ntpipe.baseline counts (N and padding skipped), scaled by 4**k
+    freq = torch.from_numpy(kmer_features(x.numpy().astype(np.uint8), lengths.numpy(), k=3)) * 64
+    term = freq @ model.kmer_linear.linear.weight[0] + model.kmer_linear.linear.bias
+    torch.testing.assert_close(model(x, lengths), plain(x, lengths) + term, atol=1e-5, rtol=1e-5)
 
 
 def test_load_rejects_other_files(tmp_path):
@@ -124,6 +147,38 @@ def test_config_rejects_mistyped_values(field, value, expected):
         model_config("small", **{field: value})
     with pytest.raises(ValueError, match=expected):
         from_dict(ModelConfig, {field: value})
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("d_model", 0, "ModelConfig.d_model must be at least 1, got 0"),
+    ("kmers", [7, 0], r"ModelConfig.kmers must be at least 1, got \[7, 0\]"),
+    ("dropout", 1.0, "ModelConfig.dropout must be at least 0 and below 1, got 1.0"),
+    ("gem_p", -1, "ModelConfig.gem_p must be above 0"),
+])
+def test_config_rejects_values_out_of_range(field, value, expected):
+    with pytest.raises(ValueError, match=expected):
+        model_config("small", **{field: value})
+    with pytest.raises(ValueError, match=expected):
+        from_dict(ModelConfig, {field: value})
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("ema_decay", 1, "TrainConfig.ema_decay must be at least 0 and below 1, got 1.0"),
+    ("label_smoothing", -0.1, "TrainConfig.label_smoothing must be at least 0 and below 1"),
+    ("warmup", 0, "TrainConfig.warmup must be at least 1, got 0"),
+    ("negative_ratio", 0, "TrainConfig.negative_ratio must be above 0"),
+    ("eval_size", 1, "TrainConfig.eval_size must be at least 2"),
+])
+def test_train_config_rejects_values_out_of_range(field, value, expected):
+    with pytest.raises(ValueError, match=expected):
+        train_config("small", **{field: value})
+    assert train_config("small", eval_size=None, epoch_size=None, ema_decay=0.0).eval_size is None
+
+
+def test_presets_lie_in_range():
+    for preset in PRESETS:
+        assert from_dict(ModelConfig, asdict(model_config(preset))) == model_config(preset)
+        assert from_dict(TrainConfig, asdict(train_config(preset))) == train_config(preset)
 
 
 def test_config_accepts_ints_for_floats():
