@@ -8,7 +8,8 @@ base by base through a Python dict, and batches built by a plain Python loop
 (no DataLoader). The architecture follows ntpipe's config (so both run the
 same weights, mapped by :func:`load_ntpipe_weights`): embedding, sinusoidal
 positions, one Conv1d per k-mer + LayerNorm (+ max pooling when the config
-pools), post-norm encoder layers with a Mish feed-forward, GeM, linear.
+pools), post-norm encoder layers with a Mish feed-forward, GeM, linear, plus
+the linear term over k-mer frequencies when the config has one (``kmer_linear``).
 Only full-length windows (no padding masks), inference only.
 """
 
@@ -79,6 +80,24 @@ class TransformerEncoderLayer(nn.Module):
         return src, attention_weights
 
 
+class KmerFrequencies(nn.Module):
+    """Linear term over each window's k-mer frequencies (k-mers holding N not counted), scaled by 4**k."""
+
+    def __init__(self, k):
+        super().__init__()
+        self.k = k
+        self.linear = nn.Linear(4**k, 1)
+
+    def forward(self, src):  # (B, L) long -> (B,)
+        words = src.unfold(1, self.k, 1)  # (B, L - k + 1, k)
+        code = torch.zeros(words.shape[:2], dtype=torch.long)
+        for j in range(self.k):
+            code = code * 4 + words[..., j].clamp(max=3)
+        counted = (words < 4).all(dim=-1).float()
+        counts = torch.zeros(src.size(0), 4**self.k).scatter_add_(1, code, counted)
+        return self.linear(counts / counts.sum(1, keepdim=True).clamp(min=1) * 4**self.k).squeeze(-1)
+
+
 class NucleicTransformer(nn.Module):
     def __init__(self, cfg):
         super().__init__()
@@ -88,9 +107,10 @@ class NucleicTransformer(nn.Module):
         self.layers = nn.ModuleList([TransformerEncoderLayer(cfg.d_model, cfg.n_heads, cfg.d_ff) for _ in range(cfg.n_layers)])
         self.gem_p = nn.Parameter(torch.ones(1) * cfg.gem_p)
         self.decoder = nn.Linear(cfg.d_model, 1)
+        self.kmer_linear = KmerFrequencies(cfg.kmer_linear) if cfg.kmer_linear else None
 
-    def forward(self, src):  # (B, L) long
-        src = self.embedding(src).permute(1, 0, 2)  # (L, B, C)
+    def forward(self, tokens):  # (B, L) long
+        src = self.embedding(tokens).permute(1, 0, 2)  # (L, B, C)
         src = self.pos_encoder(src)
         src = self.kmer_aggregate(src.permute(1, 2, 0))  # (T, B, C)
         attention_weights = []
@@ -98,7 +118,10 @@ class NucleicTransformer(nn.Module):
             src, w = layer(src)
             attention_weights.append(w)
         x = src.clamp(min=1e-6).pow(self.gem_p).mean(0).clamp(min=1e-6).pow(1.0 / self.gem_p)  # GeM over T
-        return self.decoder(x).squeeze(-1), attention_weights
+        logits = self.decoder(x).squeeze(-1)
+        if self.kmer_linear is not None:
+            logits = logits + self.kmer_linear(tokens)
+        return logits, attention_weights
 
 
 def load_ntpipe_weights(ref, ntpipe_model):
@@ -119,6 +142,9 @@ def load_ntpipe_weights(ref, ntpipe_model):
                  "norm2.weight": "norm2.weight", "norm2.bias": "norm2.bias"}
         for r, n in names.items():
             out[f"layers.{i}.{r}"] = sd[f"layers.{i}.{n}"]
+    if ref.kmer_linear is not None:
+        out["kmer_linear.linear.weight"] = sd["kmer_linear.linear.weight"]
+        out["kmer_linear.linear.bias"] = sd["kmer_linear.linear.bias"]
     ref.load_state_dict(out)
     return ref.eval()
 
