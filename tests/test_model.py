@@ -149,30 +149,29 @@ def test_config_rejects_mistyped_values(field, value, expected):
         from_dict(ModelConfig, {field: value})
 
 
-@pytest.mark.parametrize("field, value, expected", [
-    ("d_model", 0, "ModelConfig.d_model must be at least 1, got 0"),
-    ("kmers", [7, 0], r"ModelConfig.kmers must be at least 1, got \[7, 0\]"),
-    ("dropout", 1.0, "ModelConfig.dropout must be at least 0 and below 1, got 1.0"),
-    ("gem_p", -1, "ModelConfig.gem_p must be above 0"),
+@pytest.mark.parametrize("cls, field, value, expected", [
+    (ModelConfig, "d_model", 0, "ModelConfig.d_model must be at least 1, got 0"),
+    (ModelConfig, "kmers", [7, 0], r"ModelConfig.kmers must be at least 1, got \[7, 0\]"),
+    (ModelConfig, "dropout", 1.0, "ModelConfig.dropout must be at least 0 and below 1, got 1.0"),
+    (ModelConfig, "gem_p", -1, "ModelConfig.gem_p must be above 0"),
+    (ModelConfig, "kmer_linear", 9, "ModelConfig.kmer_linear must be 0 \\(none\\) to 8, got 9"),
+    (TrainConfig, "ema_decay", 1, "TrainConfig.ema_decay must be at least 0 and below 1, got 1.0"),
+    (TrainConfig, "label_smoothing", -0.1, "TrainConfig.label_smoothing must be at least 0 and below 1"),
+    (TrainConfig, "warmup", 0, "TrainConfig.warmup must be at least 1, got 0"),
+    (TrainConfig, "negative_ratio", 0, "TrainConfig.negative_ratio must be above 0"),
+    (TrainConfig, "eval_size", 1, "TrainConfig.eval_size must be at least 2"),
 ])
-def test_config_rejects_values_out_of_range(field, value, expected):
+def test_config_rejects_values_out_of_range(cls, field, value, expected):
+    preset = model_config if cls is ModelConfig else train_config
     with pytest.raises(ValueError, match=expected):
-        model_config("small", **{field: value})
+        preset("small", **{field: value})
     with pytest.raises(ValueError, match=expected):
-        from_dict(ModelConfig, {field: value})
+        from_dict(cls, {field: value})
 
 
-@pytest.mark.parametrize("field, value, expected", [
-    ("ema_decay", 1, "TrainConfig.ema_decay must be at least 0 and below 1, got 1.0"),
-    ("label_smoothing", -0.1, "TrainConfig.label_smoothing must be at least 0 and below 1"),
-    ("warmup", 0, "TrainConfig.warmup must be at least 1, got 0"),
-    ("negative_ratio", 0, "TrainConfig.negative_ratio must be above 0"),
-    ("eval_size", 1, "TrainConfig.eval_size must be at least 2"),
-])
-def test_train_config_rejects_values_out_of_range(field, value, expected):
-    with pytest.raises(ValueError, match=expected):
-        train_config("small", **{field: value})
-    assert train_config("small", eval_size=None, epoch_size=None, ema_decay=0.0).eval_size is None
+def test_config_accepts_none_where_a_field_may_be_unset():
+    cfg = train_config("small", eval_size=None, epoch_size=None)
+    assert cfg.eval_size is None and cfg.epoch_size is None
 
 
 def test_presets_lie_in_range():
