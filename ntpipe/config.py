@@ -33,7 +33,7 @@
   must beat, learnt with it, its weights starting at zero): on every real set
   (5-fold CV, the same folds) it lifted the AUC, H3K4me3 0.927 -> 0.935,
   H3K27me3 0.886 / 0.882 (two seeds) -> 0.894, H3K9ac 0.943 / 0.945 -> 0.949,
-  E. coli 0.921 -> 0.927; 5-mers gained less and 6-mers lost
+  E. coli 0.921 -> 0.927; 5-mers gained less or lost and 6-mers lost
   (``benchmarks/ablations.md``).
 """
 
@@ -178,18 +178,19 @@ _RANGES = {
 }
 
 
-def _checked_range(cls, name, value):
-    """``value`` when it lies in the field's range (each item of a list), else ValueError naming both."""
+def _checked_range(cls, name, value, given):
+    """``value`` when it lies in the field's range (each item of a list), else ValueError naming the field and ``given``."""
     ok, expected = _RANGES.get(name, (lambda v: True, ""))
     items = value if isinstance(value, list) else [value]
     if not all(v is None or ok(v) for v in items):
-        raise ValueError(f"{cls.__name__}.{name} must be {expected}, got {value!r}")
+        what = f"each item of {cls.__name__}.{name}" if isinstance(value, list) else f"{cls.__name__}.{name}"
+        raise ValueError(f"{what} must be {expected}, got {given!r}")
     return value
 
 
 def _checked_types(cls, d):
     kinds = {f.name: f.type for f in fields(cls)}
-    return {name: _checked_range(cls, name, _checked_value(cls, name, kinds[name], value)) for name, value in d.items()}
+    return {name: _checked_range(cls, name, _checked_value(cls, name, kinds[name], value), value) for name, value in d.items()}
 
 
 def from_dict(cls, d):

@@ -3,7 +3,8 @@
 tokens (B, L) -> Embedding -> sinusoidal positions -> k-mer aggregation (one
 Conv1d per k, joined along the sequence, LayerNorm) -> optional max pooling
 of tokens -> post-norm encoder layers (self-attention, FFN with Mish) -> GeM
-pooling over valid positions -> Linear -> one logit per sequence.
+pooling over valid positions -> Linear -> one logit per sequence, plus, when
+``kmer_linear`` is set, a linear term over the sequence's k-mer frequencies.
 
 Padding: sequences of a batch are padded with N to the longest one and their
 true lengths passed as ``lengths``. Token ``j`` of the conv with kernel ``k``
@@ -252,15 +253,17 @@ class KmerFrequencies(nn.Module):
         self.register_buffer("place", 4 ** torch.arange(k - 1, -1, -1), persistent=False)
 
     def forward(self, tokens, lengths):
-        # tokens (B, L) long, lengths (B,) -> (B,)
-        B, L = tokens.shape
-        n = max(L - self.k + 1, 0)
-        words = tokens[:, : n + self.k - 1].unfold(1, self.k, 1)  # (B, n, k)
-        counted = (words < 4).all(dim=-1) & (torch.arange(n, device=tokens.device) <= (lengths[:, None] - self.k))
+        # tokens (B, L) long, lengths (B,) -> (B,) float32, also under autocast
+        if tokens.size(1) < self.k:  # not one whole k-mer: pad with N (nothing counted, the bias alone)
+            tokens = F.pad(tokens, (0, self.k - tokens.size(1)), value=4)
+        words = tokens.unfold(1, self.k, 1)  # (B, n, k)
+        counted = (words < 4).all(dim=-1) & (torch.arange(words.size(1), device=tokens.device) <= (lengths[:, None] - self.k))
         codes = (words.clamp(max=3) * self.place).sum(dim=-1)
-        counts = torch.zeros(B, 4**self.k, device=tokens.device).scatter_add_(1, codes, counted.float())
+        counts = torch.zeros(tokens.size(0), 4**self.k, dtype=torch.float32, device=tokens.device)
+        counts.scatter_add_(1, codes, counted.to(torch.float32))
         freq = counts / counts.sum(dim=1, keepdim=True).clamp(min=1.0)
-        return self.linear(freq * 4**self.k).squeeze(-1)
+        with torch.autocast(tokens.device.type, enabled=False):
+            return self.linear(freq * 4**self.k).squeeze(-1)
 
 
 def min_length(cfg):

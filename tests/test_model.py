@@ -31,7 +31,7 @@ def test_shapes():
     assert logits.shape == (1,)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"kmers": [3, 7], "pool": 3}, {"pool": 1}, {"kmer_linear": 3}])
+@pytest.mark.parametrize("overrides", [{}, {"kmers": [3, 7], "pool": 3}, {"pool": 1}, {"kmer_linear": 0}, {"kmer_linear": 3}])
 def test_padding_invariance(overrides):
     model = make(**overrides)
     g = torch.Generator().manual_seed(1)
@@ -76,7 +76,7 @@ def test_attention_weights():
     torch.testing.assert_close(logits, model(x, lengths), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"kmer_linear": 2}])
+@pytest.mark.parametrize("overrides", [{}, {"kmer_linear": 0}, {"kmer_linear": 2}])
 def test_save_load_round_trip(tmp_path, overrides):
     model = make(**overrides)
     path = tmp_path / "model.pt"
@@ -93,7 +93,7 @@ def test_save_load_round_trip(tmp_path, overrides):
 
 def test_kmer_linear_adds_the_kmer_regression_term():
     torch.manual_seed(0)
-    plain = NucleicTransformer(tiny())
+    plain = NucleicTransformer(tiny(kmer_linear=0))
     torch.manual_seed(0)
     model = NucleicTransformer(tiny(kmer_linear=3)).eval()
     x = torch.randint(0, 5, (4, 60), generator=torch.Generator().manual_seed(2))
@@ -105,6 +105,26 @@ def test_kmer_linear_adds_the_kmer_regression_term():
     freq = torch.from_numpy(kmer_features(x.numpy().astype(np.uint8), lengths.numpy(), k=3)) * 64
     term = freq @ model.kmer_linear.linear.weight[0] + model.kmer_linear.linear.bias
     torch.testing.assert_close(model(x, lengths), plain(x, lengths) + term, atol=1e-5, rtol=1e-5)
+
+
+def test_kmer_linear_on_sequences_shorter_than_its_k():
+    model = make(kmers=[3], pool=1, kmer_linear=5)  # min_length 3: the model pads 2 bases to 3, the term needs 5
+    x = torch.randint(0, 4, (2, 2))
+    assert torch.isfinite(model(x)).all()
+    torch.testing.assert_close(model.kmer_linear(x, torch.tensor([2, 1])), model.kmer_linear.linear.bias.expand(2))
+
+
+def test_model_files_from_before_kmer_linear_load(tmp_path):
+    model = make(kmer_linear=0)
+    path = tmp_path / "model.pt"
+    save_model(path, model, model.cfg)
+    raw = torch.load(path, weights_only=True)
+    del raw["model_config"]["kmer_linear"]  # as written before the field existed
+    torch.save(raw, path)
+    loaded, cfg, _ = load_model(path)
+    assert cfg.kmer_linear == 0 and loaded.kmer_linear is None
+    x = torch.randint(0, 5, (2, 40))
+    torch.testing.assert_close(loaded(x), model(x), atol=0, rtol=0)
 
 
 def test_load_rejects_other_files(tmp_path):
@@ -151,11 +171,11 @@ def test_config_rejects_mistyped_values(field, value, expected):
 
 @pytest.mark.parametrize("cls, field, value, expected", [
     (ModelConfig, "d_model", 0, "ModelConfig.d_model must be at least 1, got 0"),
-    (ModelConfig, "kmers", [7, 0], r"ModelConfig.kmers must be at least 1, got \[7, 0\]"),
+    (ModelConfig, "kmers", [7, 0], r"each item of ModelConfig.kmers must be at least 1, got \[7, 0\]"),
     (ModelConfig, "dropout", 1.0, "ModelConfig.dropout must be at least 0 and below 1, got 1.0"),
     (ModelConfig, "gem_p", -1, "ModelConfig.gem_p must be above 0"),
     (ModelConfig, "kmer_linear", 9, "ModelConfig.kmer_linear must be 0 \\(none\\) to 8, got 9"),
-    (TrainConfig, "ema_decay", 1, "TrainConfig.ema_decay must be at least 0 and below 1, got 1.0"),
+    (TrainConfig, "ema_decay", 1, "TrainConfig.ema_decay must be at least 0 and below 1, got 1$"),
     (TrainConfig, "label_smoothing", -0.1, "TrainConfig.label_smoothing must be at least 0 and below 1"),
     (TrainConfig, "warmup", 0, "TrainConfig.warmup must be at least 1, got 0"),
     (TrainConfig, "negative_ratio", 0, "TrainConfig.negative_ratio must be above 0"),
