@@ -33,7 +33,7 @@
   must beat, learnt with it, its weights starting at zero): on every real set
   (5-fold CV, the same folds) it lifted the AUC, H3K4me3 0.927 -> 0.935,
   H3K27me3 0.886 / 0.882 (two seeds) -> 0.894, H3K9ac 0.943 / 0.945 -> 0.949,
-  E. coli 0.921 -> 0.927; 5-mers gained less or lost and 6-mers lost
+  E. coli 0.921 -> 0.927; 3-mers and 5-mers gained less or lost, 6-mers lost
   (``benchmarks/ablations.md``).
 """
 
