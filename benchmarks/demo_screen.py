@@ -65,7 +65,8 @@ def main():
     rng = np.random.default_rng(0)
     sets = {"valid_differential": valid[valid["differential"] > 0],
             "train_differential": train[train["differential"] > 0][:3000],
-            "train_sample": train[rng.choice(len(train), min(3000, len(train)), replace=False)]}
+            "train_sample": train[rng.choice(len(train), min(3000, len(train)), replace=False)],
+            "test": eval_subset(test, 4000, 0)}
 
     def auc(model, examples):
         value = model_auc(model, dataset(examples), 256, "cpu")
@@ -85,8 +86,8 @@ def main():
             "val_auc_best": round(max(float(h["val_auc"]) for h in history), 3),
             "val_auc_last": round(float(history[-1]["val_auc"]), 3),
             "val_differential_best_model": auc(best, sets["valid_differential"]),
-            "test_best_model": auc(best, eval_subset(test, 4000, 0)),
-            "test_last_model": auc(last, eval_subset(test, 4000, 0)),
+            "test_best_model": auc(best, sets["test"]),
+            "test_last_model": auc(last, sets["test"]),
             "train_differential_last_model": auc(last, sets["train_differential"]),
             "train_auc_last_model": auc(last, sets["train_sample"]),
             "val_auc_curve": [round(float(h["val_auc"]), 3) for h in history],

@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import ModelConfig, from_dict
+from .encoding import N_TOKEN
 from .files import atomic_path
 
 __all__ = ["NucleicTransformer", "from_config", "save_model", "load_model", "from_checkpoint", "min_length"]
@@ -255,10 +256,10 @@ class KmerFrequencies(nn.Module):
     def forward(self, tokens, lengths):
         # tokens (B, L) long, lengths (B,) -> (B,) float32, also under autocast
         if tokens.size(1) < self.k:  # not one whole k-mer: pad with N (nothing counted, the bias alone)
-            tokens = F.pad(tokens, (0, self.k - tokens.size(1)), value=4)
+            tokens = F.pad(tokens, (0, self.k - tokens.size(1)), value=N_TOKEN)
         words = tokens.unfold(1, self.k, 1)  # (B, n, k)
-        counted = (words < 4).all(dim=-1) & (torch.arange(words.size(1), device=tokens.device) <= (lengths[:, None] - self.k))
-        codes = (words.clamp(max=3) * self.place).sum(dim=-1)
+        counted = (words != N_TOKEN).all(dim=-1) & (torch.arange(words.size(1), device=tokens.device) <= (lengths[:, None] - self.k))
+        codes = (words.clamp(max=N_TOKEN - 1) * self.place).sum(dim=-1)
         counts = torch.zeros(tokens.size(0), 4**self.k, dtype=torch.float32, device=tokens.device)
         counts.scatter_add_(1, codes, counted.to(torch.float32))
         freq = counts / counts.sum(dim=1, keepdim=True).clamp(min=1.0)
