@@ -809,7 +809,7 @@ def _overlapping(ivs, chrom, start, end):
     return [(int(a), int(b)) for a, b in zip(s[hit], e[hit])]
 
 
-def simulate(out, seed=1, scale="demo", n_varieties=None):
+def simulate(out, seed=1, scale="demo", n_varieties=None, rules=true_marks):
     """Write the synthetic panel (see the module docstring) and return ``out``.
 
     Parameters
@@ -821,6 +821,11 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
         3 varieties), ``"panel"`` (demo genome, 50 varieties, nearly all VCF)
         or ``"large"`` (12 x ~400 kb, four times the demo's genes, 6 varieties).
     n_varieties : number of prediction varieties (default per scale).
+    rules : what places the marks: a function of ``{chrom: tokens}``
+        returning ``{mark: [(chrom, start, end), ...]}`` as
+        :func:`ntpipe.grammar.true_marks` (the demo's grammar, the default) does.
+        Genes, decoys and planted events are laid out for the demo's grammar
+        whatever the rules.
 
     Returns
     -------
@@ -845,7 +850,7 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
 
     ref, genes, protected = _build_reference(rng_ref, sc)
     write_fasta(out / "reference.fa", {c: s.tobytes().decode() for c, s in ref.items()})
-    ref_truth = true_marks(_tokens(ref))
+    ref_truth = rules(_tokens(ref))
     for mark in MARKS:
         _write_bed(out / "truth" / f"reference.{mark}.bed", ref_truth[mark])
     _write_genes(out / "truth", genes, {c: len(s) for c, s in ref.items()})
@@ -883,7 +888,7 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
         n_vars.append(int(mask.sum()))
         n_carriers += mask
         write_fasta(out / "cultivars" / f"{name}.fa", {c: s.tobytes().decode() for c, s in seqs.items()})
-        truth = true_marks(_tokens(seqs))
+        truth = rules(_tokens(seqs))
         cultivar_truth[name] = truth
         sizes = {c: len(s) for c, s in seqs.items()}
         lift = None
@@ -913,7 +918,7 @@ def simulate(out, seed=1, scale="demo", n_varieties=None):
         else:
             vcf_samples.append(name)
             vcf_masks.append(mask)
-        truth = true_marks(_tokens(seqs))
+        truth = rules(_tokens(seqs))
         lifted = {}
         for mark in MARKS:
             _write_bed(out / "truth" / f"{name}.{mark}.bed", truth[mark])

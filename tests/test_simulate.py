@@ -262,6 +262,27 @@ def test_fasta_genomes_match_their_truth(test_panel):
             assert truth[mark] == _bed(test_panel / "truth" / f"{name}.{mark}.bed")
 
 
+def test_other_rules_place_the_marks(tmp_path, test_panel):
+    def rules(tokens_by_chrom):  # a mark wherever a genome holds the word GATTACA, either strand, 200 bp after it
+        out = {mark: [] for mark in MARKS}
+        for chrom, tokens in tokens_by_chrom.items():
+            seq = "".join("ACGTN"[t] for t in tokens)
+            starts = sorted({i for word in ("GATTACA", "TGTAATC") for i in range(len(seq)) if seq.startswith(word, i)})
+            out["H3K4me3"] += [(chrom, s, min(s + 200, len(seq))) for s in starts]
+        return out
+
+    panel = simulate(tmp_path / "other", seed=1, scale="test", rules=rules)
+    assert (panel / "reference.fa").read_bytes() == (test_panel / "reference.fa").read_bytes()  # the same genomes
+    for path in [panel / "reference.fa", panel / "cultivars" / "CV01.fa", *sorted((panel / "varieties").glob("*.fa"))]:
+        name = path.name[: -len(".fa")]
+        truth = rules(_fasta_tokens(path))
+        assert len(truth["H3K4me3"]) > 5
+        for mark in MARKS:
+            assert _bed(panel / "truth" / f"{name}.{mark}.bed") == truth[mark]
+    peaks = pd.read_csv(panel / "peaks" / "CV03.H3K4me3.narrowPeak", sep="\t", header=None)
+    assert len(peaks) > 0 and not (panel / "truth" / "CV03.H3K27me3.bed").read_text()  # peaks from these rules' marks
+
+
 def test_cultivars_differ_from_reference_with_haplotypes(test_panel):
     ref = _fasta_tokens(test_panel / "reference.fa")
     diffs = {}
