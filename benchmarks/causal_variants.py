@@ -1,0 +1,115 @@
+"""Rank a panel's variants by the effects tables' |delta| against the truth: which variants change a mark.
+
+``results/demo_effects.tsv`` judges the effects tables on the variants the
+simulator planted. This script asks the wider question on any simulated panel
+after the workflow has run: for every variant of every VCF variety, does that
+variant alone, applied to the reference, change the truth of a mark (a called
+100 bp bin flips, under the panel's rules)? The AUC of |delta| for those
+variants against the variants that change no mark, per mark, with every
+variant scored alone at ``min_delta`` 0 (as ``demo_effects.tsv`` does).
+
+    python benchmarks/causal_variants.py                       # the demo, its grammar
+    python benchmarks/causal_variants.py --rules presence      # after benchmarks/presence_grammar.py
+
+Run from the workflow's directory (reads config/config.yaml, results/, the panel's sheets).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from ntpipe.effects import variant_effects  # noqa: E402
+from ntpipe.encoding import encode  # noqa: E402
+from ntpipe.genome import open_fasta  # noqa: E402
+from ntpipe.grammar import MARKS, true_marks  # noqa: E402
+from ntpipe.steps import _auc, single_variant_predictor  # noqa: E402
+from ntpipe.variants import read_variants  # noqa: E402
+
+FLANK = 6000  # bases either side of a variant whose truth is recomputed (the rules reach 2.5 kb)
+
+
+def _coverage(intervals, n):
+    cov = np.zeros(n, dtype=bool)
+    for _, s, e in intervals:
+        cov[s:e] = True
+    return cov
+
+
+def changes(rules, ref_tokens, pos, ref, alt, stride):
+    """``{mark: True}`` where the variant alone flips a called bin near it (bins half covered, reference coordinates)."""
+    lo = max(0, (pos - FLANK) // stride * stride)
+    hi = min(len(ref_tokens), pos + len(ref) + FLANK)
+    before = ref_tokens[lo:hi]
+    after = np.concatenate([ref_tokens[lo:pos], encode(alt), ref_tokens[pos + len(ref):hi]])
+    truth_before, truth_after = rules({"r": before}), rules({"r": after})
+    shift = len(alt) - len(ref)
+    out = {}
+    for mark in MARKS:
+        a, b = _coverage(truth_before[mark], len(before)), _coverage(truth_after[mark], len(after))
+        # the variant's bases map to themselves up to the shorter allele; bases after it move by the shift
+        k = pos - lo
+        b_on_ref = np.concatenate([b[:k + min(len(ref), len(alt))], np.zeros(max(0, -shift), bool), b[k + len(alt):]])
+        b_on_ref = b_on_ref[: len(a)] if len(b_on_ref) >= len(a) else np.pad(b_on_ref, (0, len(a) - len(b_on_ref)))
+        nb = len(a) // stride
+        bins_a = a[: nb * stride].reshape(nb, stride).mean(1) >= 0.5
+        bins_b = b_on_ref[: nb * stride].reshape(nb, stride).mean(1) >= 0.5
+        out[mark] = bool((bins_a != bins_b)[10:-10].any())  # away from the region's cut ends
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rules", choices=["demo", "presence"], default="demo")
+    p.add_argument("--config", default="config/config.yaml")
+    args = p.parse_args(argv)
+    if args.rules == "presence":
+        from presence_grammar import presence_marks as rules
+    else:
+        rules = true_marks
+    cfg = yaml.safe_load(open(args.config))
+    size, stride = cfg["window"]["size"], cfg["window"]["stride"]
+    varieties = pd.read_csv(cfg["varieties"], sep="\t", dtype=str, keep_default_na=False)
+    fasta = open_fasta(cfg["reference"])
+    ref_tokens = {c: encode(str(fasta[c][:])) for c in fasta.keys()}
+    marks = sorted(MARKS)
+    models = [f"results/models/{m}/model.pt" for m in marks]
+    ref_tracks = {m: f"results/reference/{m}.bw" for m in marks}
+    rows = []
+    with single_variant_predictor(models, marks, size, cfg.get("prediction") or {}, "results/cache") as predict:
+        for v in varieties.itertuples():
+            if not v.vcf:
+                continue
+            variants = read_variants(v.vcf, v.sample or None, fasta)
+            var_tracks = {m: f"results/tracks/{v.variety}/{m}.bw" for m in marks}
+            table = variant_effects(variants, fasta, predict, ref_tracks, var_tracks, size, stride)
+            truth = {}
+            for chrom, var in variants.items():
+                for pos, ref, alt in zip(var.pos, var.ref, var.alt):
+                    truth[(chrom, int(pos) + 1)] = changes(rules, ref_tokens[chrom], int(pos), ref, alt, stride)
+            for r in table.itertuples():
+                t = truth[(r.chrom, r.pos)]
+                rows.append({"variety": v.variety, "mark": r.mark, "snp": len(r.ref) == len(r.alt) == 1,
+                             "changes_mark": t[r.mark], "changes_any": any(t.values()), "abs_delta": abs(r.delta)})
+    df = pd.DataFrame(rows)
+    for mark, g in df.groupby("mark"):
+        y, score = g.changes_mark.to_numpy(), g.abs_delta.to_numpy()
+        keep = y | ~g.changes_any.to_numpy()  # against the variants that change no mark
+        snp = g.snp.to_numpy()
+        print(json.dumps({"mark": mark, "rules": args.rules, "changing": int(y.sum()), "other": int((~g.changes_any).sum()),
+                          "changing_snps": int((y & snp).sum()), "auc_abs_delta": round(_auc(y, score, keep), 3),
+                          "auc_snps_only": round(_auc(y, score, keep & snp), 3),
+                          "median_changing": round(float(np.median(score[y])), 4) if y.any() else None,
+                          "median_other": round(float(np.median(score[~g.changes_any.to_numpy()])), 4)}))
+
+
+if __name__ == "__main__":
+    main()
