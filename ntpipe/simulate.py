@@ -107,7 +107,7 @@ from .grammar import (
     true_marks,
 )
 
-__all__ = ["SCALES", "apply_variants", "lift_to_reference", "REFERENCE_MAPPED", "simulate"]  # the grammar: ntpipe.grammar
+__all__ = ["SCALES", "apply_variants", "lift_to_reference", "REFERENCE_MAPPED", "panel_files", "simulate"]  # the grammar: ntpipe.grammar
 
 log = logging.getLogger(__name__)
 
@@ -809,6 +809,42 @@ def _overlapping(ivs, chrom, start, end):
     return [(int(a), int(b)) for a, b in zip(s[hit], e[hit])]
 
 
+def _lines(sc, n_varieties):
+    """The panel's cultivars and varieties as ``(name, subpopulation)``, and how many varieties are FASTA."""
+    n_var = sc.n_varieties if n_varieties is None else int(n_varieties)
+    n_fasta = min(sc.n_fasta_varieties, max(n_var - 1, 0)) if n_var > 1 else n_var
+    cultivars = [(f"CV{i:02d}", 0 if i <= 10 else 1) for i in range(1, 21)]
+    varieties = [(f"IRIS_313-{10001 + i}", i % 2) for i in range(n_var)]
+    return cultivars, varieties, n_fasta
+
+
+def panel_files(scale="demo", n_varieties=None):
+    """Every file :func:`simulate` writes for ``scale`` (and ``n_varieties``), as sorted paths relative to its ``out``."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {sorted(SCALES)}, got {scale!r}")
+    cultivars, varieties, n_fasta = _lines(SCALES[scale], n_varieties)
+    files = ["reference.fa", "reference.fa.fai", "events.tsv", "training.tsv", "varieties.tsv", "truth/genes.tsv",
+             "truth/genes.gff3", "cultivars.vcf.gz", "cultivars.vcf.gz.tbi"]
+    files += [f"truth/reference.{mark}.bed" for mark in MARKS]
+    for name, _ in cultivars:
+        files += [f"cultivars/{name}.fa", f"cultivars/{name}.fa.fai"]
+        for mark in MARKS:
+            files.append(f"truth/{name}.{mark}.bed")
+            if name in REFERENCE_MAPPED:
+                files.append(f"truth/{name}.{mark}.ref.bed")
+            ext = "narrowPeak" if mark == "H3K4me3" else "broadPeak"
+            files.append(f"peaks/{name}.{mark}.{ext}{'.gz' if name == 'CV02' and mark == 'H3K4me3' else ''}")
+        if name in _BAM_ROWS:
+            files += [f"bam/{name}.{kind}.bam{index}" for kind in ("H3K4me3", "input") for index in ("", ".bai")]
+    for k, (name, _) in enumerate(varieties):
+        if k < n_fasta:
+            files += [f"varieties/{name}.fa", f"varieties/{name}.fa.fai"]
+        files += [f"truth/{name}.{mark}.{kind}" for mark in MARKS for kind in ("bed", "ref.bed")]
+    if len(varieties) > n_fasta:
+        files += ["varieties.vcf.gz", "varieties.vcf.gz.tbi"]
+    return sorted(files)
+
+
 def simulate(out, seed=1, scale="demo", n_varieties=None, rules=true_marks):
     """Write the synthetic panel (see the module docstring) and return ``out``.
 
@@ -837,8 +873,7 @@ def simulate(out, seed=1, scale="demo", n_varieties=None, rules=true_marks):
         raise ValueError(f"n_varieties must be a positive integer, got {n_varieties!r}")
     t0 = time.perf_counter()
     sc = SCALES[scale]
-    n_var = sc.n_varieties if n_varieties is None else int(n_varieties)
-    n_fasta = min(sc.n_fasta_varieties, max(n_var - 1, 0)) if n_var > 1 else n_var
+    cultivars, varieties, n_fasta = _lines(sc, n_varieties)
     out_given = str(out)
     out = Path(out)
     for sub in ("cultivars", "varieties", "peaks", "bam", "truth"):
@@ -855,8 +890,6 @@ def simulate(out, seed=1, scale="demo", n_varieties=None, rules=true_marks):
         _write_bed(out / "truth" / f"reference.{mark}.bed", ref_truth[mark])
     _write_genes(out / "truth", genes, {c: len(s) for c, s in ref.items()})
 
-    cultivars = [(f"CV{i:02d}", 0 if i <= 10 else 1) for i in range(1, 21)]
-    varieties = [(f"IRIS_313-{10001 + i}", i % 2) for i in range(n_var)]
     lines = cultivars + varieties
     event_plan = _plan_events(rng_pop, genes, ref, len(lines), len(cultivars))
     sites, n_blocks = _make_sites(rng_pop, ref, genes, protected, lines, sc, event_plan)

@@ -11,7 +11,7 @@ import pytest
 
 from ntpipe.encoding import encode
 from ntpipe.grammar import MARKS, true_marks
-from ntpipe.simulate import REFERENCE_MAPPED, SCALES, _build_reference, apply_variants, lift_to_reference, simulate
+from ntpipe.simulate import REFERENCE_MAPPED, SCALES, _build_reference, apply_variants, lift_to_reference, panel_files, simulate
 
 
 def _fasta_tokens(path):
@@ -413,6 +413,18 @@ def test_sheets_have_design_columns_and_paths_exist(test_panel):
                 assert path == "" or os.path.exists(path), path
 
 
+def _written(panel):
+    return sorted(str(p.relative_to(panel)) for p in panel.rglob("*") if p.is_file())
+
+
+def test_panel_files_lists_what_the_simulator_writes(tmp_path, test_panel):
+    assert panel_files("test") == _written(test_panel)
+    for n in (1, 2):  # FASTA varieties only; one FASTA and one VCF variety
+        assert panel_files("test", n_varieties=n) == _written(simulate(tmp_path / f"n{n}", scale="test", n_varieties=n))
+    with pytest.raises(ValueError, match="scale must be one of"):
+        panel_files("huge")
+
+
 def test_same_seed_same_bytes(tmp_path, test_panel):
     again = simulate(tmp_path / "again", seed=1, scale="test")
     other = simulate(tmp_path / "other", seed=2, scale="test", n_varieties=2)
@@ -428,6 +440,7 @@ def test_committed_demo_sheets_match_the_simulator(tmp_path, monkeypatch):
     repo = Path(__file__).resolve().parent.parent
     monkeypatch.chdir(tmp_path)
     simulate("resources/demo", seed=1, scale="demo")
+    assert panel_files("demo") == _written(tmp_path / "resources/demo")
     for sheet in ("training.tsv", "varieties.tsv"):
         assert (tmp_path / "resources/demo" / sheet).read_text() == (repo / "config" / sheet).read_text()
     # enough marked genes on every chromosome, the held-out ones included, to measure transfer
