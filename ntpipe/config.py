@@ -128,7 +128,13 @@ def _override(cfg, overrides):
     cfg = replace(cfg, **_checked_types(type(cfg), overrides))
     if isinstance(cfg, ModelConfig):
         cfg.kmers = list(cfg.kmers)  # never share the preset's list
+        _check_heads(cfg)
     return cfg
+
+
+def _check_heads(cfg):
+    if cfg.d_model % cfg.n_heads:
+        raise ValueError(f"ModelConfig.d_model must be a multiple of n_heads ({cfg.n_heads}), got {cfg.d_model}")
 
 
 def _check_keys(cls, d):
@@ -211,4 +217,5 @@ def from_dict(cls, d):
     obj = cls(**_checked_types(cls, d))
     if isinstance(obj, ModelConfig):
         obj.kmers = [int(k) for k in obj.kmers]
+        _check_heads(obj)
     return obj

@@ -31,17 +31,21 @@ def _write_table(path, table):
         table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
 
 
-def model_settings(model, training):
+def model_settings(model, training, window=None):
     """(preset, ModelConfig, TrainConfig) from the config's ``model`` and ``training`` sections.
 
-    Raises ValueError naming an unknown or mistyped field, so that the
-    workflow can check them before any job starts.
+    Raises ValueError naming an unknown, mistyped or out-of-range field, or a
+    ``window`` (bp) the model cannot read, so that the workflow can check them
+    before any job starts.
     """
     from .config import model_config, train_config
 
     preset = model.get("preset", "small")
     model_cfg = model_config(preset, **model.get("overrides", {}))
     train_cfg = train_config(preset, **{k: v for k, v in training.items() if k != "device"})
+    if window is not None and window > model_cfg.max_len:
+        raise ValueError(f"window.size {window} is longer than the model reads: its max_len is {model_cfg.max_len} bp "
+                         f"(model.overrides.max_len raises it)")
     return preset, model_cfg, train_cfg
 
 

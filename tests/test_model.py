@@ -175,6 +175,7 @@ def test_config_rejects_mistyped_values(field, value, expected):
     (ModelConfig, "dropout", 1.0, "ModelConfig.dropout must be at least 0 and below 1, got 1.0"),
     (ModelConfig, "gem_p", -1, "ModelConfig.gem_p must be above 0"),
     (ModelConfig, "kmer_linear", 9, "ModelConfig.kmer_linear must be 0 \\(none\\) to 8, got 9"),
+    (ModelConfig, "d_model", 30, r"ModelConfig.d_model must be a multiple of n_heads \(\d\), got 30"),
     (TrainConfig, "ema_decay", 1, "TrainConfig.ema_decay must be at least 0 and below 1, got 1$"),
     (TrainConfig, "label_smoothing", -0.1, "TrainConfig.label_smoothing must be at least 0 and below 1"),
     (TrainConfig, "warmup", 0, "TrainConfig.warmup must be at least 1, got 0"),

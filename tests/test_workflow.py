@@ -48,12 +48,28 @@ def test_plain_snakemake_uses_the_workstation_profile(tmp_path):
     assert "Using workflow specific profile" not in proc.stderr and "ntpipe simulate --out" not in proc.stdout
 
 
-def test_mistyped_model_override_fails_before_any_job(tmp_path):
+@pytest.mark.parametrize("text, expected", [
+    ("model:\n  preset: small\n  overrides:\n    n_heads: two\n", "ModelConfig.n_heads must be an integer, got 'two'"),
+    ("model:\n  preset: small\n  overrides:\n    d_model: 30\n", "ModelConfig.d_model must be a multiple of n_heads (4), got 30"),
+    ("window:\n  size: 5000\n", "window.size 5000 is longer than the model reads: its max_len is 4096 bp"),
+    ("training:\n  device: gpu\n", "'gpu' does not match"),
+])
+def test_bad_model_settings_fail_before_any_job(tmp_path, text, expected):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("model:\n  preset: small\n  overrides:\n    n_heads: two\n")
+    bad.write_text(text)
     proc = snakemake("-n", "--configfile", "config/config.yaml", str(bad), check=False)
     assert proc.returncode != 0
-    assert "ModelConfig.n_heads must be an integer, got 'two'" in proc.stdout + proc.stderr
+    assert expected in proc.stdout + proc.stderr
+    assert "simulate_demo" not in proc.stdout  # no job planned
+
+
+def test_a_mistyped_path_under_the_demo_folder_fails_before_any_job(tmp_path):
+    sheet = (REPO / "config" / "varieties.tsv").read_text().replace("IRIS_313-10001.fa", "nothere.fa", 1)
+    (tmp_path / "v.tsv").write_text(sheet)
+    proc = snakemake("-n", "--config", f"varieties={tmp_path / 'v.tsv'}", check=False)
+    assert proc.returncode != 0
+    assert "file not found: resources/demo/varieties/nothere.fa (it lies in demo.outdir resources/demo" in proc.stdout + proc.stderr
+    assert "simulate_demo" not in proc.stdout
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +233,6 @@ def test_adding_a_variety_predicts_only_the_new_one(finished, test_panel, tmp_pa
     pd.concat([sheet, extra]).to_csv(bigger, sep="\t", index=False)
     proc = run(finished, "-n", "--config", f"varieties={bigger}")
     planned = [line.split("=", 1)[1].strip() for line in proc.stdout.splitlines() if line.strip().startswith("wildcards:")]
-    # the new variety's jobs, and the panel matrices that gain its column
-    marks = set(pd.read_csv(test_panel / "training.tsv", sep="\t").mark)
-    assert planned and all("NEW_variety-1" in w or w in marks for w in planned), planned
-    assert any("NEW_variety-1" in w for w in planned)
+    # a FASTA variety (the first row): its own jobs only; the panel matrices hold the VCF varieties alone
+    assert extra.iloc[0]["genome"] and not extra.iloc[0]["vcf"]
+    assert planned and all("NEW_variety-1" in w for w in planned), planned

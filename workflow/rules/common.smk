@@ -3,14 +3,14 @@ from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
-from ntpipe import checks, sheets, steps, vcfstore
+from ntpipe import checks, sheets, simulate, steps, vcfstore
 
 min_version("9.0")
 
 
 validate(config, schema="../schemas/config.schema.yaml")
 try:  # model and training settings fail here, not in the training job
-    steps.model_settings(config["model"], config["training"])
+    steps.model_settings(config["model"], config["training"], config["window"]["size"])
 except ValueError as err:
     raise ValueError(f"config: {err}") from None
 
@@ -42,13 +42,26 @@ VCF_STORES = vcfstore.store_names(f for f in [*varieties["vcf"], *samples["vcf"]
 
 
 def _demo_files():
-    """Files the sheets and config name under the demo directory: the simulate_demo rule builds them."""
+    """Files the sheets and config name under the demo directory (the simulate_demo rule writes them).
+
+    A missing one the simulator does not write fails here: a typo must not plan a simulation.
+    """
     named = [config["reference"], *([config["annotation"]] if config["annotation"] else [])] + [
         f for sheet in (samples, varieties) for col in sheets.FILE_COLUMNS if col in sheet for f in sheet[col] if f
     ]
-    return sorted({Path(f) for f in named if DEMO_DIR in Path(f).parents})
+    named = sorted({Path(f) for f in named if DEMO_DIR in Path(f).parents})
+    written = set(DEMO_WRITES)
+    for f in named:
+        if f not in written and not f.exists():
+            raise ValueError(
+                f"file not found: {f} (it lies in demo.outdir {DEMO_DIR}, but the demo's simulator does not write it: "
+                f"check the path in {config['samples']}, {config['varieties']} or the config)"
+            )
+    return named
 
 
+# every file the simulate_demo rule writes (ntpipe simulate --scale demo.scale)
+DEMO_WRITES = [DEMO_DIR / f for f in simulate.panel_files(config["demo"]["scale"])]
 DEMO_FILES = _demo_files()
 
 MARKS = sorted(samples["mark"].unique())
