@@ -220,6 +220,9 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
 
     try:
         vcf = pysam.VariantFile(str(path))
+    except NotImplementedError:  # htslib cannot seek in plain gzip
+        raise ValueError(f"{path}: compressed with gzip, not bgzip; expected a bgzipped VCF with an index "
+                         f"(zcat {path} | bgzip > new.vcf.gz, then tabix -p vcf new.vcf.gz)") from None
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: cannot read as VCF/BCF: {err}") from None
     with vcf:

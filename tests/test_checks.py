@@ -110,6 +110,10 @@ def test_vcf_samples_and_contigs(tmp_path):
         checks.check_vcf(write_vcf(tmp_path / "nolen2.vcf.gz", ["A"], {"Chr1": None, "Chr4": None}), SIZES, "ref.fa", [])
     with pytest.raises(ValueError, match=r"noindex.vcf.gz: has no index; expected a bgzipped VCF with a .tbi or .csi index"):
         checks.check_vcf(write_vcf(tmp_path / "noindex.vcf.gz", ["A"], SIZES, index=False), SIZES, "ref.fa", [])
+    plain_gzip = tmp_path / "gzip.vcf.gz"  # gzip, not bgzip: htslib cannot seek in it
+    plain_gzip.write_bytes(gzip.compress(pysam.BGZFile(str(vcf), "rb").read()))
+    with pytest.raises(ValueError, match=r"gzip.vcf.gz: compressed with gzip, not bgzip; expected a bgzipped VCF"):
+        checks.check_vcf(plain_gzip, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
     other = write_vcf(tmp_path / "other.vcf.gz", ["A"], {**SIZES, "Chr2": 801})
     with pytest.raises(ValueError, match=r"other.vcf.gz, header line 4: contig 'Chr2' is 801 bp long; in the reference ref.fa 'Chr2' is 800 bp"):
         checks.check_vcf(other, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
