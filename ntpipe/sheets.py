@@ -147,6 +147,12 @@ def load_training_sheet(path, buildable_dir=None):
     if not dup.empty:
         line, row = next(dup.iterrows())
         raise ValueError(f"{path}, line {line}: cultivar {row['cultivar']!r} and mark {row['mark']!r} appear twice")
+    first_line = {}  # mark, lower-cased -> (mark as first written, its line)
+    for line, mark in sheet["mark"].items():
+        seen, seen_line = first_line.setdefault(mark.lower(), (mark, line))
+        if seen != mark:
+            raise ValueError(f"{path}, line {line}: mark {mark!r} differs from {seen!r} (line {seen_line}) only in case; "
+                             f"expected one spelling per mark (each spelling trains a model of its own)")
     for cultivar, rows in sheet.groupby("cultivar"):
         genomes = sorted({g or f"{v} ({s or 'its one sample'})" for g, v, s in zip(rows.genome, rows.vcf, rows["sample"])})
         if len(genomes) > 1:

@@ -76,6 +76,8 @@ def test_optional_columns_may_be_absent(files):
          r"cultivar 'A' names different genomes"),
         ([GOOD[0], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", ""], ["A", "K4", "a.fa", "b.K4.narrowPeak", "", ""]],
          r"line 3: cultivar 'A' and mark 'K4' appear twice"),
+        ([GOOD[0], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", ""], ["B", "k4", "a.fa", "b.K4.narrowPeak", "", ""]],
+         r"t.tsv, line 3: mark 'k4' differs from 'K4' \(line 2\) only in case"),
         ([GOOD[0], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", "in.bam"]], "a control needs a 'bam'"),
         ([GOOD[0]], "no rows"),
         ([GOOD[0] + ["extra"], ["A", "K4", "a.fa", "a.K4.narrowPeak", "", "", "x"]], r"unknown column\(s\) \['extra'\]"),
