@@ -16,7 +16,6 @@ rule panel_matrix:
         "results/benchmarks/panel_matrix/{mark}.tsv"
     params:
         varieties=ON_REFERENCE,
-        left_out=[v for v in VARIETIES if v not in ON_REFERENCE],
         stride=config["window"]["stride"],
         min_spread=config["panel"]["min_spread"],
     resources:
