@@ -18,7 +18,7 @@ demo: $(STAMP)
 	@echo
 	@echo "Tracks:       results/tracks/<variety>/<mark>.bw"
 	@echo "IGV sessions: results/tracks/<variety>/igv_session.xml  (IGV: File > Open Session)"
-	@echo "Models:       results/models/<mark>/ (model.pt, metrics.json, curves.png, roc_pr.png)"
+	@echo "Models:       results/models/<mark>/ (model.pt, metrics.json; holdout/curves.png, holdout/roc_pr.png)"
 	@echo "Demo check:   results/demo_evaluation.tsv"
 	@ls -1 results/tracks/*/*.bw
 

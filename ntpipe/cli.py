@@ -1,4 +1,7 @@
-"""The ``ntpipe`` command line: parsing and wiring only; the work lives in the modules."""
+"""ntpipe: Nucleic Transformer models of histone marks, and their tracks for a panel of varieties.
+
+The command line parses and wires only; the work lives in the modules.
+"""
 
 import argparse
 import json
@@ -25,7 +28,8 @@ def parse_arguments(argv=None):
     p.add_argument("--sequences", required=True, help="TSV: sequence<TAB>label (0/1), header optional")
     p.add_argument("--out", required=True, help="output directory for model.pt, metrics.json, history.tsv")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--valid", help="validation table (same format)")
+    group.add_argument("--valid", help="validation table (same format); with neither --valid nor --folds, "
+                       "a stratified, seeded 10%% of --sequences is held out for validation")
     group.add_argument("--folds", type=int, help="stratified K-fold cross-validation")
     p.add_argument("--preset", default="small", help="model preset: small or seed")
     p.add_argument("--epochs", type=int, help="maximum epochs (default: the training config's)")
