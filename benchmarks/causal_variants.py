@@ -45,24 +45,32 @@ def _coverage(intervals, n):
 
 
 def changes(rules, ref_tokens, pos, ref, alt, stride):
-    """``{mark: True}`` where the variant alone flips a called bin near it (bins half covered, reference coordinates)."""
+    """``{mark: True}`` where the variant alone flips a called bin near it (bins half covered, reference coordinates).
+
+    An indel moves what lies past it, so a mark boundary beyond it moves by the indel's length without the
+    variant changing the mark: a bin counts as flipped only when its covered fraction also moves by more than
+    that length (SNPs: any flip). Deleted bases take the mark when both their neighbours have it, as the
+    simulator lifts a variety's marks to the reference.
+    """
     lo = max(0, (pos - FLANK) // stride * stride)
     hi = min(len(ref_tokens), pos + len(ref) + FLANK)
     before = ref_tokens[lo:hi]
     after = np.concatenate([ref_tokens[lo:pos], encode(alt), ref_tokens[pos + len(ref):hi]])
     truth_before, truth_after = rules({"r": before}), rules({"r": after})
     shift = len(alt) - len(ref)
+    k = pos - lo  # the variant's start in the region
+    j = k + min(len(ref), len(alt))  # the first base past the alleles' shared length, in the variant's sequence
+    nb = len(before) // stride
     out = {}
     for mark in MARKS:
         a, b = _coverage(truth_before[mark], len(before)), _coverage(truth_after[mark], len(after))
-        # the variant's bases map to themselves up to the shorter allele; bases after it move by the shift
-        k = pos - lo
-        b_on_ref = np.concatenate([b[:k + min(len(ref), len(alt))], np.zeros(max(0, -shift), bool), b[k + len(alt):]])
-        b_on_ref = b_on_ref[: len(a)] if len(b_on_ref) >= len(a) else np.pad(b_on_ref, (0, len(a) - len(b_on_ref)))
-        nb = len(a) // stride
-        bins_a = a[: nb * stride].reshape(nb, stride).mean(1) >= 0.5
-        bins_b = b_on_ref[: nb * stride].reshape(nb, stride).mean(1) >= 0.5
-        out[mark] = bool((bins_a != bins_b)[10:-10].any())  # away from the region's cut ends
+        past = b[k + len(alt):]  # bases after the variant, shifted back by the indel
+        deleted = np.full(max(0, -shift), bool(b[j - 1] and len(past) and past[0]) if j > 0 else False)
+        b_on_ref = np.concatenate([b[:j], deleted, past])[: len(a)]
+        frac_a = a[: nb * stride].reshape(nb, stride).mean(1)
+        frac_b = b_on_ref[: nb * stride].reshape(nb, stride).mean(1)
+        flipped = ((frac_a >= 0.5) != (frac_b >= 0.5)) & (np.abs(frac_a - frac_b) > abs(shift) / stride)
+        out[mark] = bool(flipped[10:-10].any())  # the region's cut ends are the same before and after: skip them anyway
     return out
 
 

@@ -68,7 +68,8 @@ def test_a_mistyped_path_under_the_demo_folder_fails_before_any_job(tmp_path):
     (tmp_path / "v.tsv").write_text(sheet)
     proc = snakemake("-n", "--config", f"varieties={tmp_path / 'v.tsv'}", check=False)
     assert proc.returncode != 0
-    assert "file not found: resources/demo/varieties/nothere.fa (it lies in demo.outdir resources/demo" in proc.stdout + proc.stderr
+    assert ("file not found: resources/demo/varieties/nothere.fa (it lies in demo.outdir resources/demo, but the demo's "
+            "simulator at demo.scale demo does not write it") in proc.stdout + proc.stderr
     assert "simulate_demo" not in proc.stdout
 
 

@@ -54,8 +54,9 @@ def _demo_files():
     for f in named:
         if f not in written and not f.exists():
             raise ValueError(
-                f"file not found: {f} (it lies in demo.outdir {DEMO_DIR}, but the demo's simulator does not write it: "
-                f"check the path in {config['samples']}, {config['varieties']} or the config)"
+                f"file not found: {f} (it lies in demo.outdir {DEMO_DIR}, but the demo's simulator at "
+                f"demo.scale {config['demo']['scale']} does not write it: check the path in {config['samples']}, "
+                f"{config['varieties']} or the config, or demo.scale)"
             )
     return named
 
