@@ -7,6 +7,7 @@ uses the same files, so the workflow and the ``ntpipe`` commands agree.
 
 import csv
 import io
+import os
 import re
 from pathlib import Path
 
@@ -86,6 +87,9 @@ def _read_sheet(path, kind, columns, required):
         if col not in sheet.columns:
             sheet[col] = ""
     sheet = sheet[columns].apply(lambda s: s.str.strip())
+    for col in FILE_COLUMNS:  # ./a/b and a//b name the file the workflow's rules write as a/b
+        if col in sheet.columns:
+            sheet[col] = [os.path.normpath(f) if f else f for f in sheet[col]]
     sheet.index = [i for i, _ in numbered[1:]]  # file line numbers, for messages
     return sheet
 

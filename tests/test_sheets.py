@@ -88,6 +88,12 @@ def test_bad_training_sheet(files, rows, message):
         load_training_sheet(_sheet(files / "t.tsv", rows))
 
 
+def test_file_paths_are_normalised(files):
+    rows = [GOOD[0], ["A", "K4", "./demo//a.fa", "demo/./a.bed", "", ""]]
+    sheet = load_training_sheet(_sheet(files / "t.tsv", rows), buildable_dir="demo")
+    assert (sheet.genome.tolist(), sheet.peaks.tolist(), sheet.bam.tolist()) == (["demo/a.fa"], ["demo/a.bed"], [""])
+
+
 def test_buildable_files_may_be_missing(files):
     rows = [GOOD[0], ["A", "K4", "demo/a.fa", "demo/a.bed", "", ""]]
     sheet = load_training_sheet(_sheet(files / "t.tsv", rows), buildable_dir="demo")

@@ -63,6 +63,17 @@ def test_bad_model_settings_fail_before_any_job(tmp_path, text, expected):
     assert "simulate_demo" not in proc.stdout  # no job planned
 
 
+def test_paths_with_dot_slash_plan_like_the_plain_ones(tmp_path):
+    # in a directory without the demo's files, so that the demo rule must make them
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    for name in ("training.tsv", "varieties.tsv"):
+        sheet = tmp_path / "config" / name
+        sheet.write_text(sheet.read_text().replace("resources/demo/", "./resources/demo/"))
+    proc = snakemake("-n", "--cores", "1", "-s", str(REPO / "Snakefile"), "--config",
+                     "reference=./resources/demo/reference.fa", cwd=tmp_path)
+    assert "simulate_demo" in proc.stdout and "evaluate_demo" in proc.stdout
+
+
 def test_a_mistyped_path_under_the_demo_folder_fails_before_any_job(tmp_path):
     sheet = (REPO / "config" / "varieties.tsv").read_text().replace("IRIS_313-10001.fa", "nothere.fa", 1)
     (tmp_path / "v.tsv").write_text(sheet)

@@ -1,3 +1,4 @@
+import os
 import re
 from pathlib import Path
 
@@ -9,6 +10,9 @@ min_version("9.0")
 
 
 validate(config, schema="../schemas/config.schema.yaml")
+for key in ("reference", "annotation"):  # ./a/b and a//b name the file the rules write as a/b (sheets: the same)
+    if config.get(key):
+        config[key] = os.path.normpath(config[key])
 try:  # model and training settings fail here, not in the training job
     steps.model_settings(config["model"], config["training"], config["window"]["size"])
 except ValueError as err:
