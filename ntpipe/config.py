@@ -60,6 +60,11 @@ class ModelConfig:
     max_len: int = 4096  # longest sequence the positional encoding covers
     kmer_linear: int = 0  # k of a linear term over the sequence's k-mer frequencies, added to the logit; 0 = none
 
+    def __post_init__(self):  # also for dataclasses.replace and a config read back from a model file
+        # (types and ranges are _checked_types's; this checks only what no single field can)
+        if isinstance(self.n_heads, int) and self.n_heads >= 1 and self.d_model % self.n_heads:
+            raise ValueError(f"ModelConfig.d_model must be a multiple of n_heads ({self.n_heads}), got {self.d_model}")
+
 
 @dataclass
 class TrainConfig:
@@ -128,13 +133,7 @@ def _override(cfg, overrides):
     cfg = replace(cfg, **_checked_types(type(cfg), overrides))
     if isinstance(cfg, ModelConfig):
         cfg.kmers = list(cfg.kmers)  # never share the preset's list
-        _check_heads(cfg)
     return cfg
-
-
-def _check_heads(cfg):
-    if cfg.d_model % cfg.n_heads:
-        raise ValueError(f"ModelConfig.d_model must be a multiple of n_heads ({cfg.n_heads}), got {cfg.d_model}")
 
 
 def _check_keys(cls, d):
@@ -217,5 +216,4 @@ def from_dict(cls, d):
     obj = cls(**_checked_types(cls, d))
     if isinstance(obj, ModelConfig):
         obj.kmers = [int(k) for k in obj.kmers]
-        _check_heads(obj)
     return obj

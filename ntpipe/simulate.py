@@ -809,6 +809,12 @@ def _overlapping(ivs, chrom, start, end):
     return [(int(a), int(b)) for a, b in zip(s[hit], e[hit])]
 
 
+def _peaks_file(name, mark):
+    """A cultivar's peaks file, relative to the panel: narrowPeak for H3K4me3, broadPeak else; CV02's H3K4me3 gzipped."""
+    ext = "narrowPeak" if mark == "H3K4me3" else "broadPeak"
+    return f"peaks/{name}.{mark}.{ext}{'.gz' if name == 'CV02' and mark == 'H3K4me3' else ''}"
+
+
 def _lines(sc, n_varieties):
     """The panel's cultivars and varieties as ``(name, subpopulation)``, and how many varieties are FASTA."""
     n_var = sc.n_varieties if n_varieties is None else int(n_varieties)
@@ -832,8 +838,7 @@ def panel_files(scale="demo", n_varieties=None):
             files.append(f"truth/{name}.{mark}.bed")
             if name in REFERENCE_MAPPED:
                 files.append(f"truth/{name}.{mark}.ref.bed")
-            ext = "narrowPeak" if mark == "H3K4me3" else "broadPeak"
-            files.append(f"peaks/{name}.{mark}.{ext}{'.gz' if name == 'CV02' and mark == 'H3K4me3' else ''}")
+            files.append(_peaks_file(name, mark))
         if name in _BAM_ROWS:
             files += [f"bam/{name}.{kind}.bam{index}" for kind in ("H3K4me3", "input") for index in ("", ".bai")]
     for k, (name, _) in enumerate(varieties):
@@ -932,10 +937,9 @@ def simulate(out, seed=1, scale="demo", n_varieties=None, rules=true_marks):
             _write_bed(out / "truth" / f"{name}.{mark}.bed", truth[mark])
             if lift is not None:
                 _write_bed(out / "truth" / f"{name}.{mark}.ref.bed", _lift_intervals(truth[mark], lift, ref_sizes))
-            ext = "narrowPeak" if mark == "H3K4me3" else "broadPeak"
-            gz = name == "CV02" and mark == "H3K4me3"
-            path = out / "peaks" / f"{name}.{mark}.{ext}{'.gz' if gz else ''}"
-            _write_text(path, _peaks(rng_peaks, truth[mark], sizes, mark, f"{name}.{mark}", lift), compress=gz)
+            path = _peaks_file(name, mark)
+            _write_text(out / path, _peaks(rng_peaks, truth[mark], sizes, mark, f"{name}.{mark}", lift),
+                        compress=path.endswith(".gz"))
         if name in _BAM_ROWS:
             n_reads.append(_write_chip(out / "bam", name, seqs, truth, sc.reads, rng_reads, lift, ref))
     if mapped_masks:
@@ -1028,9 +1032,7 @@ def _write_sheets(out, out_given, cultivars, varieties, n_fasta):
             if name in _BAM_ROWS and mark == "H3K4me3":
                 rows.append(f"{name}\t{mark}\t{sequence}\t\t{j('bam', f'{name}.H3K4me3.bam')}\t{j('bam', f'{name}.input.bam')}\n")
             else:
-                ext = "narrowPeak" if mark == "H3K4me3" else "broadPeak"
-                gz = ".gz" if name == "CV02" and mark == "H3K4me3" else ""
-                rows.append(f"{name}\t{mark}\t{sequence}\t{j('peaks', f'{name}.{mark}.{ext}{gz}')}\t\t\n")
+                rows.append(f"{name}\t{mark}\t{sequence}\t{j(_peaks_file(name, mark))}\t\t\n")
     _write_text(out / "training.tsv", "".join(rows))
     rows = ["variety\tgenome\tvcf\tsample\n"]
     for k, (name, _) in enumerate(varieties):
