@@ -27,12 +27,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from ntpipe.effects import variant_effects  # noqa: E402
 from ntpipe.encoding import encode  # noqa: E402
 from ntpipe.genome import open_fasta  # noqa: E402
 from ntpipe.grammar import MARKS, true_marks  # noqa: E402
-from ntpipe.steps import _auc, single_variant_predictor  # noqa: E402
-from ntpipe.variants import read_variants  # noqa: E402
+from ntpipe.steps import _auc, effects_tables  # noqa: E402
 
 FLANK = 6000  # bases either side of a variant whose truth is recomputed (the rules reach 2.5 kb)
 
@@ -84,29 +82,23 @@ def main(argv=None):
     else:
         rules = true_marks
     cfg = yaml.safe_load(open(args.config))
-    size, stride = cfg["window"]["size"], cfg["window"]["stride"]
-    varieties = pd.read_csv(cfg["varieties"], sep="\t", dtype=str, keep_default_na=False)
+    stride = cfg["window"]["stride"]
+    varieties = pd.read_csv(cfg["varieties"], sep="\t", dtype=str, keep_default_na=False).to_dict("records")
+    marks = sorted(MARKS)
+    tables = effects_tables(varieties, marks, "results/tracks", stride, cfg["reference"], "results/reference",
+                            cfg["window"]["size"], [f"results/models/{m}/model.pt" for m in marks],
+                            cfg.get("prediction"), "results/cache")
     fasta = open_fasta(cfg["reference"])
     ref_tokens = {c: encode(str(fasta[c][:])) for c in fasta.keys()}
-    marks = sorted(MARKS)
-    models = [f"results/models/{m}/model.pt" for m in marks]
-    ref_tracks = {m: f"results/reference/{m}.bw" for m in marks}
-    rows = []
-    with single_variant_predictor(models, marks, size, cfg.get("prediction") or {}, "results/cache") as predict:
-        for v in varieties.itertuples():
-            if not v.vcf:
-                continue
-            variants = read_variants(v.vcf, v.sample or None, fasta)
-            var_tracks = {m: f"results/tracks/{v.variety}/{m}.bw" for m in marks}
-            table = variant_effects(variants, fasta, predict, ref_tracks, var_tracks, size, stride)
-            truth = {}
-            for chrom, var in variants.items():
-                for pos, ref, alt in zip(var.pos, var.ref, var.alt):
-                    truth[(chrom, int(pos) + 1)] = changes(rules, ref_tokens[chrom], int(pos), ref, alt, stride)
-            for r in table.itertuples():
-                t = truth[(r.chrom, r.pos)]
-                rows.append({"variety": v.variety, "mark": r.mark, "snp": len(r.ref) == len(r.alt) == 1,
-                             "changes_mark": t[r.mark], "changes_any": any(t.values()), "abs_delta": abs(r.delta)})
+    rows, truth = [], {}
+    for variety, table in tables.items():
+        for r in table.itertuples():
+            key = (r.chrom, r.pos, r.ref, r.alt)
+            if key not in truth:
+                truth[key] = changes(rules, ref_tokens[r.chrom], r.pos - 1, r.ref, r.alt, stride)
+            t = truth[key]
+            rows.append({"variety": variety, "mark": r.mark, "snp": len(r.ref) == len(r.alt) == 1,
+                         "changes_mark": t[r.mark], "changes_any": any(t.values()), "abs_delta": abs(r.delta)})
     df = pd.DataFrame(rows)
     for mark, g in df.groupby("mark"):
         y, score = g.changes_mark.to_numpy(), g.abs_delta.to_numpy()

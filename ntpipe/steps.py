@@ -223,6 +223,13 @@ def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference,
                    prediction=None, cache=None):
     """Every VCF variety's effects table at ``min_delta`` 0 (every variant scored alone, as in the
     effects tables), scored by :func:`planted_auc` into ``out``."""
+    tables = effects_tables(varieties, marks, tracks_dir, stride, reference, reference_tracks, size, models, prediction, cache)
+    _write_table(out, planted_auc(events, tables, marks))
+
+
+def effects_tables(varieties, marks, tracks_dir, stride, reference, reference_tracks, size, models, prediction=None,
+                   cache=None):
+    """``{variety: effects table}`` of every VCF variety (``varieties``: sheet records) at ``min_delta`` 0."""
     from .effects import variant_effects
     from .genome import open_fasta
     from .variants import read_variants
@@ -236,7 +243,7 @@ def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference,
                 variants = read_variants(v["vcf"], v.get("sample") or None, fasta)
                 var_tracks = {m: str(Path(tracks_dir) / v["variety"] / f"{m}.bw") for m in marks}
                 tables[v["variety"]] = variant_effects(variants, fasta, predict, ref_tracks, var_tracks, size, stride)
-    _write_table(out, planted_auc(events, tables, marks))
+    return tables
 
 
 def planted_auc(events, tables, marks):
