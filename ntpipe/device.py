@@ -2,10 +2,9 @@
 
 import logging
 import os
+from pathlib import Path
 
-import torch
-
-__all__ = ["resolve_device"]
+__all__ = ["nvidia_gpu_visible", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +25,8 @@ def resolve_device(spec="auto"):
     ValueError when CUDA is asked for but no CUDA device is visible, or the
     spec is not a device.
     """
+    import torch  # here, so that the workflow's start-up can import this module without torch
+
     if isinstance(spec, torch.device):
         spec = str(spec)
     spec = "auto" if spec is None else str(spec).strip().lower()
@@ -54,3 +55,14 @@ def resolve_device(spec="auto"):
         raise ValueError(f"unsupported device {spec!r} (use auto, cpu, cuda or cuda:N)")
     log.info("running on %s", device)
     return device
+
+
+def nvidia_gpu_visible():
+    """Whether this machine shows CUDA an NVIDIA GPU, read from /dev and /proc without torch (the workflow's start-up).
+
+    ``CUDA_VISIBLE_DEVICES`` set empty or to -1 hides them, as it does from torch.
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return Path("/dev/nvidia0").exists() or any(Path("/proc/driver/nvidia/gpus").glob("*"))

@@ -227,6 +227,17 @@ def test_resolve_device(caplog, monkeypatch):
         resolve_device("cuda")
 
 
+@pytest.mark.parametrize("visible", ["", " ", "-1"])
+def test_hidden_gpus_are_not_visible_to_the_workflow(monkeypatch, visible):
+    from ntpipe.device import nvidia_gpu_visible
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert nvidia_gpu_visible() is False
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    if torch.cuda.is_available():  # a GPU torch sees is one the workflow schedules as a GPU
+        assert nvidia_gpu_visible()
+
+
 def test_inference_lookup_equals_the_training_forward():
     # eval mode reads cached lookup tables; training builds them afresh under autograd
     torch.manual_seed(0)

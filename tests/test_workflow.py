@@ -37,6 +37,29 @@ def test_dry_run_plans_the_demo():
         assert rule in out
 
 
+def _train_jobs(out):
+    """(threads, gpu) of each train_model job in a dry run's output."""
+    jobs = []
+    for block in out.split("rule train_model:")[1:]:
+        block = block.split("\n\n")[0]
+        threads = int(block.split("threads: ")[1].split()[0]) if "threads: " in block else 1  # 1 is not printed
+        jobs.append((threads, int(block.split("gpu=")[1].split(",")[0])))
+    return jobs
+
+
+@pytest.mark.parametrize("device, cores, expected", [
+    ("auto", 2, (1, 0)),  # no GPU here: the demo's two marks train side by side, a core each
+    ("cpu", 4, (2, 0)),
+    ("cuda", 2, (2, 1)),  # one GPU job at a time against --resources gpu=1
+])
+def test_marks_train_side_by_side_on_the_cpu_and_one_at_a_time_on_a_gpu(tmp_path, monkeypatch, device, cores, expected):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # "auto" finds no GPU, even on a GPU machine
+    extra = tmp_path / "device.yaml"
+    extra.write_text(f"training:\n  device: {device}\n")
+    out = snakemake("-n", "--forceall", "--cores", str(cores), "--configfile", "config/config.yaml", str(extra)).stdout
+    assert _train_jobs(out) == [expected, expected]
+
+
 def test_plain_snakemake_uses_the_workstation_profile(tmp_path):
     # from the repository root, as the README's command runs, and from another working directory (-s)
     shutil.copytree(REPO / "config", tmp_path / "config")

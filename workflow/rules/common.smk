@@ -2,9 +2,11 @@ import os
 import re
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from ntpipe import checks, sheets, simulate, steps, vcfstore
+from ntpipe.device import nvidia_gpu_visible
 
 min_version("9.0")
 
@@ -77,6 +79,32 @@ ON_REFERENCE = [v for v in VARIETIES if varieties.loc[v, "vcf"] and config["pred
 ANNOTATION_TRACK = "results/annotation/genes.gff3.gz"
 # VCF varieties whose tracks are on the reference: their variants' effects are tabulated
 EFFECT_VARIETIES = ON_REFERENCE if config["effects"]["enabled"] else []
+
+
+def _trains_on_this_cpu():
+    """True where a local run trains on this machine's CPU (training.device cpu, or auto and no NVIDIA GPU here).
+
+    A cluster executor's jobs, and the jobs it spawns, keep the GPU layout: its profile sets their resources.
+    """
+    device = str(config["training"]["device"]).strip().lower()
+    if not (workflow.is_main_process and workflow.local_exec) or device.startswith("cuda"):
+        return False
+    return device == "cpu" or not nvidia_gpu_visible()
+
+
+def _cores():
+    try:
+        return workflow.cores
+    except WorkflowError:  # a dry run without --cores
+        return 1
+
+
+# On a GPU the marks train one at a time (gpu=1 against --resources gpu=1), 2 threads each for the loader.
+# On the CPU they train side by side (no gpu resource), sharing --cores at 1-2 threads each: a second
+# thread speeds the small model's steps little and its loader not at all; make demo's two marks train in
+# 5 min instead of 9 on 2 cores (benchmarks/cpu_training.md).
+TRAIN_ON_CPU = _trains_on_this_cpu()
+TRAIN_THREADS = max(1, min(2, _cores() // len(MARKS))) if TRAIN_ON_CPU else 2
 
 
 def _choice(names):

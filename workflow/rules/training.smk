@@ -106,9 +106,9 @@ rule train_model:
         split=config["split"],
         model=config["model"],
         training=config["training"],
-    threads: 2
+    threads: TRAIN_THREADS
     resources:
-        gpu=1,
+        gpu=0 if TRAIN_ON_CPU else 1,
         mem_mb=16000,
         runtime=720,
     conda:

@@ -1,0 +1,69 @@
+"""Training on the CPU: one job on every core, or one job per core side by side?
+
+    python benchmarks/cpu_training.py [--cores 2] [--steps 30]
+
+Times training steps of the demo's model (the small preset, 2 kb windows
+pooled by 16, batches of 32) in fresh processes: one job on ``--cores``
+threads, then ``--cores`` one-thread jobs at once, and prints the steps per
+second of the machine in each layout (median step time, first steps left out)
+and their ratio. The workflow trains the marks side by side on the CPU
+(workflow/rules/common.smk) because of this ratio.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def steps(threads, n, size=2000, batch=32):
+    """Median seconds per training step of the demo's model on ``threads`` threads."""
+    import torch
+
+    from ntpipe.config import model_config
+    from ntpipe.model import from_config
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = from_config(model_config("small", dropout=0.0, pool=16))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    tokens = torch.randint(0, 4, (batch, size))
+    target = torch.rand(batch)
+    times = []
+    for _ in range(n + 5):
+        start = time.perf_counter()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(tokens).reshape(-1), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[5:])
+
+
+def _spawn(threads, n):
+    code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from cpu_training import steps; print(json.dumps(steps({threads}, {n})))"
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--steps", type=int, default=30)
+    args = p.parse_args(argv)
+    one = json.loads(_spawn(args.cores, args.steps).communicate()[0])
+    jobs = [_spawn(1, args.steps) for _ in range(args.cores)]
+    side = [json.loads(job.communicate()[0]) for job in jobs]
+    one_rate, side_rate = 1 / one, sum(1 / s for s in side)
+    print(f"one job on {args.cores} threads: {one * 1000:.0f} ms/step, {one_rate:.1f} steps/s")
+    print(f"{args.cores} one-thread jobs at once: {', '.join(f'{s * 1000:.0f}' for s in side)} ms/step, "
+          f"{side_rate:.1f} steps/s in all")
+    print(f"side by side / one job: {side_rate / one_rate:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
