@@ -8,8 +8,8 @@ truth covers half of it), trained on Chr1-10 and scored on Chr12.
     python benchmarks/kmer_grammar.py --panel resources/demo          # simulated if missing
     python benchmarks/kmer_grammar.py --panel /tmp/demo --k 5 --seed 1
 
-``--clean-negatives`` keeps, as the training labels do, only marked bins and
-bins whose window touches no mark (flanks left out). Prints one JSON line per mark: bin AUC/AUPRC on Chr12, positive bins, and
+``--clean-negatives`` keeps only marked bins and bins whose window touches no
+mark (flanks left out: the training labels at ``labels.negative_margin`` (size - stride) / 2). Prints one JSON line per mark: bin AUC/AUPRC on Chr12, positive bins, and
 ``cue_in_window_auc``: the AUC of "this bin's window holds a whole cue that
 marks" (grammar.py), a ceiling-like figure for a model that reads only its
 window (bins whose cue lies outside the window cannot be told from sequence).
@@ -52,7 +52,7 @@ def _bins(panel, mark, chroms, size, stride, k, clean):
             windows = sliding_windows(pad_for_bins(tokens, size, stride), size, stride)
             called = called_bins(tokens, size, stride, 0.5)
             y = _bin_truth(truth, chrom, len(tokens), stride)
-            if clean:  # as ntpipe.labels does: a negative's window touches no mark, the rest is left out
+            if clean:  # a negative's window touches no mark, the rest is left out
                 iv = truth[truth.chrom == chrom]
                 s, e = merge_intervals(iv.start.to_numpy(), iv.end.to_numpy())
                 lo, hi = window_bounds(len(tokens), size, stride)
@@ -73,7 +73,7 @@ def main(argv=None):
     p.add_argument("--size", type=int, default=1000)
     p.add_argument("--stride", type=int, default=100)
     p.add_argument("--clean-negatives", action="store_true",
-                   help="score only marked bins and bins whose window touches no mark (the training labels' rule)")
+                   help="score only marked bins and bins whose window touches no mark")
     args = p.parse_args(argv)
     if not (args.panel / "truth" / "reference.H3K4me3.bed").exists():
         simulate(args.panel, seed=args.seed, scale=args.scale)

@@ -4,8 +4,12 @@ Every cultivar genome is tiled like a track (:func:`ntpipe.encoding.bin_layout`)
 one window of ``size`` bp centred on each ``stride`` bp bin.
 
 Peaks: a window is positive when peaks cover at least ``positive_fraction`` of
-its central bin, negative when no peak touches the window at all, and left out
-(ambiguous) in between.
+its central bin, negative when no peak comes within ``negative_margin`` bp of
+its central bin, and left out (ambiguous) in between. A track's value is the
+mark at its bin, so the windows beside a peak, whose bins are unmarked, are
+negatives by default (margin 0): left out, they taught the models to smear a
+mark over the window's reach. ``negative_margin = (size - stride) / 2`` is
+the stricter rule "no peak touches the window".
 
 BAM (documented enrichment rule): reads are counted by their 5' position over
 the whole window, in counts per million mapped reads (CPM). With a control,
@@ -51,6 +55,7 @@ class LabelConfig:
     stride: int = 100
     max_n_fraction: float = 0.5
     positive_fraction: float = 0.5
+    negative_margin: int = 0
     min_log2_enrichment: float = 1.0
     min_reads: int = 5
 
@@ -115,19 +120,19 @@ def read_peaks(path, sizes, aliases=False):
     return {chrom: merge_intervals(g.start.to_numpy(np.int64), g.end.to_numpy(np.int64)) for chrom, g in df.groupby("chrom", sort=False)}
 
 
-def peak_labels(intervals, length, size, stride, positive_fraction):
+def peak_labels(intervals, length, stride, positive_fraction, negative_margin=0):
     """Label every bin of one chromosome from its merged peaks (see module doc).
 
     Returns int8 array (n_bins,) of 1 (positive), 0 (negative), -1 (ambiguous).
     """
     starts, ends = intervals if intervals is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     bin_start, bin_end = window_bounds(length, stride, stride)
-    win_start, win_end = window_bounds(length, size, stride)
+    near_start, near_end = np.maximum(bin_start - negative_margin, 0), np.minimum(bin_end + negative_margin, length)
     bin_cov = covered_before(bin_end, starts, ends) - covered_before(bin_start, starts, ends)
-    win_cov = covered_before(win_end, starts, ends) - covered_before(win_start, starts, ends)
+    near_cov = covered_before(near_end, starts, ends) - covered_before(near_start, starts, ends)
     labels = np.full(len(bin_start), AMBIGUOUS, np.int8)
     labels[bin_cov >= positive_fraction * (bin_end - bin_start)] = POSITIVE
-    labels[win_cov == 0] = NEGATIVE
+    labels[near_cov == 0] = NEGATIVE
     return labels
 
 

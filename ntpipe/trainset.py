@@ -118,7 +118,7 @@ def _labels(row, sizes, cfg, aliases, lift=None):
         peaks = read_peaks(row["peaks"], lift.reference_sizes if lift is not None else dict(sizes), aliases=aliases)
         if lift is not None:
             peaks = {c: lift.intervals(c, *iv) for c, iv in peaks.items()}
-        return {c: peak_labels(peaks.get(c), n, cfg.size, cfg.stride, cfg.positive_fraction) for c, n in sizes}
+        return {c: peak_labels(peaks.get(c), n, cfg.stride, cfg.positive_fraction, cfg.negative_margin) for c, n in sizes}
     return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=aliases,
                       lift=lift.positions if lift is not None else None)
 

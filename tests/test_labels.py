@@ -9,26 +9,39 @@ from ntpipe.labels import LabelConfig, bam_labels, peak_labels, read_peaks
 SIZE, STRIDE = 300, 100
 
 
+WINDOW_MARGIN = (SIZE - STRIDE) // 2  # the margin at which "near the bin" is "touches the window"
+
+
 def test_peak_labels_thresholds_and_ambiguous_windows():
     # peak [1000, 1250): bins 10, 11 fully covered, bin 12 half covered
-    labels = peak_labels((np.array([1000]), np.array([1250])), 3000, SIZE, STRIDE, 0.5)
+    peak = (np.array([1000]), np.array([1250]))
+    labels = peak_labels(peak, 3000, STRIDE, 0.5)
     assert labels[10] == labels[11] == labels[12] == 1
-    assert labels[9] == -1  # window [800, 1100) touches the peak, its bin does not
-    assert labels[8] == 0  # window [700, 1000) ends where the peak starts
-    assert labels[13] == -1 and labels[14] == 0
-    strict = peak_labels((np.array([1000]), np.array([1250])), 3000, SIZE, STRIDE, 0.8)
-    assert strict[12] == -1
+    assert labels[9] == 0 and labels[13] == 0  # their bins lie beside the peak: unmarked (the default margin 0)
+    strict = peak_labels(peak, 3000, STRIDE, 0.8)
+    assert strict[12] == -1  # half covered: neither marked nor clear of the peak
+    assert strict[13] == 0
+    window = peak_labels(peak, 3000, STRIDE, 0.5, negative_margin=WINDOW_MARGIN)
+    assert window[9] == -1  # window [800, 1100) touches the peak, its bin does not
+    assert window[8] == 0  # window [700, 1000) ends where the peak starts
+    assert window[13] == -1 and window[14] == 0
+    margin = peak_labels(peak, 3000, STRIDE, 0.5, negative_margin=50)
+    assert margin[9] == -1 and margin[8] == 0  # [850, 1050) reaches the peak, [750, 950) does not
+    assert margin[13] == 0  # [1250, 1450) begins where the peak ends
+    assert np.array_equal(margin[10:13], labels[10:13])
 
 
 def test_peak_labels_at_chromosome_ends():
-    labels = peak_labels((np.array([0, 2950]), np.array([60, 3010])), 3010, SIZE, STRIDE, 0.5)
+    ends = (np.array([0, 2950]), np.array([60, 3010]))
+    labels = peak_labels(ends, 3010, STRIDE, 0.5, negative_margin=WINDOW_MARGIN)
     assert len(labels) == 31
     assert labels[0] == 1  # 60 of the first 100 bp
     assert labels[30] == 1  # the last bin is 10 bp long and fully covered
     assert labels[29] == 1  # [2900, 3000) is half covered: positive at 0.5
     assert labels[28] == -1  # its window [2700, 3000) touches the peak
     assert labels[26] == 0
-    no_peaks = peak_labels(None, 450, SIZE, STRIDE, 0.5)
+    assert peak_labels(ends, 3010, STRIDE, 0.5)[28] == 0  # its bin [2800, 2900) does not
+    no_peaks = peak_labels(None, 450, STRIDE, 0.5)
     assert no_peaks.tolist() == [0] * 5
 
 
@@ -82,7 +95,7 @@ def test_bam_labels_enrichment(tmp_path):
 # --- chromosome names in another naming (chrom_aliases) ----------------------------------------
 
 def _labels_of(peaks, sizes):
-    return {c: peak_labels(peaks.get(c), n, SIZE, STRIDE, 0.5).tolist() for c, n in sizes.items()}
+    return {c: peak_labels(peaks.get(c), n, STRIDE, 0.5).tolist() for c, n in sizes.items()}
 
 
 def test_peaks_in_another_naming_give_the_same_labels_with_aliases(tmp_path, caplog):

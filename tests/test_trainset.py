@@ -19,7 +19,7 @@ def _random(rng, n):
     return "".join(rng.choice(list("ACGT"), n))
 
 
-def _panel(tmp_path):
+def _panel(tmp_path, negative_margin=0):
     """Two cultivars: identical Chr1 but for one SNP at 2050; B has an N gap on Chr2; only A has Chr3."""
     rng = np.random.default_rng(0)
     chr1, chr2 = _random(rng, 3000), _random(rng, 2000)
@@ -36,7 +36,7 @@ def _panel(tmp_path):
         encoded[name] = encode_genome(fa, tmp_path / "enc" / f"{name}.npy", SIZE, STRIDE)
         rows.append({"cultivar": name, "genome": str(fa), "peaks": str(tmp_path / f"{name}.bed")})
     out = tmp_path / "labels" / "K4.npz"
-    summary = build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out)
+    summary = build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE, negative_margin=negative_margin), out)
     return load_labels(out), summary, rows
 
 
@@ -83,10 +83,14 @@ def test_identical_windows_merge_with_soft_labels(tmp_path):
     data, summary, _ = _panel(tmp_path)
     # Chr1 bin 12: window [1100, 1400) is the same in A and B; A's peak covers its bin, B's ([1000, 1300)) too
     assert _example(data, "Chr1", 12)["target"] == 1.0 and _example(data, "Chr1", 12)["copies"] == 2
-    # bin 13: [1300, 1400) is A's peak only; B's window [1200, 1500) touches B's peak -> ambiguous in B: one copy
-    assert _example(data, "Chr1", 13)["copies"] == 1 and _example(data, "Chr1", 13)["target"] == 1.0
-    # bin 14: A's peak covers it, B's window [1300, 1600) is clear of B's peak: a soft label of 1 in 2
-    assert _example(data, "Chr1", 14)["copies"] == 2 and _example(data, "Chr1", 14)["target"] == 0.5
+    # bins 13 and 14: A's peak covers them, B's peak ends at 1300, beside them: a soft label of 1 in 2
+    for b in (13, 14):
+        assert _example(data, "Chr1", b)["copies"] == 2 and _example(data, "Chr1", b)["target"] == 0.5
+    # with the margin of "no peak touches the window", B's window of bin 13 ([1200, 1500)) is ambiguous: one copy
+    (tmp_path / "window").mkdir()
+    window = _panel(tmp_path / "window", negative_margin=(SIZE - STRIDE) // 2)[0]
+    assert _example(window, "Chr1", 13)["copies"] == 1 and _example(window, "Chr1", 13)["target"] == 1.0
+    assert _example(window, "Chr1", 14)["copies"] == 2 and _example(window, "Chr1", 14)["target"] == 0.5
     # bin 24: negative in both, identical -> one example of two copies
     neg = _example(data, "Chr1", 25)
     assert neg["target"] == 0.0 and neg["copies"] == 2
