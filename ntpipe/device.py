@@ -60,9 +60,9 @@ def resolve_device(spec="auto"):
 def nvidia_gpu_visible():
     """Whether this machine shows CUDA an NVIDIA GPU, read from /dev and /proc without torch (the workflow's start-up).
 
-    ``CUDA_VISIBLE_DEVICES`` set empty or to -1 hides them, as it does from torch.
+    ``CUDA_VISIBLE_DEVICES`` set empty or to -1 hides them, as it does from torch. /dev/dxg is WSL2's GPU.
     """
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None and visible.strip() in ("", "-1"):
         return False
-    return Path("/dev/nvidia0").exists() or any(Path("/proc/driver/nvidia/gpus").glob("*"))
+    return any(Path(p).exists() for p in ("/dev/nvidia0", "/dev/dxg")) or any(Path("/proc/driver/nvidia/gpus").glob("*"))

@@ -8,8 +8,8 @@ its central bin, negative when no peak comes within ``negative_margin`` bp of
 its central bin, and left out (ambiguous) in between. A track's value is the
 mark at its bin, so the windows beside a peak, whose bins are unmarked, are
 negatives by default (margin 0): left out, they taught the models to smear a
-mark over the window's reach. ``negative_margin = (size - stride) / 2`` is
-the stricter rule "no peak touches the window".
+mark over the window's reach. ``negative_margin = (size - stride) / 2`` (for
+an even ``size - stride``) is the stricter rule "no peak touches the window".
 
 BAM (documented enrichment rule): reads are counted by their 5' position over
 the whole window, in counts per million mapped reads (CPM). With a control,

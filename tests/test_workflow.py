@@ -51,6 +51,7 @@ def _train_jobs(out):
     ("auto", 2, (1, 0)),  # no GPU here: the demo's two marks train side by side, a core each
     ("cpu", 4, (2, 0)),
     ("cuda", 2, (2, 1)),  # one GPU job at a time against --resources gpu=1
+    ("cpu:0", 2, (1, 0)),
 ])
 def test_marks_train_side_by_side_on_the_cpu_and_one_at_a_time_on_a_gpu(tmp_path, monkeypatch, device, cores, expected):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # "auto" finds no GPU, even on a GPU machine
@@ -58,6 +59,22 @@ def test_marks_train_side_by_side_on_the_cpu_and_one_at_a_time_on_a_gpu(tmp_path
     extra.write_text(f"training:\n  device: {device}\n")
     out = snakemake("-n", "--forceall", "--cores", str(cores), "--configfile", "config/config.yaml", str(extra)).stdout
     assert _train_jobs(out) == [expected, expected]
+
+
+def test_a_cluster_run_asks_a_gpu_for_training_from_a_login_node_without_one(tmp_path, monkeypatch):
+    # the jobs of a cluster executor run elsewhere: they keep gpu=1 and 2 threads (the profile may set more).
+    # The stub executor fails each job with what it was given; train_model's inputs are present, so it is the job.
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # a login node without a GPU
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "tests" / "stub_executor"), os.environ.get("PYTHONPATH", "")]))
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    (tmp_path / "results" / "labels").mkdir(parents=True)
+    (tmp_path / "results" / "labels" / "H3K4me3.npz").touch()
+    (tmp_path / "results" / "encoded").mkdir()
+    for i in range(1, 21):
+        (tmp_path / "results" / "encoded" / f"CV{i:02d}.npy").touch()
+    proc = snakemake("-s", str(REPO / "Snakefile"), "results/models/H3K4me3/model.pt", "--executor", "stubremote",
+                     "--workflow-profile", "none", "--jobs", "1", "--allowed-rules", "train_model", cwd=tmp_path, check=False)
+    assert "stub: train_model threads=2 gpu=1" in proc.stdout + proc.stderr, proc.stderr[-3000:]
 
 
 def test_plain_snakemake_uses_the_workstation_profile(tmp_path):

@@ -85,11 +85,12 @@ def _trains_on_this_cpu():
     """True where a local run trains on this machine's CPU (training.device cpu, or auto and no NVIDIA GPU here).
 
     A cluster executor's jobs, and the jobs it spawns, keep the GPU layout: its profile sets their resources.
+    Called as jobs are built (train_gpus, train_threads): the executor is not known yet while the Snakefile is read.
     """
     device = str(config["training"]["device"]).strip().lower()
     if not (workflow.is_main_process and workflow.local_exec) or device.startswith("cuda"):
         return False
-    return device == "cpu" or not nvidia_gpu_visible()
+    return device.split(":")[0] == "cpu" or not nvidia_gpu_visible()
 
 
 def _cores():
@@ -103,8 +104,12 @@ def _cores():
 # On the CPU they train side by side (no gpu resource), sharing --cores at 1-2 threads each: a second
 # thread speeds the small model's steps little and its loader not at all; make demo's two marks train in
 # 5 min instead of 9 on 2 cores (benchmarks/cpu_training.md).
-TRAIN_ON_CPU = _trains_on_this_cpu()
-TRAIN_THREADS = max(1, min(2, _cores() // len(MARKS))) if TRAIN_ON_CPU else 2
+def train_gpus(wildcards):
+    return 0 if _trains_on_this_cpu() else 1
+
+
+def train_threads(wildcards):
+    return max(1, min(2, _cores() // len(MARKS))) if _trains_on_this_cpu() else 2
 
 
 def _choice(names):

@@ -106,9 +106,9 @@ rule train_model:
         split=config["split"],
         model=config["model"],
         training=config["training"],
-    threads: TRAIN_THREADS
+    threads: train_threads
     resources:
-        gpu=0 if TRAIN_ON_CPU else 1,
+        gpu=train_gpus,
         mem_mb=16000,
         runtime=720,
     conda:
