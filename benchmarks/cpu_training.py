@@ -11,11 +11,11 @@ and their ratio. The workflow trains the marks side by side on the CPU
 """
 
 import argparse
-import json
+import multiprocessing
 import statistics
-import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,9 +45,10 @@ def steps(threads, n, size=2000, batch=32):
     return statistics.median(times[5:])
 
 
-def _spawn(threads, n):
-    code = f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from cpu_training import steps; print(json.dumps(steps({threads}, {n})))"
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+def _in_fresh_processes(jobs, threads, n):
+    """Seconds per step of ``jobs`` training jobs run at once, each in a new interpreter on ``threads`` threads."""
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [f.result() for f in [pool.submit(steps, threads, n) for _ in range(jobs)]]
 
 
 def main(argv=None):
@@ -55,9 +56,8 @@ def main(argv=None):
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--steps", type=int, default=30)
     args = p.parse_args(argv)
-    one = json.loads(_spawn(args.cores, args.steps).communicate()[0])
-    jobs = [_spawn(1, args.steps) for _ in range(args.cores)]
-    side = [json.loads(job.communicate()[0]) for job in jobs]
+    (one,) = _in_fresh_processes(1, args.cores, args.steps)
+    side = _in_fresh_processes(args.cores, 1, args.steps)
     one_rate, side_rate = 1 / one, sum(1 / s for s in side)
     print(f"one job on {args.cores} threads: {one * 1000:.0f} ms/step, {one_rate:.1f} steps/s")
     print(f"{args.cores} one-thread jobs at once: {', '.join(f'{s * 1000:.0f}' for s in side)} ms/step, "
