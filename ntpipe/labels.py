@@ -11,12 +11,15 @@ negatives by default (margin 0): left out, they taught the models to smear a
 mark over the window's reach. ``negative_margin = (size - stride) / 2`` (for
 an even ``size - stride``) is the stricter rule "no peak touches the window".
 
-BAM (documented enrichment rule): reads are counted by their 5' position over
-the whole window, in counts per million mapped reads (CPM). With a control,
-``log2((chip_cpm + 1) / (control_cpm + 1))``; without one, the control is the
-ChIP's own genome-wide mean for a window. A window is positive when that
-reaches ``min_log2_enrichment`` and holds at least ``min_reads`` ChIP reads,
-negative when it is at most 0, ambiguous in between.
+BAM (documented enrichment rule), the same geometry: reads are counted by
+their 5' end over ``read_span`` bp centred on each bin (the bin and about a
+fragment's length on each side, so the 5' ends of both strands of a bin's
+fragments fall in it). The enrichment is ``log2((chip + 1) / (expected + 1))``
+in reads, ``expected`` the control's count scaled to the ChIP's library size
+or, without a control, the ChIP's genome-wide mean for a span. A window is
+positive when that reaches ``min_log2_enrichment`` with at least ``min_reads``
+ChIP reads, negative when no bin within ``negative_margin`` bp (rounded up to
+whole bins) of its central bin is enriched (enrichment above 0), ambiguous in between.
 
 Chromosome names: a peaks file or BAM names its genome's chromosomes exactly,
 or, with ``aliases`` (the config's ``chrom_aliases``), in another of the usual
@@ -58,6 +61,7 @@ class LabelConfig:
     negative_margin: int = 0
     min_log2_enrichment: float = 1.0
     min_reads: int = 5
+    read_span: int = 500
 
 
 def _log_renamed(path, names):
@@ -146,10 +150,20 @@ def _read_starts(bam, chrom):
     return np.asarray(pos, dtype=np.int64)
 
 
-def _window_counts(read_pos, length, size, stride):
+def _span_counts(read_pos, length, stride, span):
+    """Reads (by 5' position) within ``span`` bp centred on each ``stride`` bp bin."""
     cum = np.concatenate([[0], np.cumsum(np.bincount(read_pos, minlength=length)[:length])])
-    lo, hi = window_bounds(length, size, stride)
+    lo, hi = window_bounds(length, span, stride)
     return cum[hi] - cum[lo]
+
+
+def _within(mask, n):
+    """``mask`` spread to the ``n`` bins on each side."""
+    near = mask.copy()
+    for k in range(1, n + 1):
+        near[k:] |= mask[:-k]
+        near[:-k] |= mask[k:]
+    return near
 
 
 def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
@@ -170,6 +184,9 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
     the genome's names.
     """
     import pysam
+
+    if cfg.read_span < cfg.stride:
+        raise ValueError(f"labels.read_span {cfg.read_span} is shorter than the bin ({cfg.stride} bp)")
 
     def open_bam(path):
         if not Path(path).is_file():
@@ -202,17 +219,17 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
     if totals[0] == 0:
         raise ValueError(f"{chip}: no mapped reads")
     genome_length = sum(sizes.values())
+    margin_bins = -(-cfg.negative_margin // cfg.stride)
     out = {}
     for chrom, length in sizes.items():
-        chip_n = _window_counts(starts[0][chrom], length, cfg.size, cfg.stride)
-        chip_cpm = chip_n * 1e6 / totals[0]
+        chip_n = _span_counts(starts[0][chrom], length, cfg.stride, cfg.read_span)
         if control:
-            ctrl_cpm = _window_counts(starts[1][chrom], length, cfg.size, cfg.stride) * 1e6 / max(totals[1], 1)
+            expected = _span_counts(starts[1][chrom], length, cfg.stride, cfg.read_span) * totals[0] / max(totals[1], 1)
         else:
-            ctrl_cpm = np.full(len(chip_n), cfg.size / genome_length * 1e6)
-        enrichment = np.log2((chip_cpm + 1) / (ctrl_cpm + 1))
+            expected = np.full(len(chip_n), totals[0] * cfg.read_span / genome_length)
+        enrichment = np.log2((chip_n + 1) / (expected + 1))
         labels = np.full(len(chip_n), AMBIGUOUS, np.int8)
         labels[(enrichment >= cfg.min_log2_enrichment) & (chip_n >= cfg.min_reads)] = POSITIVE
-        labels[enrichment <= 0] = NEGATIVE
+        labels[~_within(enrichment > 0, margin_bins)] = NEGATIVE
         out[chrom] = labels
     return out

@@ -92,6 +92,30 @@ def test_bam_labels_enrichment(tmp_path):
     assert no_control[11] == 1 and no_control[25] == 0
 
 
+def test_bam_labels_mark_the_bin_as_peak_labels_do(tmp_path):
+    # reads piled on two 1 kb marks of a 20 kb chromosome, read by 2 kb windows: the
+    # labels follow the bins (as peak_labels of the marks would), not the windows' reach
+    sizes, marks = {"Chr1": 20_000}, [(5_000, 6_000), (12_000, 13_000)]
+    rng = np.random.default_rng(1)
+    chip = [int(p) for s, e in marks for p in rng.integers(s - 50, e - 50, 400)] + [int(p) for p in rng.integers(0, 19_950, 200)]
+    chip_bam = _bam(tmp_path / "chip.bam", sizes, [("Chr1", p) for p in chip])
+    ctrl_bam = _bam(tmp_path / "in.bam", sizes, [("Chr1", int(p)) for p in rng.integers(0, 19_950, 600)])
+    starts, ends = np.array([s for s, _ in marks]), np.array([e for _, e in marks])
+    truth = peak_labels((starts, ends), 20_000, 100, 0.5)
+    cfg = LabelConfig(size=2000, stride=100)
+    for control in (ctrl_bam, None):
+        labels = bam_labels(chip_bam, control, sizes, cfg)["Chr1"]
+        assert (labels[truth == 1] == 1).all()
+        marked = np.flatnonzero(labels == 1)
+        assert np.isin(marked, np.r_[47:63, 117:133]).all()  # within 300 bp of a mark (the read span's blur)
+        assert (labels[40:46] == 0).all() and (labels[65:115] == 0).all()  # 0.4-1 kb beside a mark: unmarked bins
+        assert (labels == -1).sum() <= 30
+    near = bam_labels(chip_bam, ctrl_bam, sizes, LabelConfig(size=2000, stride=100, negative_margin=1000))["Chr1"]
+    assert (near[40:48] == -1).all() and (near[74:108] == 0).all() and (near[truth == 1] == 1).all()
+    with pytest.raises(ValueError, match="labels.read_span 50 is shorter than the bin"):
+        bam_labels(chip_bam, None, sizes, LabelConfig(size=2000, stride=100, read_span=50))
+
+
 # --- chromosome names in another naming (chrom_aliases) ----------------------------------------
 
 def _labels_of(peaks, sizes):
