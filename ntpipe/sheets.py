@@ -15,7 +15,7 @@ import jsonschema
 import pandas as pd
 import yaml
 
-__all__ = ["SCHEMA_DIR", "load_config", "load_training_sheet", "load_varieties_sheet", "NAME_PATTERN"]
+__all__ = ["SCHEMA_DIR", "load_config", "load_training_sheet", "load_varieties_sheet", "thin_marks", "NAME_PATTERN"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "workflow" / "schemas"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -163,6 +163,19 @@ def load_training_sheet(path, buildable_dir=None):
             raise ValueError(f"{path}, lines {list(rows.index)}: cultivar {cultivar!r} names different genomes {genomes}")
     _check_files(sheet, path, buildable_dir)
     return sheet
+
+
+def thin_marks(sheet, path, fewest=3):
+    """Warnings for the marks of a training sheet that fewer than ``fewest``
+    cultivars carry: each trains a model of its own, often by a misspelt mark."""
+    out = []
+    for mark, rows in sheet.groupby("mark", sort=False):
+        if len(rows) < fewest:
+            out.append(f"{path}: mark {mark!r} has labels for {len(rows)} cultivar(s) only "
+                       f"({', '.join(rows.cultivar)}; line(s) {', '.join(map(str, rows.index))}), so its model learns "
+                       f"from {'that genome' if len(rows) == 1 else 'those genomes'} alone; "
+                       f"marks in the sheet: {sorted(sheet['mark'].unique())}")
+    return out
 
 
 def load_varieties_sheet(path, buildable_dir=None):

@@ -1,6 +1,6 @@
 import pytest
 
-from ntpipe.sheets import load_config, load_training_sheet, load_varieties_sheet
+from ntpipe.sheets import load_config, load_training_sheet, load_varieties_sheet, thin_marks
 
 
 @pytest.fixture
@@ -141,3 +141,12 @@ def test_repo_config_is_valid():
 
     cfg = load_config(Path(__file__).parent.parent / "config" / "config.yaml")
     assert cfg["samples"] == "config/training.tsv"
+
+
+def test_a_mark_few_cultivars_carry_is_named(files):
+    rows = [GOOD[0], *[[c, "K4", "a.fa", "a.K4.narrowPeak", "", ""] for c in "ABC"], ["B", "K4me3", "a.fa", "b.K4.narrowPeak", "", ""]]
+    sheet = load_training_sheet(_sheet(files / "t.tsv", rows))
+    (warning,) = thin_marks(sheet, "t.tsv")
+    assert warning.startswith("t.tsv: mark 'K4me3' has labels for 1 cultivar(s) only (B; line(s) 5)")
+    assert "marks in the sheet: ['K4', 'K4me3']" in warning
+    assert thin_marks(sheet, "t.tsv", fewest=1) == []

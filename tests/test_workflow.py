@@ -124,6 +124,14 @@ def test_a_mistyped_path_under_the_demo_folder_fails_before_any_job(tmp_path):
     assert "simulate_demo" not in proc.stdout
 
 
+def test_a_mark_one_cultivar_carries_is_warned_of(tmp_path):
+    sheet = (REPO / "config" / "training.tsv").read_text().replace("\tH3K4me3\t", "\tH3K4me3x\t", 1)
+    (tmp_path / "t.tsv").write_text(sheet)
+    proc = snakemake("-n", "--cores", "1", "--config", f"samples={tmp_path / 't.tsv'}")
+    assert f"Warning: {tmp_path / 't.tsv'}: mark 'H3K4me3x' has labels for 1 cultivar(s) only (CV01; line(s) 2)" in proc.stdout + proc.stderr
+    assert "H3K4me3x" not in (REPO / "config" / "training.tsv").read_text()
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, test_panel):
     """A working directory whose config points at the test-scale panel."""

@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 from ntpipe import checks, sheets, simulate, steps, vcfstore
@@ -42,6 +43,8 @@ if workflow.is_main_process:
         )
     except ValueError as err:
         raise ValueError(f"input check: {err}") from None
+    for warning in sheets.thin_marks(samples, config["samples"]):
+        logger.warning(f"Warning: {warning}")
 varieties = varieties.set_index("variety", drop=False)
 # {VCF: name of its store}, for the varieties' VCFs and the reference-mapped cultivars'
 VCF_STORES = vcfstore.store_names(f for f in [*varieties["vcf"], *samples["vcf"]] if f)
