@@ -14,12 +14,16 @@ Genotype rule (one sample, the called alleles of its ``GT``):
 - multi-allelic records apply the allele the sample carries (``2/2`` applies
   the second ALT), never simply the first ALT.
 
-FILTER is not looked at: filter the VCF first (``bcftools view -f PASS``) if
-only passing calls should count. Applied records must not overlap each other
-(two applied records whose REF spans share a base are an error), every
-record's REF must match the reference at its position, and symbolic or
-breakend alleles (``<DEL>``, ``*``, ``N[Chr2:100[``) cannot be applied.
-All of this is checked before anything is written.
+A spanning-deletion allele ``*`` keeps the reference (the deletion's own
+record removes those bases). What cannot be applied is skipped, with a
+warning that counts it and names the first, as ``bcftools consensus`` does,
+so that one odd call of 3,000 samples does not cost a variety its tracks:
+symbolic or breakend alleles (``<DEL>``, ``N[Chr2:100[``), and a call that
+starts inside an earlier applied or skipped call of the same sample (a SNP
+inside a heterozygous deletion). FILTER is not looked at (as in ``bcftools
+consensus``): filter the VCF first (``bcftools view -f PASS``) if only
+passing calls should count. Every record's REF must match the reference at
+its position, checked before anything is written.
 
 Coordinates are 0-based; VCF positions in messages are the file's 1-based
 ``POS``.
@@ -266,8 +270,7 @@ def _unknown_chrom_message(where, chrom, fasta):
 
 
 def _symbolic_message(where, sample, allele):
-    return (f"{where}: sample {sample!r} carries the symbolic or breakend allele {allele!r},"
-            " which cannot be applied (expected an explicit sequence allele of A, C, G, T, N)")
+    return f"{where}: sample {sample!r} carries the symbolic or breakend allele {allele!r}, which cannot be applied"
 
 
 def _ref_mismatch_message(vcf, fasta, name, start, ref):
@@ -276,11 +279,24 @@ def _ref_mismatch_message(vcf, fasta, name, start, ref):
             f" {fasta.filename} there ({got!r}); was the VCF called against another reference?")
 
 
-def _overlap_message(vcf, name, sample, first, second):
-    """``first``, ``second``: ``(0-based pos, REF, applied allele)`` of two applied records."""
-    (p, r1, a1), (q, r2, a2) = first, second
-    return (f"{vcf}: {name}:{q + 1}: applied record {r2}>{a2} overlaps the applied record at {name}:{p + 1}"
-            f" ({r1}>{a1}) for sample {sample!r}; expected non-overlapping calls (normalise with bcftools norm, or drop one)")
+def _overlap_message(vcf, name, sample, pos, ref, alt, reach):
+    """A call (0-based ``pos``) that starts before ``reach``, the end of an earlier call of the sample."""
+    return (f"{vcf}: {name}:{pos + 1}: call {ref}>{alt} of sample {sample!r} starts inside an earlier call of"
+            f" that sample (which reaches {name}:{reach})")
+
+
+def skipped_warning(vcf, sample, symbolic, overlapping, first):
+    """The warning for a sample's calls that were not applied (the module docstring)."""
+    return (f"{vcf}, sample {sample}: not applied (its track keeps the reference there): {symbolic} symbolic or"
+            f" breakend allele(s), {overlapping} call(s) inside an earlier one; the first: {first}")
+
+
+def overlapping_calls(pos, end, reach=-1):
+    """Which of a sample's calls (sorted by position) start inside an earlier
+    one: ``(mask, reach before each call)``; ``reach``: the furthest end of
+    its calls before these."""
+    before = np.maximum.accumulate(np.r_[reach, end[:-1]]) if len(pos) else np.empty(0, np.int64)
+    return pos < before, before
 
 
 def _variant_file(path):
@@ -387,9 +403,9 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
     ------
     ValueError naming the file, chromosome and 1-based position for: a sample
     not in the VCF, a record on a chromosome the reference lacks, a REF that
-    differs from the reference, an applied symbolic or breakend allele,
-    overlapping applied records, a missing VCF, or a missing index when
-    ``chroms`` is given.
+    differs from the reference, a missing VCF, or a missing index when
+    ``chroms`` is given. Calls that cannot be applied are skipped with a
+    warning (the module docstring).
     """
     fasta = reference if isinstance(reference, pyfaidx.Fasta) else open_fasta(reference)
     names = list(fasta.keys())
@@ -400,7 +416,10 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
         names = [c for c in names if c in set(chroms)]
     handle, sample = _open_vcf(vcf, sample, need_index=chroms is not None)
     all_records = {name: ([], []) for name in names}  # every record: pos, REF (for the REF check)
-    applied = {name: ([], [], []) for name in names}
+    applied = {name: ([], [], [], []) for name in names}  # pos, REF, allele, record number
+    skipped = {"symbolic": 0, "overlapping": 0}
+    first = {}  # (.fai index, record number) -> message of a call not applied
+    rank = {name: k for k, name in enumerate(names)}
     try:
         to_ref = _contig_names(handle.header.contigs, vcf, fasta, aliases)
         to_vcf = {v: k for k, v in to_ref.items()}
@@ -413,17 +432,18 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
                 raise ValueError(_unknown_chrom_message(where, rec.chrom, fasta))
             if rec.ref is None or not _ALLELE.fullmatch(rec.ref):
                 raise ValueError(f"{where}: REF {rec.ref!r} is not a sequence allele")
+            number = len(all_records[chrom][0])
             all_records[chrom][0].append(rec.start)
             all_records[chrom][1].append(rec.ref)
             allele = _applied_allele(rec, sample, where)
-            if allele is None:
+            if allele is None or allele == "*":
                 continue
             if not _ALLELE.fullmatch(allele):
-                raise ValueError(_symbolic_message(where, sample, allele))
-            lists = applied[chrom]
-            lists[0].append(rec.start)
-            lists[1].append(rec.ref)
-            lists[2].append(allele)
+                skipped["symbolic"] += 1
+                first.setdefault((rank[chrom], number), _symbolic_message(where, sample, allele))
+                continue
+            for values, value in zip(applied[chrom], (rec.start, rec.ref, allele, number)):
+                values.append(value)
     finally:
         handle.close()
 
@@ -436,14 +456,18 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
             bad = _ref_mismatch(encode_chrom(fasta, name), pos, rlen, encode("".join(refs)))
             if bad is not None:
                 raise ValueError(_ref_mismatch_message(vcf, fasta, name, int(pos[bad]), refs[bad]))
-        a_pos, a_ref, a_alt = applied[name]
+        a_pos, a_ref, a_alt, a_number = applied[name]
         order = np.argsort(np.asarray(a_pos, dtype=np.int64), kind="stable")
         variants = Variants(np.asarray(a_pos, dtype=np.int64)[order], [a_ref[i] for i in order], [a_alt[i] for i in order])
-        j = _first_overlap(variants.pos, variants.ref_len)
-        if j is not None:
-            first, second = ((int(variants.pos[i]), variants.ref[i], variants.alt[i]) for i in (j - 1, j))
-            raise ValueError(_overlap_message(vcf, name, sample, first, second))
-        result[name] = variants
+        inside, reach = overlapping_calls(variants.pos, variants.pos + variants.ref_len)
+        for i in np.flatnonzero(inside):
+            skipped["overlapping"] += 1
+            first.setdefault((rank[name], a_number[order[i]]), _overlap_message(
+                vcf, name, sample, int(variants.pos[i]), variants.ref[i], variants.alt[i], int(reach[i])))
+        keep = np.flatnonzero(~inside)
+        result[name] = Variants(variants.pos[keep], [variants.ref[i] for i in keep], [variants.alt[i] for i in keep])
+    if first:
+        log.warning(skipped_warning(vcf, sample, skipped["symbolic"], skipped["overlapping"], first[min(first)]))
     log.info("%s, sample %s: %d variants applied", vcf, sample, sum(len(v) for v in result.values()))
     return result
 

@@ -20,10 +20,9 @@ Genotype rule, checks and messages are those of :mod:`ntpipe.variants` (a
 GT naming an allele the record lacks counts as missing, as pysam reads it).
 Problems of a record, whatever the sample (a REF that is not a sequence or
 differs from the reference, a chromosome the reference lacks), fail the
-extraction. Problems of a sample (it carries a symbolic allele, two of its
-applied records overlap) are kept in ``meta.json`` and logged; loading that
-sample raises the message (in the ``consensus_genome`` or ``predict_variety``
-job, before any output). Every sample is extracted, not only those a
+extraction. A sample's calls that cannot be applied (a symbolic allele, a
+call inside an earlier one) are skipped, counted in ``meta.json`` and logged;
+loading that sample warns of them as read_variants does. Every sample is extracted, not only those a
 varieties sheet names: a store depends on the VCF and the reference alone, so
 adding a variety to the sheet neither re-reads the VCF nor puts the other
 varieties' tracks out of date.
@@ -85,13 +84,15 @@ from .variants import (
     _unknown_chrom_message,
     _variant_file,
     _within,
+    skipped_warning,
 )
 
 __all__ = ["extract_variants", "load_variants", "store_names"]
 
 log = logging.getLogger(__name__)
 
-FORMAT, VERSION = "ntpipe variants store", 1
+FORMAT, VERSION = "ntpipe variants store", 2
+_SYMBOLIC, _SEQUENCE, _STAR = 0, 1, 2  # kinds of allele
 CHUNK_RECORDS = 8192
 
 
@@ -129,8 +130,8 @@ def extract_variants(vcf, reference, out, aliases=False, threads=1, chunk_record
     Returns
     -------
     The store's path. Raises ValueError for a missing VCF or index, and for
-    every problem of a record (the module docstring); a sample's problems are
-    kept in the store and logged.
+    every problem of a record (the module docstring); a sample's skipped calls
+    are counted in the store and logged.
     """
     if not 0 < chunk_records <= 1 << 16:
         raise ValueError(f"chunk_records must be 1 to 65,536 (a call's record is a uint16 within its chunk), got {chunk_records!r}")
@@ -194,22 +195,24 @@ def _first_pos(vcf, contig):
 
 
 def _meta(vcf, stat, reference, aliases, chunk_records, samples, sizes, to_vcf, done):
-    """The store's meta.json (the module docstring); logs each chromosome and the samples with a problem."""
+    """The store's meta.json (the module docstring); logs each chromosome and the samples with skipped calls."""
     by_name = {d["name"]: d for d in done}
-    chroms, errors = [], {}
+    chroms, skipped = [], {}
     for k, (name, length) in enumerate(sizes):
-        d = by_name.get(name, {"records": 0, "calls": 0, "errors": {}})
+        d = by_name.get(name, {"records": 0, "calls": 0, "skipped": {}})
         chroms.append({"name": name, "length": length, "vcf_name": to_vcf.get(name),
                        "dir": str(k) if name in by_name else None, "records": d["records"], "calls": d["calls"]})
-        for s, message in d["errors"].items():  # a sample's problem on its first chromosome in .fai order
-            errors.setdefault(samples[int(s)], message)
+        for s, (symbolic, overlapping, message) in d["skipped"].items():  # the first in .fai order
+            total = skipped.setdefault(samples[int(s)], [0, 0, message])
+            total[0] += symbolic
+            total[1] += overlapping
         log.info("%s: %s: %d records, %d applied calls", vcf, name, d["records"], d["calls"])
-    if errors:
-        log.warning("%s: %d samples cannot be applied (loading one raises its message): %s", vcf, len(errors),
-                    "; ".join(f"{s}: {m}" for s, m in list(errors.items())[:5]))
+    if skipped:
+        log.warning("%s: %d samples have calls that cannot be applied, skipped (loading one warns of them): %s", vcf,
+                    len(skipped), "; ".join(f"{s}: {m}" for s, (_, _, m) in list(skipped.items())[:5]))
     return {"format": FORMAT, "version": VERSION, "vcf": str(vcf), "vcf_size": stat.st_size,
             "vcf_mtime_ns": stat.st_mtime_ns, "reference": str(reference), "chrom_aliases": bool(aliases),
-            "chunk_records": chunk_records, "samples": samples, "chroms": chroms, "errors": errors}
+            "chunk_records": chunk_records, "samples": samples, "chroms": chroms, "skipped": skipped}
 
 
 def _genotype_rule(gt, n_alt):
@@ -231,13 +234,13 @@ class _Chromosome:
         self.vcf, self.vcf_name, self.name, self.out, self.fasta = vcf, vcf_name, name, Path(out), fasta
         self.samples, self.S, self.B = samples, len(samples), chunk_records
         self.ref_tokens = encode_chrom(fasta, name)
-        self.pos, self.first = array.array("q"), array.array("q", [0])  # per record
+        self.pos, self.first_allele = array.array("q"), array.array("q", [0])  # per record
         self.astart, self.sequence, self.bases = array.array("q", [0]), bytearray(), bytearray()  # per allele
         self.applied = np.zeros((chunk_records, self.S), np.uint8)  # the chunk's calls: allele index, 0 = REF
         self.m = 0  # records in the chunk
-        self.reach = -1  # the furthest end of any record so far
-        self.last = np.full((3, self.S), -1, np.int64)  # end, record and allele of each sample's last applied call
-        self.errors = {}  # sample index -> (record, message): its first problem
+        self.reach = np.full(self.S, -1, np.int64)  # the furthest end of each sample's calls so far
+        self.skipped = np.zeros((2, self.S), np.int64)  # calls not applied: symbolic, inside an earlier call
+        self.first = {}  # sample index -> (record, message): its first call not applied
         self.counts = []
         self.out.mkdir(parents=True)
 
@@ -251,8 +254,8 @@ class _Chromosome:
         for allele in (ref, *alts):
             self.bases += allele.encode()
             self.astart.append(len(self.bases))
-            self.sequence.append(_ALLELE.fullmatch(allele) is not None)
-        self.first.append(len(self.astart) - 1)
+            self.sequence.append(_SEQUENCE if _ALLELE.fullmatch(allele) else _STAR if allele == "*" else _SYMBOLIC)
+        self.first_allele.append(len(self.astart) - 1)
         self.applied[self.m] = _genotype_rule(rec.genotype.array(), len(alts)) if "GT" in rec.FORMAT else 0
         self.m += 1
         if self.m == self.B:
@@ -264,15 +267,15 @@ class _Chromosome:
     def _allele(self, allele_id):
         return self.bases[self.astart[allele_id]: self.astart[allele_id + 1]].decode()
 
-    def _error(self, s, record, message):
-        if s not in self.errors or self.errors[s][0] > record:
-            self.errors[s] = (record, message)
+    def _skip(self, s, record, message):
+        if s not in self.first or self.first[s][0] > record:
+            self.first[s] = (record, message)
 
     def flush(self):
-        """Check the chunk's records, drop (and keep the problem of) calls that
-        cannot be applied, write the calls sample by sample."""
+        """Check the chunk's records, drop the calls that cannot be applied
+        (counting them), write the calls sample by sample."""
         m, base = self.m, len(self.pos) - self.m
-        first = np.frombuffer(self.first, np.int64)[base: base + m + 1].copy()  # allele ids, + the next record's
+        first = np.frombuffer(self.first_allele, np.int64)[base: base + m + 1].copy()  # allele ids, + the next record's
         astart = np.frombuffer(self.astart, np.int64)
         pos = np.frombuffer(self.pos, np.int64)[base:].copy()
         rlen = astart[first[:-1] + 1] - astart[first[:-1]]
@@ -281,57 +284,56 @@ class _Chromosome:
         if bad is not None:
             ref = self._allele(int(first[bad]))
             raise ValueError(_ref_mismatch_message(self.vcf, self.fasta, self.name, int(pos[bad]), ref))
-        known = {s for s, (record, _) in self.errors.items() if record < base}  # a sample's first problem is enough
         applied = self.applied[:m]
-        sequence = np.frombuffer(self.sequence, np.uint8)[first[0]:].copy()
-        for i in np.flatnonzero(np.minimum.reduceat(sequence, first[:-1] - first[0]) == 0):  # records with a symbolic ALT
-            for s in np.flatnonzero(sequence[first[i] - first[0] + applied[i]] == 0):
-                if s not in known:
-                    allele = self._allele(int(first[i] + applied[i, s]))
-                    self._error(int(s), base + i, _symbolic_message(self._where(int(pos[i])), self.samples[s], allele))
-                applied[i, s] = 0
+        kind = np.frombuffer(self.sequence, np.uint8)[first[0]:].copy()
+        odd = np.flatnonzero(np.minimum.reduceat(kind == _SEQUENCE, first[:-1] - first[0]) == 0)
+        for i in odd:  # records with a symbolic or * ALT
+            carried = kind[first[i] - first[0] + applied[i]]
+            for s in np.flatnonzero(carried == _SYMBOLIC):
+                allele = self._allele(int(first[i] + applied[i, s]))
+                self._skip(int(s), base + i, _symbolic_message(self._where(int(pos[i])), self.samples[s], allele))
+            self.skipped[0] += carried == _SYMBOLIC
+            applied[i, carried != _SEQUENCE] = 0
+        self._skip_overlaps(base, pos, pos + rlen, first, applied)
 
         by_sample = np.ascontiguousarray(applied.T)  # (S, m)
         flat = np.flatnonzero(by_sample)  # sample-major; a sample's records in order
         allele = by_sample.ravel()[flat]
-        s_idx, r_idx = np.divmod(flat, m)
         bounds = np.searchsorted(flat, np.arange(self.S + 1) * m)  # each sample's calls: flat[bounds[s]:bounds[s+1]]
-        self._check_overlaps(base, pos, pos + rlen, first, s_idx, r_idx, allele, bounds, known)
-        for name, values in (("offset", r_idx.astype(np.uint16)), ("allele", allele)):
+        for name, values in (("offset", (flat % m).astype(np.uint16)), ("allele", allele)):
             with open(self.out / f"{name}.raw", "ab") as f:
                 values.tofile(f)
         self.counts.append(np.diff(bounds))
         self.m = 0
 
-    def _check_overlaps(self, base, pos, end, first, s_idx, r_idx, allele, bounds, known):
-        """Keep the first overlap of applied records of each sample; only
-        records starting before some earlier record's end can overlap."""
-        reach = np.maximum.accumulate(np.r_[self.reach, end])
-        self.reach = int(reach[-1])
-        check = np.flatnonzero((pos < reach[:-1])[r_idx])  # calls that may overlap their sample's previous one
-        if check.size:
-            same = (check > 0) & (s_idx[check - 1] == s_idx[check])  # the previous call is in this chunk
-            prev = np.where(same, [end[r_idx[check - 1]], base + r_idx[check - 1], allele[check - 1]],
-                            self.last[:, s_idx[check]])
-            hits = check[pos[r_idx[check]] < prev[0]]
-            for j in hits[np.r_[True, s_idx[hits][1:] != s_idx[hits][:-1]]] if hits.size else hits:
-                s, k = int(s_idx[j]), int(np.searchsorted(check, j))
-                if s in known:
-                    continue
-                p, a = int(prev[1, k]), int(prev[2, k])
-                first_call = (self.pos[p], self._allele(self.first[p]), self._allele(self.first[p] + a))
-                r = int(r_idx[j])
-                second = (int(pos[r]), self._allele(int(first[r])), self._allele(int(first[r] + allele[j])))
-                self._error(s, base + r, _overlap_message(self.vcf, self.name, self.samples[s], first_call, second))
-        last = bounds[1:][bounds[1:] > bounds[:-1]] - 1  # each sample's last call in the chunk
-        self.last[:, s_idx[last]] = end[r_idx[last]], base + r_idx[last], allele[last]
+    def _skip_overlaps(self, base, pos, end, first, applied):
+        """Drop each call that starts inside an earlier call of its sample
+        (:func:`ntpipe.variants.overlapping_calls`, all samples at once)."""
+        s_idx, r_idx = np.nonzero(applied.T)  # sample-major, a sample's records in order
+        if not len(s_idx):
+            return
+        offset = np.int64(1) << np.int64(40)  # > any end: a running maximum of s * offset + end stays in its sample
+        key = s_idx * offset + end[r_idx]
+        running = np.maximum.accumulate(key)
+        new = np.r_[True, s_idx[1:] != s_idx[:-1]]  # a sample's first call in the chunk
+        before = np.where(new, self.reach[s_idx], np.maximum(np.r_[0, running[:-1]] - s_idx * offset, self.reach[s_idx]))
+        inside = pos[r_idx] < before
+        last = np.r_[np.flatnonzero(new)[1:] - 1, len(s_idx) - 1]  # a sample's last call in the chunk
+        np.maximum.at(self.reach, s_idx[last], running[last] - s_idx[last] * offset)
+        for j in np.flatnonzero(inside):
+            s, r = int(s_idx[j]), int(r_idx[j])
+            if s not in self.first or self.first[s][0] > base + r:
+                call = self._allele(int(first[r])), self._allele(int(first[r] + applied[r, s]))
+                self._skip(s, base + r, _overlap_message(self.vcf, self.name, self.samples[s], int(pos[r]), *call, int(before[j])))
+        np.add.at(self.skipped[1], s_idx[inside], 1)
+        applied[r_idx[inside], s_idx[inside]] = 0
 
     def finish(self):
         """Write the record table and the calls as .npy files; returns the chromosome's summary."""
         if self.m:
             self.flush()
         np.save(self.out / "pos.npy", np.frombuffer(self.pos, np.int64))
-        np.save(self.out / "first_allele.npy", np.frombuffer(self.first, np.int64))
+        np.save(self.out / "first_allele.npy", np.frombuffer(self.first_allele, np.int64))
         np.save(self.out / "allele_start.npy", np.frombuffer(self.astart, np.int64))
         np.save(self.out / "bases.npy", np.frombuffer(self.bases, np.uint8))
         calls = 0
@@ -353,7 +355,8 @@ class _Chromosome:
         starts += np.r_[0, np.cumsum(counts.sum(axis=1))[:-1]][None, :]  # where each chunk's calls begin
         np.save(self.out / "starts.npy", starts)
         return {"name": self.name, "records": len(self.pos), "calls": int(calls),
-                "errors": {int(s): message for s, (_, message) in self.errors.items()}}
+                "skipped": {int(s): [int(self.skipped[0, s]), int(self.skipped[1, s]), message]
+                            for s, (_, message) in self.first.items()}}
 
 
 def _extract_chrom(job):
@@ -407,15 +410,15 @@ def load_variants(store, sample, reference):
 
     Raises
     ------
-    ValueError for an incomplete store, a sample not in the VCF, the
-    sample's problem found at extraction (the message read_variants gives),
-    another reference, or a VCF changed since the extraction.
+    ValueError for an incomplete store, a sample not in the VCF, another
+    reference, or a VCF changed since the extraction. A sample's skipped
+    calls are logged as a warning, the one read_variants gives.
     """
     meta = read_meta(store)
     vcf = meta["vcf"]
     sample = _pick_sample(vcf, meta["samples"], sample)
-    if sample in meta["errors"]:
-        raise ValueError(meta["errors"][sample])
+    if sample in meta["skipped"]:
+        log.warning(skipped_warning(vcf, sample, *meta["skipped"][sample]))
     fasta = reference if isinstance(reference, pyfaidx.Fasta) else open_fasta(reference)
     sizes = [(c["name"], c["length"]) for c in meta["chroms"]]
     if chrom_sizes(fasta) != sizes:

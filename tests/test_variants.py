@@ -1,6 +1,7 @@
 """Tests for ntpipe.variants: reading VCF calls, consensus and variety windows."""
 
 import numpy as np
+import pyfaidx
 import pysam
 import pytest
 
@@ -181,9 +182,7 @@ def test_errors_are_raised_before_any_output(tmp_path, reference):
     out = tmp_path / "variety.fa"
     cases = [
         ([("Chr1", 2, "C", "T", "1/1")], {}, "REF 'C' does not match .*'A'"),
-        ([("Chr1", 12, "GTTT", "G", "1/1"), ("Chr1", 14, "T", "A", "1/1")], {}, "overlaps"),
         ([("Chr9", 2, "A", "T", "1/1")], {"contigs": ("Chr1", "Chr9")}, "Chr9.*not in the reference"),
-        ([("Chr1", 2, "A", "<DEL>", "1/1")], {}, "symbolic"),
     ]
     for records, kw, message in cases:
         vcf = write_vcf(tmp_path, records, **kw)
@@ -197,6 +196,39 @@ def test_errors_are_raised_before_any_output(tmp_path, reference):
     with pytest.raises(ValueError, match="not found"):
         read_variants(tmp_path / "missing.vcf.gz", "IRIS1", reference)
     assert not out.exists()
+
+
+# GATK's joint calls: a deletion over Chr1:13-15, a spanning-deletion (*) record inside it, a SNP after it
+GATK_RECORDS = [
+    ("Chr1", 2, "A", "<DEL>", "0/0", "0/0", "0/0", "1/1"),
+    ("Chr1", 12, "GTTT", "G", "1/1", "0/1", "0/1", "1/1"),
+    ("Chr1", 14, "T", "A,*", "2/2", "1/2", "0/2", "1/1"),
+    ("Chr1", 16, "T", "C", "1/1", "1/1", "0/0", "0/0"),
+]
+
+
+def test_calls_that_cannot_be_applied_are_skipped_with_a_warning(tmp_path, reference, caplog):
+    vcf = write_vcf(tmp_path, GATK_RECORDS, samples=("S1", "S2", "S3", "S4"))
+    with caplog.at_level("WARNING", logger="ntpipe.variants"):
+        got = {s: read_variants(vcf, s, reference)["Chr1"] for s in ("S1", "S2", "S3", "S4")}
+    assert [(list(v.pos), v.alt) for v in got.values()] == [
+        ([11, 15], ["G", "C"]),  # the deletion and the SNP; * keeps the reference
+        ([11, 15], ["G", "C"]),  # the het A inside the deletion: skipped
+        ([11], ["G"]),
+        ([11], ["G"]),  # <DEL> and the A inside the deletion: skipped
+    ]
+    warnings = [r.getMessage() for r in caplog.records]
+    assert warnings == [
+        f"{vcf}, sample S2: not applied (its track keeps the reference there): 0 symbolic or breakend allele(s), 1 call(s)"
+        f" inside an earlier one; the first: {vcf}: Chr1:14: call T>A of sample 'S2' starts inside an earlier call of"
+        " that sample (which reaches Chr1:15)",
+        f"{vcf}, sample S4: not applied (its track keeps the reference there): 1 symbolic or breakend allele(s), 1 call(s)"
+        f" inside an earlier one; the first: {vcf}: Chr1:2: sample 'S4' carries the symbolic or breakend allele '<DEL>',"
+        " which cannot be applied",
+    ]
+    out = tmp_path / "S4.fa"
+    write_consensus(reference, read_variants(vcf, "S4", reference), out)
+    assert str(pyfaidx.Fasta(str(out))["Chr1"]) == CHR1[:12] + CHR1[15:]
 
 
 def test_ref_calls_with_symbolic_alt_are_fine_and_index_needed_for_chroms(tmp_path, reference):

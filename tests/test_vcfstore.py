@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from test_variants import CHR1, CHR2, write_vcf
+from test_variants import CHR1, CHR2, GATK_RECORDS, write_vcf
 
 from ntpipe.bigwig import read_bins
 from ntpipe.genome import write_fasta
@@ -107,21 +107,20 @@ def test_a_records_problem_fails_the_extraction_with_read_variants_message(tmp_p
     assert not out.exists() and not list(tmp_path.glob("*.tmp"))
 
 
-@pytest.mark.parametrize("records, message", [
-    ([("Chr1", 12, "GTTT", "G", "1/1", "1/1"), ("Chr1", 14, "T", "A", "1/1", "0/0")],
-     "calls.vcf.gz: Chr1:14: applied record T>A overlaps the applied record at Chr1:12 (GTTT>G) for sample 'IRIS1'"),
-    ([("Chr1", 2, "A", "<DEL>", "1/1", "0/0")],
-     "calls.vcf.gz: Chr1:2: sample 'IRIS1' carries the symbolic or breakend allele '<DEL>'"),
-])
-def test_a_samples_problem_is_raised_when_that_sample_loads(tmp_path, reference, records, message, caplog):
-    vcf = write_vcf(tmp_path, records, samples=("IRIS1", "IRIS2"))
+@pytest.mark.parametrize("chunk_records", [8192, 1, 2])
+def test_calls_that_cannot_be_applied_are_skipped_as_read_variants_skips_them(tmp_path, reference, chunk_records, caplog):
+    vcf = write_vcf(tmp_path, GATK_RECORDS, samples=("S1", "S2", "S3", "S4"))
     with caplog.at_level("WARNING", logger="ntpipe.vcfstore"):
-        store = extract_variants(vcf, reference, tmp_path / "store", chunk_records=1)  # the overlap across chunks
-    assert "1 samples cannot be applied" in caplog.text and message in caplog.text
-    got = error_of(load_variants, store, "IRIS1", reference)
-    assert got == error_of(read_variants, vcf, "IRIS1", reference)
-    assert got.startswith(f"{tmp_path}/{message}")
-    assert_same(load_variants(store, "IRIS2", reference), read_variants(vcf, "IRIS2", reference))
+        store = extract_variants(vcf, reference, tmp_path / "store", chunk_records=chunk_records)  # across chunks too
+    assert "2 samples have calls that cannot be applied, skipped" in caplog.text
+    for sample in ("S1", "S2", "S3", "S4"):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            expected = read_variants(vcf, sample, reference)
+            got = load_variants(store, sample, reference)
+        assert_same(got, expected)
+        warnings = [r.getMessage() for r in caplog.records]
+        assert len(warnings) == (2 if sample in ("S2", "S4") else 0) and len(set(warnings)) <= 1
 
 
 def test_sample_choice_messages_are_read_variants(tmp_path, reference):
@@ -205,3 +204,34 @@ def test_predict_genome_from_the_store_equals_from_the_vcf(tmp_path):
             np.testing.assert_array_equal(x, y)
     ref = predict_genome([model], reference, tmp_path / "ref", device="cpu")
     assert not np.array_equal(read_bins(ref["H3K4me3"], "Chr1", 50), read_bins(b["H3K4me3"], "Chr1", 50))
+
+
+@pytest.mark.parametrize("chunk_records", [8192, 7])
+def test_random_overlapping_calls_load_as_read_variants_reads_them(tmp_path, chunk_records, caplog):
+    rng = np.random.default_rng(3)
+    chrom = "".join(rng.choice(list("ACGT"), 3000))
+    reference = write_fasta(tmp_path / "ref.fa", {"Chr1": chrom})
+    samples = [f"S{i}" for i in range(12)]
+    records, pos = [], 1
+    while pos < 2900:
+        rlen = int(rng.choice([1, 1, 1, 2, 4, 7]))
+        ref = chrom[pos - 1: pos - 1 + rlen]
+        alts = [ref[0] + "A" if rng.random() < 0.2 else "ACGT"[(("ACGT".index(ref[0])) + 1) % 4], ref[0]]
+        alts[1] = str(rng.choice(["*", "<DEL>", alts[1]]))
+        if alts[1] == alts[0]:
+            alts.pop()
+        gts = [str(rng.choice(["0/0", "0/1", "1/1", "./.", f"1/{len(alts)}", f"{len(alts)}/{len(alts)}"])) for _ in samples]
+        records.append(("Chr1", pos, ref, ",".join(alts), *gts))
+        pos += int(rng.choice([0, 1, 2, 3, 5]))
+    vcf = write_vcf(tmp_path, records, samples=tuple(samples), contigs=("Chr1",))
+    store = extract_variants(vcf, reference, tmp_path / "store", chunk_records=chunk_records)
+    skipped = 0
+    for sample in samples:
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            expected = read_variants(vcf, sample, reference)
+            assert_same(load_variants(store, sample, reference), expected)
+        (read_warning, load_warning) = [r.getMessage() for r in caplog.records]
+        assert read_warning == load_warning
+        skipped += sum(r[samples.index(sample) + 4] != "0/0" for r in records) - len(expected["Chr1"])
+    assert skipped > 100  # many calls inside others, symbolic or *
