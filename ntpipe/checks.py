@@ -154,6 +154,16 @@ def _header_line(text, prefix):
     return None
 
 
+def _check_index_age(path, suffixes, fix):
+    """An index older than its file (the file rewritten under the same name
+    after indexing) would hide the records it does not know: an error."""
+    path = Path(path)
+    for index in [Path(f"{path}{suffix}") for suffix in suffixes] + [path.with_suffix(suffixes[0])]:
+        if index.is_file() and index.stat().st_mtime < path.stat().st_mtime:
+            raise ValueError(f"{path}: its index {index} is older than the file (rewritten after indexing?); reading"
+                             f" through it would miss what the old index lacks: re-index it ({fix} {path})")
+
+
 def check_bam(path, sizes, genome, aliases=False):
     """A BAM's header against its genome: every reference in it, same lengths; indexed.
     With ``aliases``, references may be the genome's under another naming
@@ -196,6 +206,7 @@ def check_bam(path, sizes, genome, aliases=False):
             )
         if not bam.has_index():
             raise ValueError(f"{path}: BAM has no index; expected {path}.bai (run samtools index {path})")
+    _check_index_age(path, (".bai", ".csi"), "samtools index")
 
 
 def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
@@ -242,6 +253,7 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
         if vcf.index is None:  # extract_variants reads it a chromosome at a time
             raise ValueError(f"{path}: has no index; expected a bgzipped VCF with a .tbi or .csi index"
                              f" (bgzip the VCF, then tabix -p vcf or bcftools index), or an indexed BCF")
+        _check_index_age(path, (".tbi", ".csi"), "tabix -f -p vcf" if not str(path).endswith(".bcf") else "bcftools index -f")
         names = {c.name: c.name for c in vcf.header.contigs.values()}
         if aliases:
             try:

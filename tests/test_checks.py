@@ -119,6 +119,17 @@ def test_vcf_samples_and_contigs(tmp_path):
         checks.check_vcf(other, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
 
 
+def test_an_index_older_than_its_file_is_an_error(tmp_path):
+    vcf = write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES)
+    bam = write_bam(tmp_path / "b.bam", {"Chr1": 1000, "Chr3": 600})
+    for path in (vcf, bam):  # the file rewritten after indexing (bcftools view -f PASS -o the same name)
+        os.utime(path, (os.stat(path).st_atime, os.stat(path).st_mtime + 60))
+    with pytest.raises(ValueError, match=r"v.vcf.gz: its index .*v.vcf.gz.tbi is older than the file .*\(tabix -f -p vcf .*v.vcf.gz\)"):
+        checks.check_vcf(vcf, SIZES, "ref.fa", [])
+    with pytest.raises(ValueError, match=r"b.bam: its index .*b.bam.bai is older than the file .*\(samtools index .*b.bam\)"):
+        checks.check_bam(bam, SIZES, "g.fa")
+
+
 def test_other_namings_get_a_hint_and_vcfs_match_them_with_chrom_aliases(tmp_path):
     (tmp_path / "p.bed").write_text("chr01\t10\t100\n")
     with pytest.raises(ValueError, match=r"chromosome 'chr01' is not in the genome g.fa .*; it is 'Chr1' there under another naming: set chrom_aliases: true"):
