@@ -15,7 +15,6 @@ Coordinates here are 0-based half-open (GFF3's 1-based closed ``start`` is
 ``start - 1``; ``end`` is the same number).
 """
 
-import gzip
 import logging
 from collections import Counter
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .chroms import match
-from .files import atomic_path
+from .files import atomic_path, open_text
 
 __all__ = ["read_genes", "nearest_genes", "write_indexed_gff3"]
 
@@ -38,19 +37,13 @@ def _is_gene(feature_type):
     return feature_type == "gene" or feature_type.endswith("_gene")
 
 
-def _open_text(path):
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rt") if gzipped else open(path)
-
-
 def _features(path):
     """``(line number, fields, start0, end)`` of every feature line of a GFF3 file.
 
     Raises ValueError naming the file and line for a line without 9 columns,
     non-integer coordinates, a start below 1 or an end before the start.
     """
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if line.startswith("##FASTA") or line.startswith(">"):
                 return

@@ -34,13 +34,13 @@ small cache (``cache``: path, size and modification time) and not read again
 until it changes.
 """
 
-import gzip
 import json
 import logging
 import os
 from pathlib import Path
 
 from .chroms import Matcher, match
+from .files import open_text
 from .genome import chrom_sizes, open_fasta
 
 __all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split", "check_annotation"]
@@ -103,11 +103,9 @@ def check_peaks(path, sizes, genome, aliases=False):
     that is not ``0 <= start < end <= length``, or a file without peaks.
     """
     path = Path(path)
-    with open(path, "rb") as fh:
-        gzipped = fh.read(2) == b"\x1f\x8b"
     names = Matcher(sizes, aliases)
     n = 0
-    with (gzip.open(path, "rt") if gzipped else open(path)) as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue

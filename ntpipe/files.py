@@ -1,12 +1,13 @@
 """Files written whole or not at all: under a temporary name beside the
-target, renamed to it when complete."""
+target, renamed to it when complete; text files read plain or gzipped."""
 
+import gzip
 import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "is_gzip", "open_text"]
 
 
 @contextmanager
@@ -31,3 +32,14 @@ def atomic_path(path, suffix=""):
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def is_gzip(path):
+    """True when ``path`` starts with gzip's magic bytes (bgzip included), whatever its name."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def open_text(path):
+    """``path`` opened for reading text, through gzip when it is gzipped (:func:`is_gzip`)."""
+    return gzip.open(path, "rt") if is_gzip(path) else open(path)

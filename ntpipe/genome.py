@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyfaidx
 
-from .files import atomic_path
+from .files import atomic_path, is_gzip
 from .encoding import encode
 
 __all__ = ["open_fasta", "chrom_sizes", "fetch", "encode_chrom", "write_fasta"]
@@ -18,7 +18,7 @@ __all__ = ["open_fasta", "chrom_sizes", "fetch", "encode_chrom", "write_fasta"]
 
 def _check_header_lines(path):
     """Read the FASTA headers once and fail clearly on the usual problems."""
-    opener = gzip.open if _is_gzip(path) else open
+    opener = gzip.open if is_gzip(path) else open
     names, n_seq = set(), 0
     with opener(path, "rb") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -34,11 +34,6 @@ def _check_header_lines(path):
             names.add(name)
     if n_seq == 0:
         raise ValueError(f"{path}: no sequences found (empty FASTA or not FASTA)")
-
-
-def _is_gzip(path):
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
 
 
 def open_fasta(path):

@@ -28,7 +28,6 @@ namings (``chr01``, ``1`` for ``Chr1``: :mod:`ntpipe.chroms`), each rename logge
 Training examples are built from these labels by :mod:`ntpipe.trainset`.
 """
 
-import gzip
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ import pandas as pd
 
 from .chroms import Matcher
 from .encoding import window_bounds
+from .files import open_text
 from .intervals import covered_before, merge_intervals
 
 log = logging.getLogger(__name__)
@@ -94,10 +94,9 @@ def read_peaks(path, sizes, aliases=False):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"peaks file not found: {path}")
-    opener = gzip.open if path.name.endswith(".gz") else open
     names = Matcher(sizes, aliases)
     rows = []
-    with opener(path, "rt") as fh:
+    with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue

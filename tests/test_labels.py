@@ -4,6 +4,7 @@ import numpy as np
 import pysam
 import pytest
 
+from ntpipe import checks
 from ntpipe.labels import LabelConfig, bam_labels, peak_labels, read_peaks
 
 SIZE, STRIDE = 300, 100
@@ -172,3 +173,16 @@ def test_bams_in_another_naming_give_the_same_labels_with_aliases(tmp_path, capl
         bam_labels(chip_bam, ctrl_bam, sizes, cfg)  # without aliases, as before
     with pytest.raises(ValueError, match=r"in.ens.bam: chromosome '1' matches several names of the genome: \['Chr1', 'chr01'\]"):
         bam_labels(ctrl_bam, None, {"Chr1": 3000, "chr01": 3000, "Chr2": 2000}, cfg, aliases=True)
+
+
+def test_peaks_are_read_gzipped_or_not_whatever_their_name(tmp_path):
+    sizes = {"Chr1": 3000}
+    text = "Chr1\t100\t600\tp\t0\t.\t5\t4\t3\t50\nChr1\t1500\t1900\tp\t0\t.\t5\t4\t3\t50\n"
+    (tmp_path / "plain.narrowPeak").write_text(text)
+    (tmp_path / "zipped.narrowPeak").write_bytes(gzip.compress(text.encode()))  # gzipped, no .gz
+    (tmp_path / "plain.narrowPeak.gz").write_text(text)  # named .gz, not gzipped
+    expected = read_peaks(tmp_path / "plain.narrowPeak", sizes)
+    for name in ("zipped.narrowPeak", "plain.narrowPeak.gz"):
+        got = read_peaks(tmp_path / name, sizes)
+        assert [iv.tolist() for iv in got["Chr1"]] == [iv.tolist() for iv in expected["Chr1"]]
+        checks.check_peaks(tmp_path / name, sizes, "g.fa")
