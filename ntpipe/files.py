@@ -31,7 +31,8 @@ def atomic_path(path, suffix=""):
         yield tmp
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        if os.path.lexists(tmp):  # (unlink raises on a read-only folder even for a missing file)
+            tmp.unlink()
 
 
 def is_gzip(path):

@@ -42,7 +42,8 @@ def open_fasta(path):
     Raises
     ------
     FileNotFoundError if the file is missing; ValueError for an empty FASTA,
-    duplicate or unnamed sequences, or a gzip file that is not bgzip.
+    duplicate or unnamed sequences, a gzip file that is not bgzip, or an
+    index that is needed and cannot be written.
     """
     path = Path(path)
     if not path.is_file():
@@ -52,8 +53,13 @@ def open_fasta(path):
         if not fai.exists() or fai.stat().st_mtime < path.stat().st_mtime:
             _check_header_lines(path)
             # index under a temporary name, then rename: parallel jobs never read half an index
-            with atomic_path(fai) as tmp:
-                pyfaidx.Faidx(str(path), indexname=str(tmp), rebuild=True).close()
+            try:
+                with atomic_path(fai) as tmp:
+                    pyfaidx.Faidx(str(path), indexname=str(tmp), rebuild=True).close()
+            except OSError as err:  # a shared reference in a read-only folder
+                raise ValueError(f"{path}: has no up-to-date index and {fai} cannot be written ({err.strerror or err});"
+                                 f" index it where it can be written (samtools faidx {path}), or link the FASTA into a"
+                                 " writable folder (ln -s) and name the link instead") from None
         # pyfaidx keeps the full header line otherwise; the name is the first word.
         return pyfaidx.Fasta(
             str(path), sequence_always_upper=False, read_long_names=False, rebuild=False, build_index=True

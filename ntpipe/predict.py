@@ -98,9 +98,6 @@ def predict_genome(models, genome, out, vcf=None, sample=None, store=None, strid
         marks, nets, size, stride = load_models(models, device, window=window, stride=stride)
         if names is not None and sorted(names) != sorted(marks):
             raise ValueError(f"models are for marks {marks}, expected {sorted(names)}")
-        short = [(c, n) for c, n in sizes if n < stride]
-        if short:
-            raise ValueError(f"{genome}: sequence {short[0][0]!r} is {short[0][1]} bp, shorter than the stride ({stride} bp); remove it or lower window.stride")
         variants = None  # read and checked completely before any output
         if store:
             from .vcfstore import load_variants

@@ -1,4 +1,5 @@
 import gzip
+import os
 
 import numpy as np
 import pysam
@@ -74,3 +75,26 @@ def test_encoding_is_vectorised_lookup(tmp_path):
     seq = "".join(np.random.default_rng(0).choice(list("ACGTacgtN"), 10000))
     fasta = open_fasta(write_fasta(tmp_path / "g.fa", {"Chr1": seq}))
     assert decode(encode_chrom(fasta, "Chr1")) == seq.upper()
+
+
+def test_an_index_that_cannot_be_written_is_a_clear_error(tmp_path):
+    fasta = _write(tmp_path / "ref.fa", ">Chr1\nACGT\n")
+    fai = tmp_path / "ref.fa.fai"
+    fai.mkdir()  # in the way of the index, as a read-only folder would be
+    os.utime(fai, (0, 0))  # older than the FASTA: rebuilt
+    with pytest.raises(ValueError, match=r"ref.fa: has no up-to-date index and .*ref.fa.fai cannot be written .*samtools faidx"):
+        open_fasta(fasta)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ref.fa", "ref.fa.fai"]  # no temporary left
+
+
+def test_a_read_only_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "ro").mkdir()
+    fasta = _write(tmp_path / "ro" / "ref.fa", ">Chr1\nACGT\n")
+    (tmp_path / "ro").chmod(0o555)
+    try:
+        if os.access(tmp_path / "ro", os.W_OK):
+            pytest.skip("the folder stays writable (running as root)")
+        with pytest.raises(ValueError, match=r"ref.fa: has no up-to-date index and .*cannot be written \(Permission denied\)"):
+            open_fasta(fasta)
+    finally:
+        (tmp_path / "ro").chmod(0o755)

@@ -108,12 +108,14 @@ def test_model_window_must_match_config(tmp_path):
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
-def test_chromosome_shorter_than_the_stride_is_an_error(tmp_path):
-    fa = write_fasta(tmp_path / "g.fa", {"Chr1": "ACGT" * 100, "tiny": "ACGT" * 5})
-    path, _ = _model(tmp_path)
-    with pytest.raises(ValueError, match=r"'tiny' is 20 bp, shorter than the stride \(50 bp\)"):
-        predict_genome([path], fa, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+def test_a_contig_shorter_than_the_stride_gets_one_short_bin(tmp_path):
+    fa = write_fasta(tmp_path / "g.fa", {"Chr1": "ACGT" * 100, "tiny": "ACGT" * 5})  # an unplaced 20 bp scaffold
+    path, model = _model(tmp_path)
+    out = predict_genome([path], fa, tmp_path / "out")["H3K4me3"]
+    expected = predict_windows([model], pad_for_bins(encode("ACGT" * 5), SIZE, STRIDE), np.array([0]), SIZE)[0]
+    with pyBigWig.open(str(out)) as bw:
+        ((start, end, value),) = bw.intervals("tiny")
+    assert (start, end) == (0, 20) and value == pytest.approx(float(expected[0]), rel=1e-6)
 
 
 def test_not_a_model_is_an_error(tmp_path):
