@@ -77,7 +77,8 @@ def _read_sheet(path, kind, columns, required):
     sheet.columns = [c.strip() for c in sheet.columns]
     missing = [c for c in required if c not in sheet.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; a {kind} sheet has columns {columns} (tab-separated, header row)")
+        raise ValueError(f"{path}: missing column(s) {missing}; a {kind} sheet has columns {columns} (tab-separated,"
+                         f" header row, no quotes); its header row, line {numbered[0][0]}, reads {list(sheet.columns)}")
     unknown = [c for c in sheet.columns if c not in columns]
     if unknown:
         raise ValueError(f"{path}: unknown column(s) {unknown}; expected {columns}")

@@ -116,6 +116,8 @@ def test_varieties_sheet(files):
         ([["variety", "genome", "sample"], ["V1", "v1.fa", "S1"]], "a sample needs a 'vcf'"),
         ([["variety", "vcf"], ["V1", "gone.vcf.gz"]], "file not found: gone.vcf.gz"),
         ([["name", "genome"], ["V1", "v1.fa"]], "missing column"),
+        ([['"variety"', '"genome"'], ['"V1"', '"v1.fa"']],  # a spreadsheet's export with quotes
+         r"missing column\(s\) \['variety'\]; .* its header row, line 1, reads \['\"variety\"', '\"genome\"'\]"),
     ],
 )
 def test_bad_varieties_sheet(files, rows, message):
