@@ -18,8 +18,8 @@ fragments fall in it). The enrichment is ``log2((chip + 1) / (expected + 1))``
 in reads, ``expected`` the control's count scaled to the ChIP's library size
 or, without a control, the ChIP's genome-wide mean for a span. A window is
 positive when that reaches ``min_log2_enrichment`` with at least ``min_reads``
-ChIP reads, negative when no bin within ``negative_margin`` bp (rounded up to
-whole bins) of its central bin is enriched (enrichment above 0), ambiguous in between.
+ChIP reads, negative when no enriched bin (enrichment above 0) comes within
+``negative_margin`` bp of its central bin, ambiguous in between.
 
 Chromosome names: a peaks file or BAM names its genome's chromosomes exactly,
 or, with ``aliases`` (the config's ``chrom_aliases``), in another of the usual
@@ -130,13 +130,17 @@ def peak_labels(intervals, length, stride, positive_fraction, negative_margin=0)
     """
     starts, ends = intervals if intervals is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     bin_start, bin_end = window_bounds(length, stride, stride)
-    near_start, near_end = np.maximum(bin_start - negative_margin, 0), np.minimum(bin_end + negative_margin, length)
     bin_cov = covered_before(bin_end, starts, ends) - covered_before(bin_start, starts, ends)
-    near_cov = covered_before(near_end, starts, ends) - covered_before(near_start, starts, ends)
     labels = np.full(len(bin_start), AMBIGUOUS, np.int8)
     labels[bin_cov >= positive_fraction * (bin_end - bin_start)] = POSITIVE
-    labels[near_cov == 0] = NEGATIVE
+    labels[_clear(starts, ends, bin_start, bin_end, length, negative_margin)] = NEGATIVE
     return labels
+
+
+def _clear(starts, ends, bin_start, bin_end, length, margin):
+    """Bins that no merged interval ``(starts, ends)`` comes within ``margin`` bp of."""
+    near_start, near_end = np.maximum(bin_start - margin, 0), np.minimum(bin_end + margin, length)
+    return covered_before(near_end, starts, ends) == covered_before(near_start, starts, ends)
 
 
 def _read_starts(bam, chrom):
@@ -154,15 +158,6 @@ def _span_counts(read_pos, length, stride, span):
     cum = np.concatenate([[0], np.cumsum(np.bincount(read_pos, minlength=length)[:length])])
     lo, hi = window_bounds(length, span, stride)
     return cum[hi] - cum[lo]
-
-
-def _within(mask, n):
-    """``mask`` spread to the ``n`` bins on each side."""
-    near = mask.copy()
-    for k in range(1, n + 1):
-        near[k:] |= mask[:-k]
-        near[:-k] |= mask[k:]
-    return near
 
 
 def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
@@ -218,7 +213,6 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
     if totals[0] == 0:
         raise ValueError(f"{chip}: no mapped reads")
     genome_length = sum(sizes.values())
-    margin_bins = -(-cfg.negative_margin // cfg.stride)
     out = {}
     for chrom, length in sizes.items():
         chip_n = _span_counts(starts[0][chrom], length, cfg.stride, cfg.read_span)
@@ -229,6 +223,8 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
         enrichment = np.log2((chip_n + 1) / (expected + 1))
         labels = np.full(len(chip_n), AMBIGUOUS, np.int8)
         labels[(enrichment >= cfg.min_log2_enrichment) & (chip_n >= cfg.min_reads)] = POSITIVE
-        labels[~_within(enrichment > 0, margin_bins)] = NEGATIVE
+        bin_start, bin_end = window_bounds(length, cfg.stride, cfg.stride)
+        enriched = merge_intervals(bin_start[enrichment > 0], bin_end[enrichment > 0])
+        labels[_clear(*enriched, bin_start, bin_end, length, cfg.negative_margin)] = NEGATIVE
         out[chrom] = labels
     return out

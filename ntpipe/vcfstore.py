@@ -235,7 +235,7 @@ class _Chromosome:
         self.samples, self.S, self.B = samples, len(samples), chunk_records
         self.ref_tokens = encode_chrom(fasta, name)
         self.pos, self.first_allele = array.array("q"), array.array("q", [0])  # per record
-        self.astart, self.sequence, self.bases = array.array("q", [0]), bytearray(), bytearray()  # per allele
+        self.astart, self.kinds, self.bases = array.array("q", [0]), bytearray(), bytearray()  # per allele
         self.applied = np.zeros((chunk_records, self.S), np.uint8)  # the chunk's calls: allele index, 0 = REF
         self.m = 0  # records in the chunk
         self.reach = np.full(self.S, -1, np.int64)  # the furthest end of each sample's calls so far
@@ -254,7 +254,7 @@ class _Chromosome:
         for allele in (ref, *alts):
             self.bases += allele.encode()
             self.astart.append(len(self.bases))
-            self.sequence.append(_SEQUENCE if _ALLELE.fullmatch(allele) else _STAR if allele == "*" else _SYMBOLIC)
+            self.kinds.append(_SEQUENCE if _ALLELE.fullmatch(allele) else _STAR if allele == "*" else _SYMBOLIC)
         self.first_allele.append(len(self.astart) - 1)
         self.applied[self.m] = _genotype_rule(rec.genotype.array(), len(alts)) if "GT" in rec.FORMAT else 0
         self.m += 1
@@ -285,7 +285,7 @@ class _Chromosome:
             ref = self._allele(int(first[bad]))
             raise ValueError(_ref_mismatch_message(self.vcf, self.fasta, self.name, int(pos[bad]), ref))
         applied = self.applied[:m]
-        kind = np.frombuffer(self.sequence, np.uint8)[first[0]:].copy()
+        kind = np.frombuffer(self.kinds, np.uint8)[first[0]:].copy()
         odd = np.flatnonzero(np.minimum.reduceat(kind == _SEQUENCE, first[:-1] - first[0]) == 0)
         for i in odd:  # records with a symbolic or * ALT
             carried = kind[first[i] - first[0] + applied[i]]
