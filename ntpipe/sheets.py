@@ -8,17 +8,15 @@ uses the same files, so the workflow and the ``ntpipe`` commands agree.
 import csv
 import io
 import os
-import re
 from pathlib import Path
 
 import jsonschema
 import pandas as pd
 import yaml
 
-__all__ = ["SCHEMA_DIR", "load_config", "load_training_sheet", "load_varieties_sheet", "thin_marks", "NAME_PATTERN"]
+__all__ = ["SCHEMA_DIR", "load_config", "load_training_sheet", "load_varieties_sheet", "thin_marks"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "workflow" / "schemas"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 TRAINING_COLUMNS = ["cultivar", "mark", "genome", "vcf", "sample", "peaks", "bam", "control"]
 VARIETY_COLUMNS = ["variety", "genome", "vcf", "sample"]
 
@@ -72,7 +70,15 @@ def _read_sheet(path, kind, columns, required):
                 if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:
         raise ValueError(f"{path}: the {kind} sheet is empty; expected a header row with columns {columns}")
-    text = "\n".join(line for _, line in numbered) + "\n"
+    # a row with more fields than the header would shift its columns (pandas reads a first extra one as an index);
+    # empty trailing fields, as spreadsheets export them, are dropped
+    rows = [line.rstrip("\t").split("\t") for _, line in numbered]
+    width = len(rows[0])
+    for (i, _), fields in zip(numbered[1:], rows[1:]):
+        if len(fields) > width:
+            raise ValueError(f"{path}, line {i}: {len(fields)} tab-separated fields, but the header row (line "
+                             f"{numbered[0][0]}) has {width}; expected one value per column (a tab inside a value?)")
+    text = "".join("\t".join(fields + [""] * (width - len(fields))) + "\n" for fields in rows)
     sheet = pd.read_csv(io.StringIO(text), sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
     sheet.columns = [c.strip() for c in sheet.columns]
     missing = [c for c in required if c not in sheet.columns]
@@ -103,7 +109,7 @@ def _check_rows(sheet, path, schema_name):
             col = err.path[0] if err.path else (err.message.split("'")[1] if "'" in err.message else "?")
             value = record.get(col, "")
             if err.validator == "pattern":
-                raise ValueError(f"{path}, line {line}, column {col!r}: {value!r} may hold only letters, digits, '.', '_' and '-'")
+                raise ValueError(f"{path}, line {line}, column {col!r}: {value!r} may hold only letters, digits, '.', '_' and '-', and starts with a letter or digit")
             raise ValueError(f"{path}, line {line}, column {col!r}: {err.message}")
 
 
@@ -188,9 +194,13 @@ def load_varieties_sheet(path, buildable_dir=None):
     _check_rows(sheet, path, "varieties.schema.yaml")
     for line, row in sheet.iterrows():
         _check_choice(row, path, line, f"variety {row['variety']!r}", "genome", "vcf", companion="sample")
-    dup = sheet[sheet.duplicated("variety", keep="first")]
-    if not dup.empty:
-        line, row = next(dup.iterrows())
-        raise ValueError(f"{path}, line {line}: duplicate variety name {row['variety']!r}")
+    first_line = {}  # variety, lower-cased -> (variety as first written, its line)
+    for line, variety in sheet["variety"].items():
+        seen, seen_line = first_line.setdefault(variety.lower(), (variety, line))
+        if line != seen_line:
+            same = "is a duplicate of" if seen == variety else "differs only in case from"
+            raise ValueError(f"{path}, line {line}: variety {variety!r} {same} {seen!r} (line {seen_line}); "
+                             f"expected one row per variety (its outputs are named by it, and a case-insensitive "
+                             f"file system, as macOS's, would write both into one folder)")
     _check_files(sheet, path, buildable_dir)
     return sheet

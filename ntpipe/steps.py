@@ -16,7 +16,7 @@ from .files import atomic_path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["train_mark", "evaluate_demo", "write_json"]
+__all__ = ["check_settings", "model_settings", "train_mark", "evaluate_demo", "write_json"]
 
 
 def write_json(path, obj):
@@ -47,6 +47,20 @@ def model_settings(model, training, window=None):
         raise ValueError(f"window.size {window} is longer than the model reads: its max_len is {model_cfg.max_len} bp "
                          f"(model.overrides.max_len raises it)")
     return preset, model_cfg, train_cfg
+
+
+def check_settings(config):
+    """Check what the config's schema cannot alone, before any job starts: the model and training
+    settings (:func:`model_settings`) and the window's geometry. Raises ValueError naming the key."""
+    size, stride = config["window"]["size"], config["window"]["stride"]
+    if stride > size:
+        raise ValueError(f"window.stride {stride} is longer than window.size {size}: each bin's value comes from "
+                         f"the window centred on it, so the window must hold the bin")
+    read_span = config["labels"]["read_span"]
+    if read_span < stride:
+        raise ValueError(f"labels.read_span {read_span} is shorter than the bin (window.stride {stride} bp): "
+                         f"a bin's reads would go uncounted")
+    model_settings(config["model"], config["training"], size)
 
 
 def train_mark(labels_path, out_dir, mark, window, split, model, training):

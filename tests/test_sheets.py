@@ -88,6 +88,15 @@ def test_bad_training_sheet(files, rows, message):
         load_training_sheet(_sheet(files / "t.tsv", rows))
 
 
+def test_trailing_tabs_are_empty_fields(files):
+    """A spreadsheet's export ends every row with a tab: the columns must not shift (pandas would read the
+    first column as an index)."""
+    path = files / "t.tsv"
+    path.write_text("\t".join(GOOD[0]) + "\n" + "\t".join(["A", "K4", "a.fa", "a.K4.narrowPeak", "", ""]) + "\t\t\n")
+    sheet = load_training_sheet(path)
+    assert sheet.iloc[0][["cultivar", "mark", "genome", "peaks"]].tolist() == ["A", "K4", "a.fa", "a.K4.narrowPeak"]
+
+
 def test_file_paths_are_normalised(files):
     rows = [GOOD[0], ["A", "K4", "./demo//a.fa", "demo/./a.bed", "", ""]]
     sheet = load_training_sheet(_sheet(files / "t.tsv", rows), buildable_dir="demo")
@@ -109,7 +118,11 @@ def test_varieties_sheet(files):
 @pytest.mark.parametrize(
     "rows, message",
     [
-        ([["variety", "genome"], ["V1", "v1.fa"], ["V1", "v1.fa"]], r"line 3: duplicate variety name 'V1'"),
+        ([["variety", "genome"], ["V1", "v1.fa"], ["V1", "v1.fa"]], r"line 3: variety 'V1' is a duplicate of 'V1' \(line 2\)"),
+        ([["variety", "genome"], ["IR64", "v1.fa"], ["ir64", "v1.fa"]], r"line 3: variety 'ir64' differs only in case from 'IR64'"),
+        ([["variety", "genome"], ["..", "v1.fa"]], r"column 'variety': '\.\.' may hold only .* starts with a letter or digit"),
+        ([["variety", "genome"], ["V1", "v1.fa"], ["V2", "v1.fa", "x"]],
+         r"v.tsv, line 3: 3 tab-separated fields, but the header row \(line 1\) has 2"),
         ([["variety", "genome"], ["V 1", "v1.fa"]], r"column 'variety': 'V 1' may hold only"),
         ([["variety", "genome", "vcf"], ["V1", "", ""]], "has neither of 'genome' and 'vcf'"),
         ([["variety", "genome", "vcf"], ["V1", "v1.fa", "v.vcf.gz"]], "has both"),

@@ -93,6 +93,8 @@ def test_plain_snakemake_uses_the_workstation_profile(tmp_path):
     ("model:\n  preset: small\n  overrides:\n    d_model: 30\n", "ModelConfig.d_model must be a multiple of n_heads (4), got 30"),
     ("window:\n  size: 5000\n", "window.size 5000 is longer than the model reads: its max_len is 4096 bp"),
     ("training:\n  device: gpu\n", "'gpu' does not match"),
+    ("window:\n  size: 1000\n  stride: 2000\n", "window.stride 2000 is longer than window.size 1000"),
+    ("labels:\n  read_span: 50\n", "labels.read_span 50 is shorter than the bin (window.stride 100 bp)"),
 ])
 def test_bad_model_settings_fail_before_any_job(tmp_path, text, expected):
     bad = tmp_path / "bad.yaml"

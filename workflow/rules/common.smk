@@ -16,8 +16,8 @@ validate(config, schema="../schemas/config.schema.yaml")
 for key in ("reference", "annotation"):  # ./a/b and a//b name the file the rules write as a/b (sheets: the same)
     if config.get(key):
         config[key] = os.path.normpath(config[key])
-try:  # model and training settings fail here, not in the training job
-    steps.model_settings(config["model"], config["training"], config["window"]["size"])
+try:  # model, training and window settings fail here, not in a job
+    steps.check_settings(config)
 except ValueError as err:
     raise ValueError(f"config: {err}") from None
 
