@@ -82,6 +82,10 @@ def fasta_sizes(path):
         fasta.close()
     if not sizes:
         raise ValueError(f"{path}: no sequences found (empty FASTA); expected at least one '>name' record")
+    empty = [name for name, length in sizes.items() if length == 0]
+    if empty:
+        raise ValueError(f"{path}: sequence {empty[0]!r} is empty (a '>' header with no sequence"
+                         f"{f'; {len(empty)} such records' if len(empty) > 1 else ''}); remove it: a track cannot hold it")
     return sizes
 
 

@@ -56,6 +56,8 @@ def open_fasta(path):
             try:
                 with atomic_path(fai) as tmp:
                     pyfaidx.Faidx(str(path), indexname=str(tmp), rebuild=True).close()
+            except pyfaidx.UnsupportedCompressionFormat:  # an OSError too: not the folder's fault
+                raise
             except OSError as err:  # a shared reference in a read-only folder
                 raise ValueError(f"{path}: has no up-to-date index and {fai} cannot be written ({err.strerror or err});"
                                  f" index it where it can be written (samtools faidx {path}), or link the FASTA into a"

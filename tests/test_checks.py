@@ -62,6 +62,10 @@ def test_fasta_sizes_in_fai_order_and_empty_fasta_named(genome, tmp_path):
     headless.write_text("ACGT\n")
     with pytest.raises(ValueError, match=r"headless.fa: no sequences found"):
         checks.fasta_sizes(headless)
+    hollow = tmp_path / "hollow.fa"  # a record with no sequence would fail every variety's bigWig
+    hollow.write_text(">Chr1\nACGT\n>Chr0\n>Chr2\nAC\n")
+    with pytest.raises(ValueError, match=r"hollow.fa: sequence 'Chr0' is empty \(a '>' header with no sequence\)"):
+        checks.fasta_sizes(hollow)
 
 
 def test_peaks_pass_and_fail_with_file_line_column_and_value(tmp_path):

@@ -41,8 +41,9 @@ def test_bgzip_fasta(tmp_path):
 def test_plain_gzip_is_a_clear_error(tmp_path):
     with gzip.open(tmp_path / "g.fa.gz", "wt") as fh:
         fh.write(">Chr1\nACGT\n")
-    with pytest.raises(ValueError, match="bgzip"):
+    with pytest.raises(ValueError, match=r"g.fa.gz: compressed FASTA must be bgzip") as err:
         open_fasta(tmp_path / "g.fa.gz")
+    assert "cannot be written" not in str(err.value)  # pyfaidx's error is an OSError, as a read-only folder's is
 
 
 @pytest.mark.parametrize(
