@@ -266,6 +266,8 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
             ref_name = names.get(contig.name, contig.name)
             if ref_name in reference_sizes and contig.length in (None, reference_sizes[ref_name]):
                 continue
+            if ref_name not in reference_sizes and not _has_records(vcf, contig.name):
+                continue  # declared only (ChrC, ChrM beside a nuclear reference): nothing to apply there
             text = str(vcf.header)
             line = _header_line(text, f"##contig=<ID={contig.name},") or _header_line(text, f"##contig=<ID={contig.name}>")
             where = f"{path}, header line {line}" if line else str(path)
@@ -279,6 +281,14 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
                 f"{where}: contig {contig.name!r} is {contig.length} bp long; in the reference {reference}"
                 f" {ref_name!r} is {reference_sizes[ref_name]} bp (called against another assembly?)"
             )
+
+
+def _has_records(vcf, contig):
+    """True when the indexed VCF ``vcf`` (pysam.VariantFile) holds a record on ``contig``."""
+    try:
+        return next(vcf.fetch(contig), None) is not None
+    except ValueError:  # not in the index: no records
+        return False
 
 
 def check_annotation(path, reference_sizes, aliases=False):

@@ -179,10 +179,12 @@ def _chromosomes(vcf, reference, declared, indexed, aliases):
     fasta = open_fasta(reference)
     try:
         to_ref = _contig_names(declared + [c for c in indexed if c not in declared], vcf, fasta, aliases)
-        for contig in indexed:
-            if to_ref.get(contig, contig) not in fasta:
-                raise ValueError(_unknown_chrom_message(f"{vcf}: {contig}:{_first_pos(vcf, contig)}", contig, fasta))
-        return chrom_sizes(fasta), {to_ref.get(c, c): c for c in indexed}
+        unknown = [c for c in indexed if to_ref.get(c, c) not in fasta]
+        for contig in unknown:  # a BCF's index lists every declared contig, with records or not
+            pos = _first_pos(vcf, contig)
+            if pos is not None:
+                raise ValueError(_unknown_chrom_message(f"{vcf}: {contig}:{pos}", contig, fasta))
+        return chrom_sizes(fasta), {to_ref.get(c, c): c for c in indexed if c not in unknown}
     finally:
         fasta.close()
 
@@ -191,7 +193,8 @@ def _first_pos(vcf, contig):
     import pysam
 
     with pysam.VariantFile(str(vcf)) as handle:
-        return next(iter(handle.fetch(contig))).pos
+        record = next(handle.fetch(contig), None)
+    return None if record is None else record.pos
 
 
 def _meta(vcf, stat, reference, aliases, chunk_records, samples, sizes, to_vcf, done):
@@ -338,8 +341,8 @@ class _Chromosome:
         np.save(self.out / "bases.npy", np.frombuffer(self.bases, np.uint8))
         calls = 0
         for name, dtype in (("offset", np.uint16), ("allele", np.uint8)):
-            raw = self.out / f"{name}.raw"
-            calls = raw.stat().st_size // np.dtype(dtype).itemsize
+            raw = self.out / f"{name}.raw"  # none when the chromosome has no records (a BCF indexes every contig)
+            calls = raw.stat().st_size // np.dtype(dtype).itemsize if raw.exists() else 0
             target = np.lib.format.open_memmap(self.out / f"{name}.npy", mode="w+", dtype=dtype, shape=(calls,))
             if calls:
                 source = np.memmap(raw, dtype=dtype, mode="r")
@@ -348,7 +351,7 @@ class _Chromosome:
                 del source
             target.flush()
             del target
-            raw.unlink()
+            raw.unlink(missing_ok=True)
         counts = np.array(self.counts, np.int64).reshape(-1, self.S)  # (chunks, S)
         starts = np.zeros((self.S + 1, len(counts)), np.int64)
         np.cumsum(counts.T, axis=0, out=starts[1:])

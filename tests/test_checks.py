@@ -35,15 +35,17 @@ def write_bam(path, refs, index=True):
     return path
 
 
-def write_vcf(path, samples, contigs, index=True):
+def write_vcf(path, samples, contigs, index=True, records=()):
+    """A VCF declaring ``contigs`` ({name: length or None}), with an A>C call at each ``(contig, pos)`` of ``records``."""
     header = pysam.VariantHeader()
     for name, length in contigs.items():
         header.contigs.add(name, **({} if length is None else {"length": length}))
     header.formats.add("GT", 1, "String", "Genotype")
     for s in samples:
         header.add_sample(s)
-    with pysam.VariantFile(str(path), "wz", header=header):
-        pass
+    with pysam.VariantFile(str(path), "wz", header=header) as out:
+        for contig, pos in records:
+            out.write(out.new_record(contig=contig, start=pos - 1, alleles=("A", "C")))
     if index:
         pysam.tabix_index(str(path), preset="vcf", force=True, keep_original=True)
     return path
@@ -105,13 +107,17 @@ def test_vcf_samples_and_contigs(tmp_path):
     with pytest.raises(ValueError, match=r"v.tsv, line 2, column 'sample': empty, but .*v.vcf.gz has 2 samples \(A, B\)"):
         checks.check_vcf(vcf, SIZES, "ref.fa", [("v.tsv, line 2", "")])
     checks.check_vcf(write_vcf(tmp_path / "one.vcf.gz", ["A"], SIZES), SIZES, "ref.fa", [("v.tsv, line 2", "")])
-    extra = write_vcf(tmp_path / "extra.vcf.gz", ["A"], {**SIZES, "ChrUn": 50})
+    # a contig the reference lacks: harmless while it has no records (ChrC, ChrM beside a nuclear reference)
+    declared = write_vcf(tmp_path / "declared.vcf.gz", ["A"], {**SIZES, "ChrUn": 50}, records=[("Chr1", 5)])
+    checks.check_vcf(declared, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
+    extra = write_vcf(tmp_path / "extra.vcf.gz", ["A"], {**SIZES, "ChrUn": 50}, records=[("ChrUn", 5)])
     with pytest.raises(ValueError, match=r"extra.vcf.gz, header line 6: contig 'ChrUn' is not in the reference ref.fa"):
         checks.check_vcf(extra, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
     no_lengths = write_vcf(tmp_path / "nolen.vcf.gz", ["A"], {"Chr1": None, "Chr3": None})  # ##contig=<ID=Chr1>
     checks.check_vcf(no_lengths, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
+    nolen2 = write_vcf(tmp_path / "nolen2.vcf.gz", ["A"], {"Chr1": None, "Chr4": None}, records=[("Chr4", 2)])
     with pytest.raises(ValueError, match=r"nolen2.vcf.gz, header line 4: contig 'Chr4' is not in the reference ref.fa"):
-        checks.check_vcf(write_vcf(tmp_path / "nolen2.vcf.gz", ["A"], {"Chr1": None, "Chr4": None}), SIZES, "ref.fa", [])
+        checks.check_vcf(nolen2, SIZES, "ref.fa", [])
     with pytest.raises(ValueError, match=r"noindex.vcf.gz: has no index; expected a bgzipped VCF with a .tbi or .csi index"):
         checks.check_vcf(write_vcf(tmp_path / "noindex.vcf.gz", ["A"], SIZES, index=False), SIZES, "ref.fa", [])
     plain_gzip = tmp_path / "gzip.vcf.gz"  # gzip, not bgzip: htslib cannot seek in it
@@ -140,7 +146,7 @@ def test_other_namings_get_a_hint_and_vcfs_match_them_with_chrom_aliases(tmp_pat
         checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")
     with pytest.raises(ValueError, match=r"reference '1' is not in the genome g.fa .*; it is 'Chr1' there under another naming"):
         checks.check_bam(write_bam(tmp_path / "ens.bam", {"1": 1000}), SIZES, "g.fa")
-    vcf = write_vcf(tmp_path / "ucsc.vcf.gz", ["A"], {"chr1": 1000, "chr2": 800})
+    vcf = write_vcf(tmp_path / "ucsc.vcf.gz", ["A"], {"chr1": 1000, "chr2": 800}, records=[("chr1", 5)])
     with pytest.raises(ValueError, match=r"contig 'chr1' is not in the reference ref.fa .*; it is 'Chr1' there under another naming: set chrom_aliases: true"):
         checks.check_vcf(vcf, SIZES, "ref.fa", [("v.tsv, line 2", "A")])
     checks.check_vcf(vcf, SIZES, "ref.fa", [("v.tsv, line 2", "A")], aliases=True)

@@ -76,6 +76,23 @@ def test_records_without_gt_and_a_single_sample_vcf(tmp_path, reference):
     assert load_variants(store, None, reference)["Chr1"].alt == ["G"]
 
 
+def test_a_bcf_declaring_contigs_without_records(tmp_path, reference):
+    """A BCF's index lists every declared contig, with records or not: Chr10 (in the reference) and
+    ChrC (not in it; organelles beside a nuclear reference) have none."""
+    import pysam
+    import pysam.bcftools
+
+    plain = write_vcf(tmp_path, RECORDS, samples=SAMPLES, contigs=("Chr1", "Chr10", "Chr2", "ChrC"))
+    bcf = tmp_path / "calls.bcf"
+    pysam.bcftools.view("-Ob", "-o", str(bcf), plain, catch_stdout=False)
+    pysam.bcftools.index(str(bcf))
+    with pysam.VariantFile(str(bcf)) as handle:
+        assert sorted(handle.index) == ["Chr1", "Chr10", "Chr2", "ChrC"]
+    store = extract_variants(bcf, reference, tmp_path / "store")
+    for sample in SAMPLES:
+        assert_same(load_variants(store, sample, reference), read_variants(plain, sample, reference))
+
+
 def test_chromosome_aliases(tmp_path, reference):
     records = [("1", 2, "A", "T", "1/1", "0/0"), ("2", 5, "T", "C", "1/1", "1/1")]
     vcf = write_vcf(tmp_path, records, samples=("IRIS1", "IRIS2"), contigs=("1", "10", "2"))
