@@ -15,9 +15,10 @@ training. What is read:
 - every BAM's header (pysam): its references are in the genome (the
   reference, for a ``vcf`` row) with the same lengths (with ``chrom_aliases``,
   under another naming), and it is indexed;
-- every peaks file, one pass: BED lines, chromosomes in the genome's (the
-  reference's, for a ``vcf`` row) ``.fai`` (with ``chrom_aliases``, under
-  another naming), intervals inside the chromosome;
+- every peaks file, one pass (:mod:`ntpipe.peaks`): BED lines, valid
+  intervals, some peaks on the genome's (the reference's, for a ``vcf`` row)
+  chromosomes (with ``chrom_aliases``, under another naming); peaks past a
+  chromosome end (clipped) and off the genome (skipped) are warnings;
 - the ``annotation`` GFF3, one pass: GFF3 lines, chromosomes in the
   reference (``chrom_aliases`` honoured, an ambiguous match an error),
   features inside their chromosome, gene features present;
@@ -39,31 +40,13 @@ import logging
 import os
 from pathlib import Path
 
-from .chroms import Matcher, match
+from .chroms import Matcher, listed, match, other_naming
 from .files import open_text
 from .genome import chrom_sizes, open_fasta
 
 __all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split", "check_annotation"]
 
 log = logging.getLogger(__name__)
-
-_SHOWN = 12  # names listed in a message before "..."
-
-
-def _names(names):
-    names = list(names)
-    more = f", ... ({len(names)} in all)" if len(names) > _SHOWN else ""
-    return ", ".join(names[:_SHOWN]) + more
-
-
-def _other_naming(name, sizes, fix):
-    """A hint when ``name`` is one of ``sizes``' chromosomes under another naming (chr01 for Chr1)."""
-    try:
-        found = match([name], sizes).get(name)
-    except ValueError:
-        return ""
-    return f"; it is {found!r} there under another naming: {fix}" if found and found != name else ""
-
 
 def fasta_sizes(path):
     """``{name: length}`` of a FASTA in ``.fai`` order; builds the index when missing.
@@ -90,62 +73,14 @@ def fasta_sizes(path):
 
 
 def check_peaks(path, sizes, genome, aliases=False):
-    """One pass over a BED3+ peaks file (plain or gzipped) against its genome.
+    """One pass over a peaks file against its genome (:func:`ntpipe.peaks.scan_peaks`).
 
-    Parameters
-    ----------
-    path : the peaks file.
-    sizes : ``{chrom: length}`` of its genome (:func:`fasta_sizes`).
-    genome : the genome's path, for messages.
-    aliases : chromosomes may be the genome's under another naming
-        (:func:`ntpipe.chroms.match`); ambiguous ones are an error.
-
-    Raises
-    ------
-    ValueError naming the file, line, column and value: a line that is not
-    BED, a chromosome the genome lacks (or matches ambiguously), an interval
-    that is not ``0 <= start < end <= length``, or a file without peaks.
+    Returns the notes of peaks clipped at a chromosome end or skipped off the
+    genome; raises ValueError naming the file, line, column and value.
     """
-    path = Path(path)
-    names = Matcher(sizes, aliases)
-    n = 0
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\r\n").split("\t", 3)
-            if len(fields) < 3:
-                raise ValueError(f"{path}, line {lineno}: expected BED (chrom<TAB>start<TAB>end...), got {line.strip()[:80]!r}")
-            try:
-                chrom = names(fields[0])
-            except ValueError as err:
-                raise ValueError(f"{path}, line {lineno}, column 1: {err} (chrom_aliases: true);"
-                                 " expected one genome name per chromosome") from None
-            length = sizes.get(chrom)
-            if length is None:
-                raise ValueError(
-                    f"{path}, line {lineno}, column 1: chromosome {fields[0]!r} is not in the genome {genome}"
-                    f" (its .fai names {_names(sizes)})"
-                    + _other_naming(fields[0], sizes, "set chrom_aliases: true in the config to match it,"
-                                    " or rename the peaks file's chromosomes to the genome's")
-                )
-            try:
-                start, end = int(fields[1]), int(fields[2])
-            except ValueError:
-                raise ValueError(
-                    f"{path}, line {lineno}, columns 2-3: start {fields[1]!r} and end {fields[2]!r} must be integers"
-                ) from None
-            if not 0 <= start < end:
-                raise ValueError(
-                    f"{path}, line {lineno}, columns 2-3: start {start} and end {end} are not a valid interval (0 <= start < end)"
-                )
-            if end > length:
-                raise ValueError(
-                    f"{path}, line {lineno}, column 3: end {end} is past the end of {chrom} ({length} bp in {genome})"
-                )
-            n += 1
-    if n == 0:
-        raise ValueError(f"{path}: no peaks (the file is empty); a mark needs at least one peak per cultivar")
+    from .peaks import scan_peaks
+
+    return scan_peaks(path, sizes, genome, aliases)[1]
 
 
 def _header_line(text, prefix):
@@ -198,8 +133,8 @@ def check_bam(path, sizes, genome, aliases=False):
             where = f"{path}, header line {line}" if line else str(path)
             if target is None:
                 raise ValueError(
-                    f"{where}: reference {name!r} is not in the genome {genome} (its .fai names {_names(sizes)})"
-                    + _other_naming(name, sizes, "set chrom_aliases: true in the config to match it, or align to"
+                    f"{where}: reference {name!r} is not in the genome {genome} (its .fai names {listed(sizes)})"
+                    + other_naming(name, sizes, "set chrom_aliases: true in the config to match it, or align to"
                                     " the genome, or rename the BAM's references (samtools reheader)")
                 )
             raise ValueError(
@@ -245,12 +180,12 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
             if sample and sample not in present:
                 raise ValueError(
                     f"{where}, column 'sample': {sample!r} is not a sample of {path}"
-                    f" (its header has {len(samples)}: {_names(samples) or 'none'})"
+                    f" (its header has {len(samples)}: {listed(samples) or 'none'})"
                 )
             if not sample and len(samples) != 1:
                 raise ValueError(
                     f"{where}, column 'sample': empty, but {path} has {len(samples)} samples"
-                    f" ({_names(samples) or 'none'}); expected exactly one, or name the sample to use"
+                    f" ({listed(samples) or 'none'}); expected exactly one, or name the sample to use"
                 )
         if vcf.index is None:  # extract_variants reads it a chromosome at a time
             raise ValueError(f"{path}: has no index; expected a bgzipped VCF with a .tbi or .csi index"
@@ -274,8 +209,8 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
             if ref_name not in reference_sizes:
                 raise ValueError(
                     f"{where}: contig {contig.name!r} is not in the reference {reference}"
-                    f" (its .fai names {_names(reference_sizes)})"
-                    + _other_naming(contig.name, reference_sizes, "set chrom_aliases: true in the config to match it")
+                    f" (its .fai names {listed(reference_sizes)})"
+                    + other_naming(contig.name, reference_sizes, "set chrom_aliases: true in the config to match it")
                 )
             raise ValueError(
                 f"{where}: contig {contig.name!r} is {contig.length} bp long; in the reference {reference}"
@@ -324,7 +259,7 @@ def check_split(genomes, valid_chroms, test_chroms):
             if missing:
                 raise ValueError(
                     f"config split.{key}: {missing[0]!r} is not a chromosome of {genome} ({where});"
-                    f" its .fai names {_names(sizes)}"
+                    f" its .fai names {listed(sizes)}"
                 )
         if not set(sizes) - set(valid_chroms) - set(test_chroms):
             raise ValueError(
@@ -352,10 +287,11 @@ class _Cache:
         return json.dumps([kind, stats])
 
     def run(self, kind, files, check, *args):
+        """``check(*args)``'s result, or None when it passed before on the same files."""
         key = self.key(kind, *files)
-        if key not in self.done:
-            check(*args)
+        result = None if key in self.done else check(*args)
         self.new.add(key)
+        return result
 
     def save(self):
         """Keep the checks of this run only (files changed or gone drop out)."""
@@ -387,11 +323,17 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
         a workflow rule (the demo) and skipped.
     cache : JSON file remembering the checks that passed (None: no cache).
 
+    Returns
+    -------
+    Warnings to show (peaks clipped or skipped: :mod:`ntpipe.peaks`), once:
+    a check that passed before on the same files is not run again.
+
     Raises
     ------
     ValueError with the first problem found.
     """
     store = _Cache(cache)
+    warnings = []
 
     def pending(f):
         """True when ``f`` is missing and a rule makes it."""
@@ -431,8 +373,8 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
         if pending(genome):
             continue
         if row.get("peaks") and not pending(row["peaks"]):
-            store.run("peaks+aliases" if aliases else "peaks", [row["peaks"], genome], check_peaks,
-                      row["peaks"], genome_sizes(genome), genome, aliases)
+            warnings += store.run("peaks+aliases" if aliases else "peaks", [row["peaks"], genome], check_peaks,
+                                  row["peaks"], genome_sizes(genome), genome, aliases) or []
         for col in ("bam", "control"):
             if row.get(col) and not pending(row[col]):
                 check_bam(row[col], genome_sizes(genome), genome, aliases)
@@ -452,3 +394,4 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
             store.run(f"annotation aliases={aliases}", [annotation, reference], check_annotation, annotation,
                       genome_sizes(reference), aliases)
     store.save()
+    return warnings

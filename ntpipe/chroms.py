@@ -10,7 +10,7 @@ with those of a genome through that key, refusing any ambiguous pairing;
 
 import re
 
-__all__ = ["canonical", "match", "Matcher"]
+__all__ = ["canonical", "match", "Matcher", "listed", "other_naming"]
 
 _PREFIX = re.compile(r"^chr(?:omosome)?[_-]?", re.IGNORECASE)
 
@@ -71,6 +71,12 @@ class Matcher:
         """``{name: target}`` of the names paired with another name so far."""
         return {n: t for n, t in self.pairs.items() if t is not None and t != n}
 
+    def log_renamed(self, path, logger):
+        """Log the pairs of differing names so far, for the file ``path``."""
+        if self.renamed:
+            logger.info("%s: chromosome names matched to the genome's (chrom_aliases): %s", path,
+                        ", ".join(f"{k} -> {v}" for k, v in self.renamed.items()))
+
 
 def match(names, targets):
     """Pair each name with a target name: itself when the targets hold it,
@@ -93,3 +99,20 @@ def match(names, targets):
     """
     pair = Matcher(targets)
     return {name: target for name in names if (target := pair(name)) is not None}
+
+
+def listed(names, shown=12):
+    """``names`` for a message: the first ``shown``, then how many in all."""
+    names = list(names)
+    more = f", ... ({len(names)} in all)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def other_naming(name, sizes, fix):
+    """A hint for a message when ``name`` is one of ``sizes``' chromosomes under
+    another naming (chr01 for Chr1): where it is, and ``fix``; else ''."""
+    try:
+        found = match([name], sizes).get(name)
+    except ValueError:
+        return ""
+    return f"; it is {found!r} there under another naming: {fix}" if found and found != name else ""

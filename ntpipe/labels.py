@@ -21,7 +21,7 @@ positive when that reaches ``min_log2_enrichment`` with at least ``min_reads``
 ChIP reads, negative when no enriched bin (enrichment above 0) comes within
 ``negative_margin`` bp of its central bin, ambiguous in between.
 
-Chromosome names: a peaks file or BAM names its genome's chromosomes exactly,
+Peaks files are read by :mod:`ntpipe.peaks`. Chromosome names: a peaks file or BAM names its genome's chromosomes exactly,
 or, with ``aliases`` (the config's ``chrom_aliases``), in another of the usual
 namings (``chr01``, ``1`` for ``Chr1``: :mod:`ntpipe.chroms`), each rename logged.
 
@@ -33,18 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .chroms import Matcher
 from .encoding import window_bounds
-from .files import open_text
 from .intervals import covered_before, merge_intervals
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "LabelConfig",
-    "read_peaks",
     "peak_labels",
     "bam_labels",
 ]
@@ -62,65 +59,6 @@ class LabelConfig:
     min_log2_enrichment: float = 1.0
     min_reads: int = 5
     read_span: int = 500
-
-
-def _log_renamed(path, names):
-    if names.renamed:
-        log.info("%s: chromosome names matched to the genome's (chrom_aliases): %s", path,
-                 ", ".join(f"{k} -> {v}" for k, v in names.renamed.items()))
-
-
-def read_peaks(path, sizes, aliases=False):
-    """Read BED3+ peaks (narrowPeak, broadPeak; plain or gzipped).
-
-    Parameters
-    ----------
-    path : peaks file.
-    sizes : ``{chrom: length}`` of the genome the peaks are on.
-    aliases : match the file's chromosome names to the genome's across namings
-        (see module doc); False: they must be the genome's.
-
-    Returns
-    -------
-    ``{chrom: (starts, ends)}`` int64 arrays, sorted, merged where they
-    overlap, keyed by the genome's names.
-
-    Raises
-    ------
-    ValueError naming the file and line for an empty file, malformed lines,
-    chromosomes the genome lacks (or, with ``aliases``, matches ambiguously),
-    or peaks past a chromosome end.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"peaks file not found: {path}")
-    names = Matcher(sizes, aliases)
-    rows = []
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            fields = line.rstrip("\n").split("\t")
-            try:
-                chrom, start, end = fields[0], int(fields[1]), int(fields[2])
-            except (IndexError, ValueError):
-                raise ValueError(f"{path}, line {lineno}: expected BED (chrom<TAB>start<TAB>end...), got {line.strip()[:80]!r}") from None
-            try:
-                chrom = names(chrom) or chrom
-            except ValueError as err:
-                raise ValueError(f"{path}, line {lineno}: {err} (chrom_aliases)") from None
-            if chrom not in sizes:
-                raise ValueError(f"{path}, line {lineno}: chromosome {chrom!r} is not in the genome (it has {list(sizes)[:12]})")
-            if not 0 <= start < end:
-                raise ValueError(f"{path}, line {lineno}: start {start} and end {end} are not a valid interval (0 <= start < end)")
-            if end > sizes[chrom]:
-                raise ValueError(f"{path}, line {lineno}: peak {chrom}:{start}-{end} runs past the chromosome end ({sizes[chrom]})")
-            rows.append((chrom, start, end))
-    if not rows:
-        raise ValueError(f"{path}: no peaks (the file is empty); a mark needs at least one peak per cultivar")
-    _log_renamed(path, names)
-    df = pd.DataFrame(rows, columns=["chrom", "start", "end"])
-    return {chrom: merge_intervals(g.start.to_numpy(np.int64), g.end.to_numpy(np.int64)) for chrom, g in df.groupby("chrom", sort=False)}
 
 
 def peak_labels(intervals, length, stride, positive_fraction, negative_margin=0):
@@ -198,7 +136,7 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
         if missing:
             bam.close()
             raise ValueError(f"{path}: BAM references {missing[:5]} are not in the genome")
-        _log_renamed(path, names)
+        names.log_renamed(path, log)
         return bam, {chrom: ref for ref, chrom in to_genome.items()}
 
     bams = [open_bam(chip)] + ([open_bam(control)] if control else [])

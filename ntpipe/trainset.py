@@ -37,7 +37,8 @@ import numpy as np
 from .encoding import N_TOKEN, bin_layout, called_bins, pad_for_bins
 from .files import atomic_path
 from .genome import chrom_sizes, encode_chrom, open_fasta
-from .labels import AMBIGUOUS, LabelConfig, bam_labels, peak_labels, read_peaks
+from .labels import AMBIGUOUS, LabelConfig, bam_labels, peak_labels
+from .peaks import read_peaks
 from .liftover import Liftover
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ def _cultivar_labels(row, sizes, cfg, reference=None, chrom_aliases=False):
 
 def _labels(row, sizes, cfg, aliases, lift=None):
     if row.get("peaks"):
-        peaks = read_peaks(row["peaks"], lift.reference_sizes if lift is not None else dict(sizes), aliases=aliases)
+        peaks = read_peaks(row["peaks"], lift.reference_sizes if lift is not None else dict(sizes), aliases=aliases,
+                           genome=row.get("genome") or None)
         if lift is not None:
             peaks = {c: lift.intervals(c, *iv) for c, iv in peaks.items()}
         return {c: peak_labels(peaks.get(c), n, cfg.stride, cfg.positive_fraction, cfg.negative_margin) for c, n in sizes}

@@ -3,6 +3,7 @@ workflow stopping before any job on a broken input of the test-scale panel."""
 
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import yaml
 
 from ntpipe import checks
 from ntpipe.genome import write_fasta
+from ntpipe.peaks import read_peaks
 from ntpipe.sheets import load_training_sheet, load_varieties_sheet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,10 +76,10 @@ def test_peaks_pass_and_fail_with_file_line_column_and_value(tmp_path):
     good = tmp_path / "p.narrowPeak.gz"
     with gzip.open(good, "wt") as fh:
         fh.write("track name=x\nChr1\t10\t100\tp1\nChr3\t500\t600\tp2\n")
-    checks.check_peaks(good, SIZES, "g.fa")
+    assert checks.check_peaks(good, SIZES, "g.fa") == []
     cases = {
-        "Chr1\t10\t100\nchr2\t5\t50\n": r"p.bed, line 2, column 1: chromosome 'chr2' is not in the genome g.fa \(its .fai names Chr1, Chr2, Chr3\)",
-        "Chr1\t10\t100\nChr2\t5\t900\n": r"p.bed, line 2, column 3: end 900 is past the end of Chr2 \(800 bp in g.fa\)",
+        "chrC\t10\t100\nchr2\t5\t50\n": r"p.bed, line 1, column 1: chromosome 'chrC' is not in the genome g.fa \(its .fai names"
+                                        r" Chr1, Chr2, Chr3\), nor is any other of the file's \(chrC, chr2\)",
         "Chr1\t10\tten\n": r"p.bed, line 1, columns 2-3: start '10' and end 'ten' must be integers",
         "Chr1\t100\t10\n": r"p.bed, line 1, columns 2-3: start 100 and end 10 are not a valid interval",
         "Chr1 10 100\n": r"p.bed, line 1: expected BED \(chrom<TAB>start<TAB>end...\), got 'Chr1 10 100'",
@@ -87,6 +89,18 @@ def test_peaks_pass_and_fail_with_file_line_column_and_value(tmp_path):
         (tmp_path / "p.bed").write_text(text)
         with pytest.raises(ValueError, match=message):
             checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")
+
+
+def test_peaks_past_a_chromosome_end_or_off_the_genome_are_warnings(tmp_path):
+    """MACS2 writes peaks past a chromosome's end, and calls the organelles an aligner's index holds."""
+    (tmp_path / "p.bed").write_text("Chr1\t10\t100\nChrC\t5\t50\nChr2\t700\t900\nChrC\t60\t90\nChr2\t800\t850\n")
+    notes = checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")
+    assert len(notes) == 2
+    assert re.search(r"p.bed: 2 of 5 peak\(s\) skipped, on chromosomes the genome g.fa lacks \(ChrC: 2; first at line 2\)", notes[0])
+    assert re.search(r"p.bed: 2 peak\(s\) ran past a chromosome end, clipped to it \(the first, line 3: Chr2:700-900, Chr2 is"
+                     r" 800 bp", notes[1])
+    peaks = read_peaks(tmp_path / "p.bed", SIZES)
+    assert {c: (s.tolist(), e.tolist()) for c, (s, e) in peaks.items()} == {"Chr1": ([10], [100]), "Chr2": ([700], [800])}
 
 
 def test_bam_references_lengths_and_index(tmp_path):
@@ -162,11 +176,9 @@ def test_peaks_and_bams_in_another_naming_pass_with_chrom_aliases(tmp_path):
     with gzip.open(tmp_path / "p.narrowPeak.gz", "wt") as fh:
         fh.write("track name=x\nchr01\t10\t100\tp1\n3\t500\t600\tp2\nchr01\t200\t300\tp3\n")
     checks.check_peaks(tmp_path / "p.narrowPeak.gz", SIZES, "g.fa", aliases=True)
-    with pytest.raises(ValueError, match=r"p.narrowPeak.gz, line 2, column 1: chromosome 'chr01' is not in the genome g.fa"):
+    with pytest.raises(ValueError, match=r"p.narrowPeak.gz, line 2, column 1: chromosome 'chr01' is not in the genome g.fa"
+                                         r" .*; it is 'Chr1' there under another naming"):
         checks.check_peaks(tmp_path / "p.narrowPeak.gz", SIZES, "g.fa")
-    (tmp_path / "long.bed").write_text("chr02\t5\t801\n")
-    with pytest.raises(ValueError, match=r"long.bed, line 1, column 3: end 801 is past the end of Chr2 \(800 bp in g.fa\)"):
-        checks.check_peaks(tmp_path / "long.bed", SIZES, "g.fa", aliases=True)
     (tmp_path / "two.bed").write_text("chr1\t10\t100\n1\t10\t100\n")
     with pytest.raises(ValueError, match=r"two.bed, line 2, column 1: chromosomes 'chr1' and '1' are both the genome's 'Chr1' \(chrom_aliases: true\)"):
         checks.check_peaks(tmp_path / "two.bed", SIZES, "g.fa", aliases=True)
@@ -215,13 +227,16 @@ def test_check_inputs_skips_files_a_rule_makes_and_checks_them_once_they_exist(t
     demo.mkdir()
     shutil.copy(genome, files["genome"])
     shutil.copy(genome, demo / "ref.fa")
-    files["peaks"].write_text("Chr1\t0\t100\nChr9\t0\t100\n")
-    with pytest.raises(ValueError, match=r"p.bed, line 2, column 1: chromosome 'Chr9' is not in the genome"):
+    files["peaks"].write_text("Chr1\t100\t0\n")
+    with pytest.raises(ValueError, match=r"p.bed, line 1, columns 2-3: start 100 and end 0 are not a valid interval"):
         checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv", buildable_dir=demo)
-    files["peaks"].write_text("Chr1\t0\t100\n")
+    files["peaks"].write_text("Chr1\t0\t100\nChr9\t0\t100\n")
     write_vcf(files["vcf"], ["B"], SIZES)
     with pytest.raises(ValueError, match=r"v.tsv, line 2, column 'sample': 'A' is not a sample of"):
         checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv", buildable_dir=demo)
+    write_vcf(files["vcf"], ["A"], SIZES)
+    warnings = checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv", buildable_dir=demo)
+    assert len(warnings) == 1 and "p.bed: 1 of 2 peak(s) skipped, on chromosomes the genome" in warnings[0]
 
 
 def test_check_inputs_cache_skips_an_unchanged_peaks_file_and_rereads_a_changed_one(tmp_path, genome):
@@ -265,16 +280,16 @@ def test_reference_mapped_rows_are_checked_against_the_reference_and_their_sampl
 
     def check(sample, peaks=tmp_path / "p.bed"):
         (tmp_path / "t.tsv").write_text(f"cultivar\tmark\tvcf\tsample\tpeaks\nCV13\tK4\t{vcf}\t{sample}\t{peaks}\n")
-        checks.check_inputs(config, load_training_sheet(tmp_path / "t.tsv"), varieties, "t.tsv", "v.tsv")
+        return checks.check_inputs(config, load_training_sheet(tmp_path / "t.tsv"), varieties, "t.tsv", "v.tsv")
 
-    check("CV13")  # the peaks fit the reference, the sample is in the VCF
+    assert check("CV13") == []  # the peaks fit the reference, the sample is in the VCF
     with pytest.raises(ValueError, match=r"t.tsv, line 2, column 'sample': 'CV99' is not a sample of .*cultivars.vcf.gz"):
         check("CV99")
     with pytest.raises(ValueError, match=r"t.tsv, line 2, column 'sample': empty, but .*cultivars.vcf.gz has 2 samples"):
         check("")
     (tmp_path / "long.bed").write_text("Chr3\t0\t601\n")
-    with pytest.raises(ValueError, match=r"long.bed, line 1, column 3: end 601 is past the end of Chr3 \(600 bp in .*g.fa\)"):
-        check("CV13", tmp_path / "long.bed")
+    assert re.search(r"long.bed: 1 peak\(s\) ran past a chromosome end, clipped to it \(the first, line 1: Chr3:0-601, Chr3 is"
+                     r" 600 bp", check("CV13", tmp_path / "long.bed")[0])
 
 
 def test_check_inputs_reads_the_annotation_against_the_reference(tmp_path, genome):
@@ -346,11 +361,12 @@ def _break_vcf_length(work, panel, training, varieties, config):
 def _break_peaks_chrom(work, panel, training, varieties, config):
     row = training.index[(training.peaks != "") & ~training.peaks.str.endswith(".gz")][1]
     src = Path(training.loc[row, "peaks"])
-    lines = src.read_text().splitlines()
-    lines[1] = "chr1" + lines[1][len(lines[1].split("\t")[0]):]
+    lines = ["chr" + line[len("Chr"):] for line in src.read_text().splitlines()]  # none on the genome: an error
     (work / src.name).write_text("\n".join(lines) + "\n")
     training.loc[row, "peaks"] = str(work / src.name)
-    return [rf"{src.name}, line 2, column 1: chromosome 'chr1' is not in the genome .*{Path(training.loc[row, 'genome']).name}"]
+    first = lines[0].split("\t")[0]
+    return [rf"{src.name}, line 1, column 1: chromosome '{first}' is not in the genome .*{Path(training.loc[row, 'genome']).name}"
+            r" \(its .fai names .*\), nor is any other of the file's .*under another naming: set chrom_aliases: true"]
 
 
 def _break_bam_genome(work, panel, training, varieties, config):
@@ -375,7 +391,6 @@ def _break_split(work, panel, training, varieties, config):
 @pytest.mark.parametrize("breaks", [_break_vcf_sample, _break_cultivar_sample, _break_vcf_contig, _break_vcf_length, _break_peaks_chrom,
                                     _break_bam_genome, _break_empty_fasta, _break_split], ids=lambda f: f.__name__[7:])
 def test_workflow_stops_before_any_job_on_a_broken_input(breaks, test_panel, tmp_path):
-    import re
 
     read = lambda p: pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)  # noqa: E731
     training, varieties = read(test_panel / "training.tsv"), read(test_panel / "varieties.tsv")
@@ -398,7 +413,6 @@ def test_workflow_stops_before_any_job_on_a_broken_input(breaks, test_panel, tmp
 
 
 def test_workflow_matches_a_vcf_in_another_naming_only_with_chrom_aliases(test_panel, tmp_path):
-    import re
 
     text = gzip.open(test_panel / "varieties.vcf.gz", "rt").read()
     renamed = re.sub(r"\bChr(\d+)\b", lambda m: f"chr{int(m.group(1)):02d}", text)  # Chr1 -> chr01 (RAP-DB style)
@@ -437,7 +451,6 @@ def _renamed_bam(src, dst, rename):
 
 
 def test_workflow_matches_peaks_and_bams_in_another_naming_only_with_chrom_aliases(test_panel, tmp_path):
-    import re
 
     training = pd.read_csv(test_panel / "training.tsv", sep="\t", dtype=str, keep_default_na=False)
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -479,7 +492,6 @@ def test_workflow_matches_peaks_and_bams_in_another_naming_only_with_chrom_alias
 
 @pytest.mark.slow
 def test_demo_files_are_skipped_until_the_rule_makes_them_then_checked(tmp_path):
-    import re
 
     shutil.copytree(REPO / "config", tmp_path / "config")  # the demo sheets: files under resources/demo
 
@@ -494,9 +506,10 @@ def test_demo_files_are_skipped_until_the_rule_makes_them_then_checked(tmp_path)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     peaks = tmp_path / "resources" / "demo" / "peaks" / "CV03.H3K4me3.narrowPeak"
     lines = peaks.read_text().splitlines()
-    peaks.write_text("\n".join(["Chr99" + lines[0][lines[0].index("\t"):], *lines[1:]]) + "\n")
+    chrom, start, end, rest = lines[0].split("\t", 3)
+    peaks.write_text("\n".join([f"{chrom}\t{end}\t{start}\t{rest}", *lines[1:]]) + "\n")
     proc = snakemake()  # the files exist now: checked, and nothing runs
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and not (tmp_path / "results").exists(), out[-3000:]
-    assert re.search(r"CV03.H3K4me3.narrowPeak, line 1, column 1: chromosome 'Chr99' is not in the genome"
-                     r" resources/demo/cultivars/CV03.fa", out), out[-3000:]
+    assert re.search(rf"CV03.H3K4me3.narrowPeak, line 1, columns 2-3: start {end} and end {start} are not a valid"
+                     r" interval", out), out[-3000:]

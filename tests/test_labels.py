@@ -5,7 +5,8 @@ import pysam
 import pytest
 
 from ntpipe import checks
-from ntpipe.labels import LabelConfig, bam_labels, peak_labels, read_peaks
+from ntpipe.labels import LabelConfig, bam_labels, peak_labels
+from ntpipe.peaks import read_peaks
 
 SIZE, STRIDE = 300, 100
 
@@ -55,10 +56,10 @@ def test_read_peaks_formats_and_errors(tmp_path):
     assert peaks["Chr1"][0].tolist() == [100] and peaks["Chr1"][1].tolist() == [300]  # merged
     for text, message in [
         ("", "no peaks"),
-        ("Chr3\t1\t10\n", r"line 1: chromosome 'Chr3' is not in the genome"),
-        ("Chr1\t10\t3001\n", r"line 1: peak Chr1:10-3001 runs past the chromosome end \(3000\)"),
+        ("Chr3\t1\t10\n", r"line 1, column 1: chromosome 'Chr3' is not in the genome"),
         ("Chr1\t10\t10\n", "not a valid interval"),
-        ("Chr1\tx\t10\n", "expected BED"),
+        ("Chr1\tx\t10\n", "must be integers"),
+        ("Chr1 1 10\n", "expected BED"),
     ]:
         bad = tmp_path / "bad.bed"
         bad.write_text(text)
@@ -132,20 +133,20 @@ def test_peaks_in_another_naming_give_the_same_labels_with_aliases(tmp_path, cap
     with gzip.open(tmp_path / "other.narrowPeak.gz", "wt") as fh:
         fh.writelines(f"{other[c]}\t{s}\t{e}\tp\t0\t.\t5\t4\t3\t50\n" for c, s, e in lines)
     expected = _labels_of(read_peaks(tmp_path / "own.narrowPeak.gz", sizes), sizes)
-    with caplog.at_level("INFO", logger="ntpipe.labels"):
+    with caplog.at_level("INFO", logger="ntpipe.peaks"):
         got = read_peaks(tmp_path / "other.narrowPeak.gz", sizes, aliases=True)
     assert set(got) == {"Chr1", "Chr2", "Chr10"} and _labels_of(got, sizes) == expected
     assert "other.narrowPeak.gz: chromosome names matched to the genome's (chrom_aliases): chr01 -> Chr1, 2 -> Chr2, chr10 -> Chr10" in caplog.text
-    with pytest.raises(ValueError, match=r"other.narrowPeak.gz, line 1: chromosome 'chr01' is not in the genome \(it has \['Chr1', 'Chr2', 'Chr10'\]\)"):
+    with pytest.raises(ValueError, match=r"other.narrowPeak.gz, line 1, column 1: chromosome 'chr01' is not in the genome \(its .fai names Chr1, Chr2, Chr10\)"):
         read_peaks(tmp_path / "other.narrowPeak.gz", sizes)  # without aliases, as before
     (tmp_path / "amb.bed").write_text("Chr2\t0\t10\n1\t0\t10\n")
-    with pytest.raises(ValueError, match=r"amb.bed, line 2: chromosome '1' matches several names of the genome: \['Chr1', 'chr01'\]"):
+    with pytest.raises(ValueError, match=r"amb.bed, line 2, column 1: chromosome '1' matches several names of the genome: \['Chr1', 'chr01'\]"):
         read_peaks(tmp_path / "amb.bed", {"Chr1": 100, "chr01": 100, "Chr2": 100}, aliases=True)
     (tmp_path / "two.bed").write_text("chr1\t0\t10\nchr01\t0\t10\n")
-    with pytest.raises(ValueError, match=r"two.bed, line 2: chromosomes 'chr1' and 'chr01' are both the genome's 'Chr1'"):
+    with pytest.raises(ValueError, match=r"two.bed, line 2, column 1: chromosomes 'chr1' and 'chr01' are both the genome's 'Chr1'"):
         read_peaks(tmp_path / "two.bed", sizes, aliases=True)
     (tmp_path / "none.bed").write_text("chr3\t0\t10\n")
-    with pytest.raises(ValueError, match=r"none.bed, line 1: chromosome 'chr3' is not in the genome"):
+    with pytest.raises(ValueError, match=r"none.bed, line 1, column 1: chromosome 'chr3' is not in the genome"):
         read_peaks(tmp_path / "none.bed", sizes, aliases=True)
 
 

@@ -71,7 +71,7 @@ def test_peaks_in_another_naming_give_the_same_examples_with_aliases(tmp_path):
     bed.write_text(bed.read_text().replace("Chr1\t", "chr01\t").replace("Chr2\t", "2\t"))
     encoded = {r["cultivar"]: tmp_path / "enc" / f"{r['cultivar']}.npy" for r in rows}
     out = tmp_path / "aliased.npz"
-    with pytest.raises(ValueError, match=r"B.bed, line 1: chromosome 'chr01' is not in the genome"):
+    with pytest.raises(ValueError, match=r"B.bed, line 1, column 1: chromosome 'chr01' is not in the genome .*B.fa"):
         build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out)
     assert build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out, chrom_aliases=True) == summary
     aliased = load_labels(out)

@@ -32,7 +32,7 @@ validate(varieties, schema="../schemas/varieties.schema.yaml")
 # once, in the process that plans the jobs, not again in each SLURM job that re-reads the workflow
 if workflow.is_main_process:
     try:
-        checks.check_inputs(
+        input_warnings = checks.check_inputs(
             config,
             samples,
             varieties,
@@ -43,7 +43,7 @@ if workflow.is_main_process:
         )
     except ValueError as err:
         raise ValueError(f"input check: {err}") from None
-    for warning in sheets.thin_marks(samples, config["samples"]):
+    for warning in input_warnings + sheets.thin_marks(samples, config["samples"]):
         logger.warning(f"Warning: {warning}")
 varieties = varieties.set_index("variety", drop=False)
 # {VCF: name of its store}, for the varieties' VCFs and the reference-mapped cultivars'
