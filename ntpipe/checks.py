@@ -12,9 +12,10 @@ training. What is read:
   reference-mapped cultivars (training rows with ``vcf``) are in it, its contigs
   are in the reference with the same lengths (with ``chrom_aliases``, under
   the reference's name in another naming: ``chr01`` for ``Chr1``);
-- every BAM's header (pysam): its references are in the genome (the
+- every BAM's or CRAM's header (pysam): its references are in the genome (the
   reference, for a ``vcf`` row) with the same lengths (with ``chrom_aliases``,
-  under another naming), and it is indexed;
+  under another naming; contigs the genome lacks, such as ``ChrC``, skipped
+  with a warning), it is indexed, and one record decodes against the genome;
 - every peaks file, one pass: BED lines, chromosomes in the genome's (the
   reference's, for a ``vcf`` row) ``.fai`` (with ``chrom_aliases``, under
   another naming), intervals inside the chromosome;
@@ -39,30 +40,14 @@ import logging
 import os
 from pathlib import Path
 
-from .chroms import Matcher, match
+from .alignments import check_decodes, genome_contigs, open_alignments
+from .chroms import Matcher, listed, match, other_naming
 from .files import open_text
 from .genome import chrom_sizes, open_fasta
 
 __all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split", "check_annotation"]
 
 log = logging.getLogger(__name__)
-
-_SHOWN = 12  # names listed in a message before "..."
-
-
-def _names(names):
-    names = list(names)
-    more = f", ... ({len(names)} in all)" if len(names) > _SHOWN else ""
-    return ", ".join(names[:_SHOWN]) + more
-
-
-def _other_naming(name, sizes, fix):
-    """A hint when ``name`` is one of ``sizes``' chromosomes under another naming (chr01 for Chr1)."""
-    try:
-        found = match([name], sizes).get(name)
-    except ValueError:
-        return ""
-    return f"; it is {found!r} there under another naming: {fix}" if found and found != name else ""
 
 
 def fasta_sizes(path):
@@ -121,8 +106,8 @@ def check_peaks(path, sizes, genome, aliases=False):
             if length is None:
                 raise ValueError(
                     f"{path}, line {lineno}, column 1: chromosome {fields[0]!r} is not in the genome {genome}"
-                    f" (its .fai names {_names(sizes)})"
-                    + _other_naming(fields[0], sizes, "set chrom_aliases: true in the config to match it,"
+                    f" (its .fai names {listed(sizes)})"
+                    + other_naming(fields[0], sizes, "set chrom_aliases: true in the config to match it,"
                                     " or rename the peaks file's chromosomes to the genome's")
                 )
             try:
@@ -163,48 +148,28 @@ def _check_index_age(path, suffixes, fix):
 
 
 def check_bam(path, sizes, genome, aliases=False):
-    """A BAM's header against its genome: every reference in it, same lengths; indexed.
-    With ``aliases``, references may be the genome's under another naming
-    (:func:`ntpipe.chroms.match`); ambiguous ones are an error.
+    """A BAM's or CRAM's header against its genome; indexed; its records readable.
+
+    Contigs the genome lacks (``ChrC``, ``ChrM``) are skipped with a warning;
+    every other reference must be the genome's, with its length. With
+    ``aliases``, under another naming (:func:`ntpipe.chroms.match`);
+    ambiguous ones are an error. A CRAM is decoded against ``genome``: one
+    record is read, so a CRAM that the genome does not decode fails here.
 
     Raises
     ------
-    ValueError naming the BAM, its ``@SQ`` header line, the name or length,
-    and the genome's.
+    ValueError naming the file, its ``@SQ`` header line, the name or length,
+    and the genome's (:func:`ntpipe.alignments.genome_contigs`).
     """
-    import pysam
-
     try:
-        bam = pysam.AlignmentFile(str(path), "rb")
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: cannot read as BAM: {err}") from None
-    with bam:
-        names = Matcher(sizes, aliases)
-        try:
-            to_genome = {name: names(name) for name in bam.references}
-        except ValueError as err:
-            raise ValueError(f"{path}: {err} (chrom_aliases: true); expected one genome name per reference") from None
-        lengths = dict(zip(bam.references, bam.lengths))
-        text = str(bam.header) if any(sizes.get(to_genome[n]) != n_bp for n, n_bp in lengths.items()) else ""
-        for name, length in lengths.items():
-            target = to_genome[name]
-            if target is not None and length == sizes[target]:
-                continue
-            line = _header_line(text, f"@SQ\tSN:{name}\t")
-            where = f"{path}, header line {line}" if line else str(path)
-            if target is None:
-                raise ValueError(
-                    f"{where}: reference {name!r} is not in the genome {genome} (its .fai names {_names(sizes)})"
-                    + _other_naming(name, sizes, "set chrom_aliases: true in the config to match it, or align to"
-                                    " the genome, or rename the BAM's references (samtools reheader)")
-                )
-            raise ValueError(
-                f"{where}: reference {name!r} is {length} bp long; in the genome {genome}"
-                f" {'it' if target == name else repr(target)} is {sizes[target]} bp (aligned to another assembly?)"
-            )
-        if not bam.has_index():
-            raise ValueError(f"{path}: BAM has no index; expected {path}.bai (run samtools index {path})")
-    _check_index_age(path, (".bai", ".csi"), "samtools index")
+        aln = open_alignments(path, genome)
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from None
+    with aln:
+        contigs = genome_contigs(path, aln, sizes, genome, aliases)
+        check_decodes(path, aln, next(iter(contigs.values())))
+        index = (".crai",) if aln.is_cram else (".bai", ".csi")
+    _check_index_age(path, index, "samtools index")
 
 
 def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
@@ -241,12 +206,12 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
             if sample and sample not in present:
                 raise ValueError(
                     f"{where}, column 'sample': {sample!r} is not a sample of {path}"
-                    f" (its header has {len(samples)}: {_names(samples) or 'none'})"
+                    f" (its header has {len(samples)}: {listed(samples) or 'none'})"
                 )
             if not sample and len(samples) != 1:
                 raise ValueError(
                     f"{where}, column 'sample': empty, but {path} has {len(samples)} samples"
-                    f" ({_names(samples) or 'none'}); expected exactly one, or name the sample to use"
+                    f" ({listed(samples) or 'none'}); expected exactly one, or name the sample to use"
                 )
         if vcf.index is None:  # extract_variants reads it a chromosome at a time
             raise ValueError(f"{path}: has no index; expected a bgzipped VCF with a .tbi or .csi index"
@@ -268,8 +233,8 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
             if ref_name not in reference_sizes:
                 raise ValueError(
                     f"{where}: contig {contig.name!r} is not in the reference {reference}"
-                    f" (its .fai names {_names(reference_sizes)})"
-                    + _other_naming(contig.name, reference_sizes, "set chrom_aliases: true in the config to match it")
+                    f" (its .fai names {listed(reference_sizes)})"
+                    + other_naming(contig.name, reference_sizes, "set chrom_aliases: true in the config to match it")
                 )
             raise ValueError(
                 f"{where}: contig {contig.name!r} is {contig.length} bp long; in the reference {reference}"
@@ -310,7 +275,7 @@ def check_split(genomes, valid_chroms, test_chroms):
             if missing:
                 raise ValueError(
                     f"config split.{key}: {missing[0]!r} is not a chromosome of {genome} ({where});"
-                    f" its .fai names {_names(sizes)}"
+                    f" its .fai names {listed(sizes)}"
                 )
         if not set(sizes) - set(valid_chroms) - set(test_chroms):
             raise ValueError(

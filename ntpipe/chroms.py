@@ -10,7 +10,7 @@ with those of a genome through that key, refusing any ambiguous pairing;
 
 import re
 
-__all__ = ["canonical", "match", "Matcher"]
+__all__ = ["canonical", "match", "Matcher", "other_naming", "listed"]
 
 _PREFIX = re.compile(r"^chr(?:omosome)?[_-]?", re.IGNORECASE)
 
@@ -93,3 +93,20 @@ def match(names, targets):
     """
     pair = Matcher(targets)
     return {name: target for name in names if (target := pair(name)) is not None}
+
+
+def other_naming(name, targets, fix):
+    """A message hint when ``name`` is one of ``targets`` under another naming
+    (``chr01`` for ``Chr1``), ending with ``fix``; "" otherwise."""
+    try:
+        found = match([name], targets).get(name)
+    except ValueError:
+        return ""
+    return f"; it is {found!r} there under another naming: {fix}" if found and found != name else ""
+
+
+def listed(names, shown=12):
+    """Names for a message: the first ``shown``, then how many in all."""
+    names = list(names)
+    more = f", ... ({len(names)} in all)" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

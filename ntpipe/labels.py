@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .alignments import genome_contigs, open_alignments, read_starts
 from .chroms import Matcher
 from .encoding import window_bounds
 from .files import open_text
@@ -64,10 +65,10 @@ class LabelConfig:
     read_span: int = 500
 
 
-def _log_renamed(path, names):
-    if names.renamed:
+def _log_renamed(path, renamed):
+    if renamed:
         log.info("%s: chromosome names matched to the genome's (chrom_aliases): %s", path,
-                 ", ".join(f"{k} -> {v}" for k, v in names.renamed.items()))
+                 ", ".join(f"{k} -> {v}" for k, v in renamed.items()))
 
 
 def read_peaks(path, sizes, aliases=False):
@@ -118,7 +119,7 @@ def read_peaks(path, sizes, aliases=False):
             rows.append((chrom, start, end))
     if not rows:
         raise ValueError(f"{path}: no peaks (the file is empty); a mark needs at least one peak per cultivar")
-    _log_renamed(path, names)
+    _log_renamed(path, names.renamed)
     df = pd.DataFrame(rows, columns=["chrom", "start", "end"])
     return {chrom: merge_intervals(g.start.to_numpy(np.int64), g.end.to_numpy(np.int64)) for chrom, g in df.groupby("chrom", sort=False)}
 
@@ -143,16 +144,6 @@ def _clear(starts, ends, bin_start, bin_end, length, margin):
     return covered_before(near_end, starts, ends) == covered_before(near_start, starts, ends)
 
 
-def _read_starts(bam, chrom):
-    """5' positions of the mapped, primary, non-duplicate reads on ``chrom``."""
-    pos = [
-        r.reference_end - 1 if r.is_reverse else r.reference_start
-        for r in bam.fetch(chrom)
-        if not (r.is_unmapped or r.is_secondary or r.is_supplementary or r.is_duplicate)
-    ]
-    return np.asarray(pos, dtype=np.int64)
-
-
 def _span_counts(read_pos, length, stride, span):
     """Reads (by 5' position) within ``span`` bp centred on each ``stride`` bp bin."""
     cum = np.concatenate([[0], np.cumsum(np.bincount(read_pos, minlength=length)[:length])])
@@ -160,56 +151,35 @@ def _span_counts(read_pos, length, stride, span):
     return cum[hi] - cum[lo]
 
 
-def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
+def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None):
     """Label every bin from ChIP (and optional control) alignments.
 
     Parameters
     ----------
-    chip, control : paths to sorted, indexed BAMs (control may be None).
+    chip, control : paths to sorted, indexed BAMs or CRAMs (control may be None).
     sizes : ``{chrom: length}`` of the cultivar genome, in .fai order.
     cfg : :class:`LabelConfig`.
-    aliases : match each BAM's reference names to the genome's across namings
+    aliases : match each file's reference names to the genome's across namings
         (see module doc); False: they must be the genome's.
-    lift : optional ``lift(chrom, positions)``: the genome's positions of the
-        BAMs' (alignments to the reference, labelled on a cultivar's consensus:
-        :meth:`ntpipe.liftover.Liftover.positions`).
+    genome : the genome's FASTA, which decodes a CRAM aligned to it.
+    lift : optional :class:`ntpipe.liftover.Liftover`: the alignments are on
+        its reference (which decodes a CRAM and gives the references'
+        lengths) and their positions are lifted onto the genome (a cultivar
+        labelled on its consensus).
 
     Returns ``{chrom: int8 labels}`` (see module doc for the rule), keyed by
-    the genome's names.
+    the genome's names. Contigs the genome lacks are skipped with a warning
+    (:func:`ntpipe.alignments.genome_contigs`).
     """
-    import pysam
-
     if cfg.read_span < cfg.stride:
         raise ValueError(f"labels.read_span {cfg.read_span} is shorter than the bin ({cfg.stride} bp)")
-
-    def open_bam(path):
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"BAM not found: {path}")
-        bam = pysam.AlignmentFile(str(path), "rb")
-        if not bam.has_index():
-            raise ValueError(f"{path}: BAM has no index (run samtools index)")
-        names = Matcher(sizes, aliases)
-        try:
-            to_genome = {ref: names(ref) for ref in bam.references}
-        except ValueError as err:
-            bam.close()
-            raise ValueError(f"{path}: {err} (chrom_aliases)") from None
-        missing = [ref for ref, chrom in to_genome.items() if chrom is None]
-        if missing:
-            bam.close()
-            raise ValueError(f"{path}: BAM references {missing[:5]} are not in the genome")
-        _log_renamed(path, names)
-        return bam, {chrom: ref for ref, chrom in to_genome.items()}
-
-    bams = [open_bam(chip)] + ([open_bam(control)] if control else [])
-    starts = [{c: _read_starts(b, refs[c]) if c in refs else np.zeros(0, np.int64) for c in sizes} for b, refs in bams]
+    fasta, on = (lift.reference, lift.reference_sizes) if lift is not None else (genome, sizes)
+    starts = [_starts(path, fasta, on, aliases, sizes) for path in ([chip, control] if control else [chip])]
     totals = [sum(len(v) for v in s.values()) for s in starts]
-    for b, _ in bams:
-        b.close()
     if lift is not None:  # chromosome by chromosome: one chromosome's map at a time
         for c in sizes:
             for s in starts:
-                s[c] = lift(c, s[c])
+                s[c] = lift.positions(c, s[c])
     if totals[0] == 0:
         raise ValueError(f"{chip}: no mapped reads")
     genome_length = sum(sizes.values())
@@ -228,3 +198,13 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
         labels[_clear(*enriched, bin_start, bin_end, length, cfg.negative_margin)] = NEGATIVE
         out[chrom] = labels
     return out
+
+
+def _starts(path, fasta, on, aliases, sizes):
+    """``{chrom: 5' positions}`` of the reads that count in one file, on the
+    coordinates of ``on`` (``{chrom: length}`` of ``fasta``), for every chromosome of ``sizes``."""
+    with open_alignments(path, fasta) as aln:
+        contigs = genome_contigs(path, aln, on, fasta, aliases)
+        starts = {c: read_starts(aln, contigs[c]) if c in contigs else np.zeros(0, np.int64) for c in sizes}
+    _log_renamed(path, {ref: c for c, ref in contigs.items() if ref != c})
+    return starts

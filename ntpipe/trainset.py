@@ -120,7 +120,7 @@ def _labels(row, sizes, cfg, aliases, lift=None):
             peaks = {c: lift.intervals(c, *iv) for c, iv in peaks.items()}
         return {c: peak_labels(peaks.get(c), n, cfg.stride, cfg.positive_fraction, cfg.negative_margin) for c, n in sizes}
     return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=aliases,
-                      lift=lift.positions if lift is not None else None)
+                      genome=row["genome"], lift=lift)
 
 
 def _gc_percent(tokens, starts, size):

@@ -1,10 +1,12 @@
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pysam
 import pytest
 
 from ntpipe import checks
+from ntpipe.genome import write_fasta
 from ntpipe.labels import LabelConfig, bam_labels, peak_labels, read_peaks
 
 SIZE, STRIDE = 300, 100
@@ -66,14 +68,19 @@ def test_read_peaks_formats_and_errors(tmp_path):
             read_peaks(bad, sizes)
 
 
-def _bam(path, chrom_lengths, positions):
+def _bam(path, chrom_lengths, positions, reference=None):
+    """A sorted, indexed BAM of 50 bp reads at ``(chrom, pos)`` or ``(chrom, pos, {attribute: value})``
+    (``flag``, ``mapping_quality``); a CRAM when ``reference`` (its FASTA) is given."""
     header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": c, "LN": n} for c, n in chrom_lengths.items()]}
-    with pysam.AlignmentFile(str(path), "wb", header=header) as bam:
-        for chrom, pos in sorted(positions, key=lambda x: (list(chrom_lengths).index(x[0]), x[1])):
+    mode, ref = ("wc", str(reference)) if reference else ("wb", None)
+    with pysam.AlignmentFile(str(path), mode, header=header, reference_filename=ref) as bam:
+        for i, (chrom, pos, *more) in enumerate(sorted(positions, key=lambda x: (list(chrom_lengths).index(x[0]), x[1]))):
             r = pysam.AlignedSegment(bam.header)
-            r.query_name, r.reference_name, r.reference_start = f"r{pos}", chrom, pos
+            r.query_name, r.reference_name, r.reference_start = f"r{i}", chrom, pos
             r.query_sequence, r.cigarstring, r.mapping_quality, r.flag = "A" * 50, "50M", 60, 0
             r.query_qualities = pysam.qualitystring_to_array("I" * 50)
+            for key, value in (more[0] if more else {}).items():
+                setattr(r, key, value)
             bam.write(r)
     pysam.index(str(path))
     return path
@@ -115,6 +122,52 @@ def test_bam_labels_mark_the_bin_as_peak_labels_do(tmp_path):
     assert (near[40:48] == -1).all() and (near[74:108] == 0).all() and (near[truth == 1] == 1).all()
     with pytest.raises(ValueError, match="labels.read_span 50 is shorter than the bin"):
         bam_labels(chip_bam, None, sizes, LabelConfig(size=2000, stride=100, read_span=50))
+
+
+def test_contigs_the_genome_lacks_are_skipped_with_a_warning(tmp_path, caplog):
+    # an aligner's index holds the organelles (ChrC, ChrM); a nuclear-only genome FASTA does not
+    sizes, cfg = {"Chr1": 3000}, LabelConfig(size=SIZE, stride=STRIDE)
+    rng = np.random.default_rng(0)
+    chip = [("Chr1", int(p)) for p in rng.integers(1000, 1300, 200)] + [("Chr1", int(p)) for p in rng.integers(0, 2950, 60)]
+    control = [("Chr1", int(p)) for p in rng.integers(0, 2950, 260)]
+    expected = bam_labels(_bam(tmp_path / "chip.bam", sizes, chip), _bam(tmp_path / "in.bam", sizes, control), sizes, cfg)
+    organelles = {**sizes, "ChrC": 1500, "ChrM": 1000}
+    plastid = [("ChrC", int(p)) for p in rng.integers(0, 1450, 300)]
+    chip_bam = _bam(tmp_path / "chip.organelles.bam", organelles, chip + plastid)
+    ctrl_bam = _bam(tmp_path / "in.organelles.bam", organelles, control + plastid)
+    with caplog.at_level("WARNING", logger="ntpipe.alignments"):
+        got = bam_labels(chip_bam, ctrl_bam, sizes, cfg, genome="g.fa")
+    assert np.array_equal(got["Chr1"], expected["Chr1"])
+    assert ("chip.organelles.bam: references not in the genome g.fa skipped, their reads not counted"
+            " (300 mapped reads): ChrC, ChrM") in caplog.text
+    with pytest.raises(ValueError, match=r"only.bam: none of its references \(ChrC, ChrM\) is in the genome"):
+        bam_labels(_bam(tmp_path / "only.bam", {"ChrC": 1500, "ChrM": 1000}, plastid), None, sizes, cfg)
+    with pytest.raises(ValueError, match=r"long.bam, header line 2: reference 'Chr1' is 3001 bp long; in the genome it is 3000 bp"):
+        bam_labels(_bam(tmp_path / "long.bam", {"Chr1": 3001, "ChrC": 1500}, chip), None, sizes, cfg)
+
+
+def test_cram_decodes_against_the_genome_fasta(tmp_path, monkeypatch):
+    # the FASTA named in the CRAM's header (UR:) is gone (aligned on another machine); htslib
+    # must not look for it elsewhere (REF_PATH defaults to a download)
+    monkeypatch.setenv("REF_PATH", str(tmp_path / "none" / "%s"))
+    monkeypatch.setenv("REF_CACHE", str(tmp_path / "none" / "%s"))
+    sizes, cfg = {"Chr1": 3000}, LabelConfig(size=SIZE, stride=STRIDE)
+    rng = np.random.default_rng(2)
+    seq = "".join(rng.choice(list("ACGT"), 3000))
+    aligned = write_fasta(tmp_path / "aligned.fa", {"Chr1": seq})
+    chip = [("Chr1", int(p)) for p in rng.integers(1000, 1300, 200)] + [("Chr1", int(p)) for p in rng.integers(0, 2950, 60)]
+    control = [("Chr1", int(p)) for p in rng.integers(0, 2950, 260)]
+    expected = bam_labels(_bam(tmp_path / "chip.bam", sizes, chip), _bam(tmp_path / "in.bam", sizes, control), sizes, cfg)
+    crams = [_bam(tmp_path / f"{name}.cram", sizes, reads, reference=aligned) for name, reads in (("chip", chip), ("in", control))]
+    genome = tmp_path / "genome.fa"
+    aligned.rename(genome)
+    Path(f"{aligned}.fai").unlink()
+    got = bam_labels(*crams, sizes, cfg, genome=genome)
+    assert np.array_equal(got["Chr1"], expected["Chr1"]) and (got["Chr1"] == 1).any()
+    checks.check_bam(crams[0], sizes, genome)
+    other = write_fasta(tmp_path / "other.fa", {"Chr1": "".join(rng.choice(list("ACGT"), 3000))})
+    with pytest.raises(ValueError, match=r"chip.cram: cannot read its records: .*a CRAM decodes only against the FASTA it was aligned to"):
+        checks.check_bam(crams[0], sizes, other)
 
 
 # --- chromosome names in another naming (chrom_aliases) ----------------------------------------
@@ -169,7 +222,7 @@ def test_bams_in_another_naming_give_the_same_labels_with_aliases(tmp_path, capl
     assert (expected["Chr1"] == 1).any() and (expected["Chr1"] == 0).any()
     assert "chip.chr01.bam: chromosome names matched to the genome's (chrom_aliases): chr01 -> Chr1, chr02 -> Chr2" in caplog.text
     assert "in.ens.bam: chromosome names matched to the genome's (chrom_aliases): 1 -> Chr1, 2 -> Chr2" in caplog.text
-    with pytest.raises(ValueError, match=r"chip.chr01.bam: BAM references \['chr01', 'chr02'\] are not in the genome"):
+    with pytest.raises(ValueError, match=r"chip.chr01.bam, header line 2: reference 'chr01' is not in the genome .*; it is 'Chr1' there under another naming"):
         bam_labels(chip_bam, ctrl_bam, sizes, cfg)  # without aliases, as before
     with pytest.raises(ValueError, match=r"in.ens.bam: chromosome '1' matches several names of the genome: \['Chr1', 'chr01'\]"):
         bam_labels(ctrl_bam, None, {"Chr1": 3000, "chr01": 3000, "Chr2": 2000}, cfg, aliases=True)
