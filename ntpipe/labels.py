@@ -11,10 +11,12 @@ negatives by default (margin 0): left out, they taught the models to smear a
 mark over the window's reach. ``negative_margin = (size - stride) / 2`` (for
 an even ``size - stride``) is the stricter rule "no peak touches the window".
 
-BAM (documented enrichment rule), the same geometry: reads are counted by
-their 5' end over ``read_span`` bp centred on each bin (the bin and about a
-fragment's length on each side, so the 5' ends of both strands of a bin's
-fragments fall in it). The enrichment is ``log2((chip + 1) / (expected + 1))``
+BAM or CRAM (documented enrichment rule), the same geometry: reads are
+counted by their 5' end over ``read_span`` bp centred on each bin (the bin and
+about a fragment's length on each side, so the 5' ends of both strands of a
+bin's fragments fall in it); which reads count (mapping quality at least
+``min_mapq``, a fragment once, one read per 5' end and strand) is
+:mod:`ntpipe.alignments`'s rule. The enrichment is ``log2((chip + 1) / (expected + 1))``
 in reads, ``expected`` the control's count scaled to the ChIP's library size
 or, without a control, the ChIP's genome-wide mean for a span. A window is
 positive when that reaches ``min_log2_enrichment`` with at least ``min_reads``
@@ -63,6 +65,7 @@ class LabelConfig:
     min_log2_enrichment: float = 1.0
     min_reads: int = 5
     read_span: int = 500
+    min_mapq: int = 10
 
 
 def _log_renamed(path, renamed):
@@ -174,14 +177,16 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None)
     if cfg.read_span < cfg.stride:
         raise ValueError(f"labels.read_span {cfg.read_span} is shorter than the bin ({cfg.stride} bp)")
     fasta, on = (lift.reference, lift.reference_sizes) if lift is not None else (genome, sizes)
-    starts = [_starts(path, fasta, on, aliases, sizes) for path in ([chip, control] if control else [chip])]
+    starts = [_starts(path, fasta, on, aliases, sizes, cfg.min_mapq) for path in ([chip, control] if control else [chip])]
     totals = [sum(len(v) for v in s.values()) for s in starts]
+    for path, total in zip([chip, control], totals):
+        if total == 0:
+            raise ValueError(f"{path}: no reads count on the genome's chromosomes (mapped, primary, not QC-fail or"
+                             f" duplicate, MAPQ >= {cfg.min_mapq} (labels.min_mapq); of a pair, read 1 of a proper pair)")
     if lift is not None:  # chromosome by chromosome: one chromosome's map at a time
         for c in sizes:
             for s in starts:
                 s[c] = lift.positions(c, s[c])
-    if totals[0] == 0:
-        raise ValueError(f"{chip}: no mapped reads")
     genome_length = sum(sizes.values())
     out = {}
     for chrom, length in sizes.items():
@@ -200,11 +205,11 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None)
     return out
 
 
-def _starts(path, fasta, on, aliases, sizes):
+def _starts(path, fasta, on, aliases, sizes, min_mapq):
     """``{chrom: 5' positions}`` of the reads that count in one file, on the
     coordinates of ``on`` (``{chrom: length}`` of ``fasta``), for every chromosome of ``sizes``."""
     with open_alignments(path, fasta) as aln:
         contigs = genome_contigs(path, aln, on, fasta, aliases)
-        starts = {c: read_starts(aln, contigs[c]) if c in contigs else np.zeros(0, np.int64) for c in sizes}
+        starts = {c: read_starts(aln, contigs[c], min_mapq) if c in contigs else np.zeros(0, np.int64) for c in sizes}
     _log_renamed(path, {ref: c for c, ref in contigs.items() if ref != c})
     return starts

@@ -124,6 +124,56 @@ def test_bam_labels_mark_the_bin_as_peak_labels_do(tmp_path):
         bam_labels(chip_bam, None, sizes, LabelConfig(size=2000, stride=100, read_span=50))
 
 
+def test_reads_that_should_not_count_make_no_mark(tmp_path):
+    # 30 reads piled on bin 10 over a thin background: a mark when they count, none when they should not
+    sizes = {"Chr1": 20_000}
+    rng = np.random.default_rng(3)
+    background = [("Chr1", int(p)) for p in rng.integers(0, 19_950, 200)]
+
+    def bin10(name, pile, **settings):
+        bam = _bam(tmp_path / f"{name}.bam", sizes, background + pile)
+        return bam_labels(bam, None, sizes, LabelConfig(size=SIZE, stride=STRIDE, **settings))["Chr1"][10]
+
+    spread = [1000 + 3 * i for i in range(30)]
+    assert bin10("counted", [("Chr1", p) for p in spread]) == 1
+    assert bin10("qcfail", [("Chr1", p, {"flag": 0x200}) for p in spread]) != 1
+    assert bin10("multi", [("Chr1", p, {"mapping_quality": 0}) for p in spread]) != 1
+    assert bin10("mapq5", [("Chr1", p, {"mapping_quality": 5}) for p in spread]) != 1
+    assert bin10("mapq5_kept", [("Chr1", p, {"mapping_quality": 5}) for p in spread], min_mapq=5) == 1
+    assert bin10("unmarked_duplicates", [("Chr1", 1000)] * 30) != 1  # one position and strand: one read
+    both = [("Chr1", 1000)] * 15 + [("Chr1", 1000 + 3 * i, {"flag": 16}) for i in range(15)]
+    assert bin10("both_strands", both) == 1  # 1 forward + 15 reverse 5' ends
+
+
+def test_paired_reads_count_each_fragment_once(tmp_path):
+    # fragments of 200 bp: read 1 forward at p, read 2 reverse ending at p + 200 (or the other way round)
+    sizes = {"Chr1": 20_000}
+    rng = np.random.default_rng(4)
+    starts = [int(p) for p in rng.integers(0, 19_750, 40) if not 500 < p < 1600]  # none near bin 10
+
+    def pairs(ps, reverse=False):
+        forward, backward = [("Chr1", p) for p in ps], [("Chr1", p + 150) for p in ps]
+        first, second = (backward, forward) if reverse else (forward, backward)
+        return ([(c, p, {"flag": 0x1 | 0x2 | 0x40 | (0x10 if reverse else 0x20)}) for c, p in first]
+                + [(c, p, {"flag": 0x1 | 0x2 | 0x80 | (0x20 if reverse else 0x10)}) for c, p in second])
+
+    def fragments(name, ps, paired):
+        reads = pairs(ps) if paired else [("Chr1", p) for p in ps]
+        bam = _bam(tmp_path / f"{name}.bam", sizes, reads)
+        return bam_labels(bam, None, sizes, LabelConfig(size=SIZE, stride=STRIDE))["Chr1"]
+
+    four = starts + [1000, 1020, 1040, 1060]  # fewer fragments on bin 10 than min_reads (5)
+    single = fragments("single", four, paired=False)
+    paired = fragments("paired", four, paired=True)
+    assert single[10] != 1 and np.array_equal(paired, single)
+    assert fragments("five", four + [1080], paired=True)[10] == 1
+    improper = [("Chr1", p, {"flag": 0x1 | 0x40}) for p in four] + [("Chr1", p + 150, {"flag": 0x1 | 0x80 | 0x10}) for p in four]
+    with pytest.raises(ValueError, match=r"improper.bam: no reads count on the genome's chromosomes"):
+        bam_labels(_bam(tmp_path / "improper.bam", sizes, improper), None, sizes, LabelConfig(size=SIZE, stride=STRIDE))
+    flipped = _bam(tmp_path / "flipped.bam", sizes, pairs(four, reverse=True))  # read 1 on the reverse strand
+    assert bam_labels(flipped, None, sizes, LabelConfig(size=SIZE, stride=STRIDE))["Chr1"][10] != 1
+
+
 def test_contigs_the_genome_lacks_are_skipped_with_a_warning(tmp_path, caplog):
     # an aligner's index holds the organelles (ChrC, ChrM); a nuclear-only genome FASTA does not
     sizes, cfg = {"Chr1": 3000}, LabelConfig(size=SIZE, stride=STRIDE)
