@@ -16,9 +16,13 @@ counted by their 5' end over ``read_span`` bp centred on each bin (the bin and
 about a fragment's length on each side, so the 5' ends of both strands of a
 bin's fragments fall in it); which reads count (mapping quality at least
 ``min_mapq``, a fragment once, one read per 5' end and strand) is
-:mod:`ntpipe.alignments`'s rule. The enrichment is ``log2((chip + 1) / (expected + 1))``
-in reads, ``expected`` the control's count scaled to the ChIP's library size
-or, without a control, the ChIP's genome-wide mean for a span. A window is
+:mod:`ntpipe.alignments`'s rule. The enrichment is
+``log2((chip + 1) / (expected + 1))`` in reads, ``expected`` the ChIP's
+genome-wide mean for the span or, with a control, the most of that mean, the
+control's count over the span and its count over ``control_span`` bp scaled
+to the span, both scaled to the ChIP's library size (MACS2's local lambda: a
+thin control, or a chromosome it lacks, never expects less than the ChIP's
+own background). A window is
 positive when that reaches ``min_log2_enrichment`` with at least ``min_reads``
 ChIP reads, negative when no enriched bin (enrichment above 0) comes within
 ``negative_margin`` bp of its central bin, ambiguous in between.
@@ -38,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .alignments import genome_contigs, open_alignments, read_starts
-from .chroms import Matcher
+from .chroms import Matcher, listed
 from .encoding import window_bounds
 from .files import open_text
 from .intervals import covered_before, merge_intervals
@@ -65,6 +69,7 @@ class LabelConfig:
     min_log2_enrichment: float = 1.0
     min_reads: int = 5
     read_span: int = 500
+    control_span: int = 10000
     min_mapq: int = 10
 
 
@@ -154,6 +159,26 @@ def _span_counts(read_pos, length, stride, span):
     return cum[hi] - cum[lo]
 
 
+def _span_widths(length, stride, span):
+    """Bp of each bin's ``span`` that lie on the chromosome."""
+    lo, hi = window_bounds(length, span, stride)
+    return hi - lo
+
+
+def _expected(control_pos, scale, chip_rate, length, cfg):
+    """ChIP reads expected over each bin's read span: the ChIP's genome-wide
+    mean (``chip_rate`` reads per bp), or with a control (``scale``: ChIP over
+    control reads) the most of that mean, the scaled control over the read
+    span and over ``control_span`` (MACS2's local lambda)."""
+    width = _span_widths(length, cfg.stride, cfg.read_span)
+    mean = chip_rate * width
+    if control_pos is None:
+        return mean
+    local = _span_counts(control_pos, length, cfg.stride, cfg.read_span) * scale
+    wide = _span_counts(control_pos, length, cfg.stride, cfg.control_span) * scale
+    return np.maximum.reduce([mean, local, wide * width / _span_widths(length, cfg.stride, cfg.control_span)])
+
+
 def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None):
     """Label every bin from ChIP (and optional control) alignments.
 
@@ -176,6 +201,8 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None)
     """
     if cfg.read_span < cfg.stride:
         raise ValueError(f"labels.read_span {cfg.read_span} is shorter than the bin ({cfg.stride} bp)")
+    if control and cfg.control_span < cfg.read_span:
+        raise ValueError(f"labels.control_span {cfg.control_span} is shorter than labels.read_span ({cfg.read_span} bp)")
     fasta, on = (lift.reference, lift.reference_sizes) if lift is not None else (genome, sizes)
     starts = [_starts(path, fasta, on, aliases, sizes, cfg.min_mapq) for path in ([chip, control] if control else [chip])]
     totals = [sum(len(v) for v in s.values()) for s in starts]
@@ -187,14 +214,14 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None)
         for c in sizes:
             for s in starts:
                 s[c] = lift.positions(c, s[c])
-    genome_length = sum(sizes.values())
+    if control:
+        _warn_empty(control, starts)
+    chip_rate = totals[0] / sum(sizes.values())
     out = {}
     for chrom, length in sizes.items():
         chip_n = _span_counts(starts[0][chrom], length, cfg.stride, cfg.read_span)
-        if control:
-            expected = _span_counts(starts[1][chrom], length, cfg.stride, cfg.read_span) * totals[0] / max(totals[1], 1)
-        else:
-            expected = np.full(len(chip_n), totals[0] * cfg.read_span / genome_length)
+        control_pos, scale = (starts[1][chrom], totals[0] / totals[1]) if control else (None, None)
+        expected = _expected(control_pos, scale, chip_rate, length, cfg)
         enrichment = np.log2((chip_n + 1) / (expected + 1))
         labels = np.full(len(chip_n), AMBIGUOUS, np.int8)
         labels[(enrichment >= cfg.min_log2_enrichment) & (chip_n >= cfg.min_reads)] = POSITIVE
@@ -203,6 +230,15 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None)
         labels[_clear(*enriched, bin_start, bin_end, length, cfg.negative_margin)] = NEGATIVE
         out[chrom] = labels
     return out
+
+
+def _warn_empty(control, starts):
+    """Warn of the chromosomes where the ChIP has reads and the control none."""
+    empty = [c for c, pos in starts[1].items() if len(pos) == 0 and len(starts[0][c])]
+    if empty:
+        log.warning("%s: the control has no reads that count on %s, where the ChIP has: the ChIP's genome-wide"
+                    " mean is the expected count there (a control filtered to some chromosomes, or aligned to"
+                    " another genome?)", control, listed(empty))
 
 
 def _starts(path, fasta, on, aliases, sizes, min_mapq):
