@@ -80,7 +80,7 @@ def genome_contigs(path, aln, sizes, genome, aliases=False):
     Parameters
     ----------
     path : the file, for messages.
-    aln : it, opened (:func:`open_alignments`).
+    aln : the file opened by :func:`open_alignments`.
     sizes : ``{chrom: length}`` of the genome the reads are aligned to.
     genome : its path, for messages (None: not named).
     aliases : references may be the genome's under another naming
@@ -133,11 +133,11 @@ def genome_contigs(path, aln, sizes, genome, aliases=False):
     return pairs
 
 
-def check_decodes(path, aln, reference):
-    """Read one record of ``reference``: a CRAM whose FASTA does not match, or
-    a truncated file, fails here, naming the file, not deep in a job."""
+def check_decodes(path, aln, references):
+    """Read the first record on ``references``: a CRAM whose FASTA does not
+    match, or a truncated file, fails here, naming the file, not deep in a job."""
     try:
-        next(aln.fetch(reference), None)
+        any(next(aln.fetch(ref), None) is not None for ref in references)
     except (OSError, ValueError) as err:
         what = " (a CRAM decodes only against the FASTA it was aligned to: the row's genome)" if aln.is_cram else ""
         raise ValueError(f"{path}: cannot read its records: {err}{what}") from None

@@ -167,7 +167,7 @@ def check_bam(path, sizes, genome, aliases=False):
         raise ValueError(str(err)) from None
     with aln:
         contigs = genome_contigs(path, aln, sizes, genome, aliases)
-        check_decodes(path, aln, next(iter(contigs.values())))
+        check_decodes(path, aln, contigs.values())
         index = (".crai",) if aln.is_cram else (".bai", ".csi")
     _check_index_age(path, index, "samtools index")
 
