@@ -12,9 +12,10 @@ training. What is read:
   reference-mapped cultivars (training rows with ``vcf``) are in it, its contigs
   are in the reference with the same lengths (with ``chrom_aliases``, under
   the reference's name in another naming: ``chr01`` for ``Chr1``);
-- every BAM's header (pysam): its references are in the genome (the
+- every BAM's or CRAM's header (pysam): its references are in the genome (the
   reference, for a ``vcf`` row) with the same lengths (with ``chrom_aliases``,
-  under another naming), and it is indexed;
+  under another naming; contigs the genome lacks, such as ``ChrC``, skipped
+  with a warning), it is indexed, and one record decodes against the genome;
 - every peaks file, one pass (:mod:`ntpipe.peaks`): BED lines, valid
   intervals, some peaks on the genome's (the reference's, for a ``vcf`` row)
   chromosomes (with ``chrom_aliases``, under another naming); peaks past a
@@ -40,13 +41,14 @@ import logging
 import os
 from pathlib import Path
 
-from .chroms import Matcher, listed, match, other_naming
-from .files import open_text
+from .alignments import check_decodes, genome_contigs, open_alignments
+from .chroms import listed, match, other_naming
 from .genome import chrom_sizes, open_fasta
 
 __all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split", "check_annotation"]
 
 log = logging.getLogger(__name__)
+
 
 def fasta_sizes(path):
     """``{name: length}`` of a FASTA in ``.fai`` order; builds the index when missing.
@@ -102,48 +104,28 @@ def _check_index_age(path, suffixes, fix):
 
 
 def check_bam(path, sizes, genome, aliases=False):
-    """A BAM's header against its genome: every reference in it, same lengths; indexed.
-    With ``aliases``, references may be the genome's under another naming
-    (:func:`ntpipe.chroms.match`); ambiguous ones are an error.
+    """A BAM's or CRAM's header against its genome; indexed; its records readable.
+
+    Contigs the genome lacks (``ChrC``, ``ChrM``) are skipped with a warning;
+    every other reference must be the genome's, with its length. With
+    ``aliases``, under another naming (:func:`ntpipe.chroms.match`);
+    ambiguous ones are an error. A CRAM is decoded against ``genome``: one
+    record is read, so a CRAM that the genome does not decode fails here.
 
     Raises
     ------
-    ValueError naming the BAM, its ``@SQ`` header line, the name or length,
-    and the genome's.
+    ValueError naming the file, its ``@SQ`` header line, the name or length,
+    and the genome's (:func:`ntpipe.alignments.genome_contigs`).
     """
-    import pysam
-
     try:
-        bam = pysam.AlignmentFile(str(path), "rb")
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: cannot read as BAM: {err}") from None
-    with bam:
-        names = Matcher(sizes, aliases)
-        try:
-            to_genome = {name: names(name) for name in bam.references}
-        except ValueError as err:
-            raise ValueError(f"{path}: {err} (chrom_aliases: true); expected one genome name per reference") from None
-        lengths = dict(zip(bam.references, bam.lengths))
-        text = str(bam.header) if any(sizes.get(to_genome[n]) != n_bp for n, n_bp in lengths.items()) else ""
-        for name, length in lengths.items():
-            target = to_genome[name]
-            if target is not None and length == sizes[target]:
-                continue
-            line = _header_line(text, f"@SQ\tSN:{name}\t")
-            where = f"{path}, header line {line}" if line else str(path)
-            if target is None:
-                raise ValueError(
-                    f"{where}: reference {name!r} is not in the genome {genome} (its .fai names {listed(sizes)})"
-                    + other_naming(name, sizes, "set chrom_aliases: true in the config to match it, or align to"
-                                    " the genome, or rename the BAM's references (samtools reheader)")
-                )
-            raise ValueError(
-                f"{where}: reference {name!r} is {length} bp long; in the genome {genome}"
-                f" {'it' if target == name else repr(target)} is {sizes[target]} bp (aligned to another assembly?)"
-            )
-        if not bam.has_index():
-            raise ValueError(f"{path}: BAM has no index; expected {path}.bai (run samtools index {path})")
-    _check_index_age(path, (".bai", ".csi"), "samtools index")
+        aln = open_alignments(path, genome)
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from None
+    with aln:
+        contigs = genome_contigs(path, aln, sizes, genome, aliases)
+        check_decodes(path, aln, contigs.values())
+        index = (".crai",) if aln.is_cram else (".bai", ".csi")
+    _check_index_age(path, index, "samtools index")
 
 
 def check_vcf(path, reference_sizes, reference, wanted, aliases=False):

@@ -10,7 +10,7 @@ with those of a genome through that key, refusing any ambiguous pairing;
 
 import re
 
-__all__ = ["canonical", "match", "Matcher", "listed", "other_naming"]
+__all__ = ["canonical", "match", "Matcher", "listed", "other_naming", "log_renamed"]
 
 _PREFIX = re.compile(r"^chr(?:omosome)?[_-]?", re.IGNORECASE)
 
@@ -71,12 +71,6 @@ class Matcher:
         """``{name: target}`` of the names paired with another name so far."""
         return {n: t for n, t in self.pairs.items() if t is not None and t != n}
 
-    def log_renamed(self, path, logger):
-        """Log the pairs of differing names so far, for the file ``path``."""
-        if self.renamed:
-            logger.info("%s: chromosome names matched to the genome's (chrom_aliases): %s", path,
-                        ", ".join(f"{k} -> {v}" for k, v in self.renamed.items()))
-
 
 def match(names, targets):
     """Pair each name with a target name: itself when the targets hold it,
@@ -116,3 +110,10 @@ def other_naming(name, sizes, fix):
     except ValueError:
         return ""
     return f"; it is {found!r} there under another naming: {fix}" if found and found != name else ""
+
+
+def log_renamed(logger, path, renamed):
+    """Log ``renamed`` (``{file's name: genome's name}``, e.g. :attr:`Matcher.renamed`) for the file ``path``."""
+    if renamed:
+        logger.info("%s: chromosome names matched to the genome's (chrom_aliases): %s", path,
+                    ", ".join(f"{k} -> {v}" for k, v in renamed.items()))

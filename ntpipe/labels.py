@@ -11,12 +11,18 @@ negatives by default (margin 0): left out, they taught the models to smear a
 mark over the window's reach. ``negative_margin = (size - stride) / 2`` (for
 an even ``size - stride``) is the stricter rule "no peak touches the window".
 
-BAM (documented enrichment rule), the same geometry: reads are counted by
-their 5' end over ``read_span`` bp centred on each bin (the bin and about a
-fragment's length on each side, so the 5' ends of both strands of a bin's
-fragments fall in it). The enrichment is ``log2((chip + 1) / (expected + 1))``
-in reads, ``expected`` the control's count scaled to the ChIP's library size
-or, without a control, the ChIP's genome-wide mean for a span. A window is
+BAM or CRAM (documented enrichment rule), the same geometry: reads are
+counted by their 5' end over ``read_span`` bp centred on each bin (the bin and
+about a fragment's length on each side, so the 5' ends of both strands of a
+bin's fragments fall in it); which reads count (mapping quality at least
+``min_mapq``, a fragment once, one read per 5' end and strand) is
+:mod:`ntpipe.alignments`'s rule. The enrichment is
+``log2((chip + 1) / (expected + 1))`` in reads, ``expected`` the ChIP's
+genome-wide mean for the span or, with a control, the most of that mean, the
+control's count over the span and its count over ``control_span`` bp scaled
+to the span, both scaled to the ChIP's library size (MACS2's local lambda: a
+thin control, or a chromosome it lacks, never expects less than the ChIP's
+own background). A window is
 positive when that reaches ``min_log2_enrichment`` with at least ``min_reads``
 ChIP reads, negative when no enriched bin (enrichment above 0) comes within
 ``negative_margin`` bp of its central bin, ambiguous in between.
@@ -30,11 +36,11 @@ Training examples are built from these labels by :mod:`ntpipe.trainset`.
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from .chroms import Matcher
+from .alignments import genome_contigs, open_alignments, read_starts
+from .chroms import listed, log_renamed
 from .encoding import window_bounds
 from .intervals import covered_before, merge_intervals
 
@@ -59,6 +65,8 @@ class LabelConfig:
     min_log2_enrichment: float = 1.0
     min_reads: int = 5
     read_span: int = 500
+    control_span: int = 10000
+    min_mapq: int = 10
 
 
 def peak_labels(intervals, length, stride, positive_fraction, negative_margin=0):
@@ -81,16 +89,6 @@ def _clear(starts, ends, bin_start, bin_end, length, margin):
     return covered_before(near_end, starts, ends) == covered_before(near_start, starts, ends)
 
 
-def _read_starts(bam, chrom):
-    """5' positions of the mapped, primary, non-duplicate reads on ``chrom``."""
-    pos = [
-        r.reference_end - 1 if r.is_reverse else r.reference_start
-        for r in bam.fetch(chrom)
-        if not (r.is_unmapped or r.is_secondary or r.is_supplementary or r.is_duplicate)
-    ]
-    return np.asarray(pos, dtype=np.int64)
-
-
 def _span_counts(read_pos, length, stride, span):
     """Reads (by 5' position) within ``span`` bp centred on each ``stride`` bp bin."""
     cum = np.concatenate([[0], np.cumsum(np.bincount(read_pos, minlength=length)[:length])])
@@ -98,66 +96,69 @@ def _span_counts(read_pos, length, stride, span):
     return cum[hi] - cum[lo]
 
 
-def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
+def _span_widths(length, stride, span):
+    """Bp of each bin's ``span`` that lie on the chromosome."""
+    lo, hi = window_bounds(length, span, stride)
+    return hi - lo
+
+
+def _expected(control_pos, scale, chip_rate, length, cfg):
+    """ChIP reads expected over each bin's read span: the ChIP's genome-wide
+    mean (``chip_rate`` reads per bp), or with a control (``scale``: ChIP over
+    control reads) the most of that mean, the scaled control over the read
+    span and over ``control_span`` (MACS2's local lambda)."""
+    width = _span_widths(length, cfg.stride, cfg.read_span)
+    mean = chip_rate * width
+    if control_pos is None:
+        return mean
+    local = _span_counts(control_pos, length, cfg.stride, cfg.read_span) * scale
+    wide = _span_counts(control_pos, length, cfg.stride, cfg.control_span) * scale
+    return np.maximum.reduce([mean, local, wide * width / _span_widths(length, cfg.stride, cfg.control_span)])
+
+
+def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None):
     """Label every bin from ChIP (and optional control) alignments.
 
     Parameters
     ----------
-    chip, control : paths to sorted, indexed BAMs (control may be None).
+    chip, control : paths to sorted, indexed BAMs or CRAMs (control may be None).
     sizes : ``{chrom: length}`` of the cultivar genome, in .fai order.
     cfg : :class:`LabelConfig`.
-    aliases : match each BAM's reference names to the genome's across namings
+    aliases : match each file's reference names to the genome's across namings
         (see module doc); False: they must be the genome's.
-    lift : optional ``lift(chrom, positions)``: the genome's positions of the
-        BAMs' (alignments to the reference, labelled on a cultivar's consensus:
-        :meth:`ntpipe.liftover.Liftover.positions`).
+    genome : the genome's FASTA, which decodes a CRAM aligned to it.
+    lift : optional :class:`ntpipe.liftover.Liftover`: the alignments are on
+        its reference (which decodes a CRAM and gives the references'
+        lengths) and their positions are lifted onto the genome (a cultivar
+        labelled on its consensus).
 
     Returns ``{chrom: int8 labels}`` (see module doc for the rule), keyed by
-    the genome's names.
+    the genome's names. Contigs the genome lacks are skipped with a warning
+    (:func:`ntpipe.alignments.genome_contigs`).
     """
-    import pysam
-
     if cfg.read_span < cfg.stride:
         raise ValueError(f"labels.read_span {cfg.read_span} is shorter than the bin ({cfg.stride} bp)")
-
-    def open_bam(path):
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"BAM not found: {path}")
-        bam = pysam.AlignmentFile(str(path), "rb")
-        if not bam.has_index():
-            raise ValueError(f"{path}: BAM has no index (run samtools index)")
-        names = Matcher(sizes, aliases)
-        try:
-            to_genome = {ref: names(ref) for ref in bam.references}
-        except ValueError as err:
-            bam.close()
-            raise ValueError(f"{path}: {err} (chrom_aliases)") from None
-        missing = [ref for ref, chrom in to_genome.items() if chrom is None]
-        if missing:
-            bam.close()
-            raise ValueError(f"{path}: BAM references {missing[:5]} are not in the genome")
-        names.log_renamed(path, log)
-        return bam, {chrom: ref for ref, chrom in to_genome.items()}
-
-    bams = [open_bam(chip)] + ([open_bam(control)] if control else [])
-    starts = [{c: _read_starts(b, refs[c]) if c in refs else np.zeros(0, np.int64) for c in sizes} for b, refs in bams]
+    if control and cfg.control_span < cfg.read_span:
+        raise ValueError(f"labels.control_span {cfg.control_span} is shorter than labels.read_span ({cfg.read_span} bp)")
+    fasta, on = (lift.reference, lift.reference_sizes) if lift is not None else (genome, sizes)
+    starts = [_starts(path, fasta, on, aliases, sizes, cfg.min_mapq) for path in ([chip, control] if control else [chip])]
     totals = [sum(len(v) for v in s.values()) for s in starts]
-    for b, _ in bams:
-        b.close()
+    for path, total in zip([chip, control], totals):
+        if total == 0:
+            raise ValueError(f"{path}: no reads count on the genome's chromosomes (mapped, primary, not QC-fail or"
+                             f" duplicate, MAPQ >= {cfg.min_mapq} (labels.min_mapq); of a pair, read 1 of a proper pair)")
     if lift is not None:  # chromosome by chromosome: one chromosome's map at a time
         for c in sizes:
             for s in starts:
-                s[c] = lift(c, s[c])
-    if totals[0] == 0:
-        raise ValueError(f"{chip}: no mapped reads")
-    genome_length = sum(sizes.values())
+                s[c] = lift.positions(c, s[c])
+    if control:
+        _warn_empty(control, starts)
+    chip_rate = totals[0] / sum(sizes.values())
     out = {}
     for chrom, length in sizes.items():
         chip_n = _span_counts(starts[0][chrom], length, cfg.stride, cfg.read_span)
-        if control:
-            expected = _span_counts(starts[1][chrom], length, cfg.stride, cfg.read_span) * totals[0] / max(totals[1], 1)
-        else:
-            expected = np.full(len(chip_n), totals[0] * cfg.read_span / genome_length)
+        control_pos, scale = (starts[1][chrom], totals[0] / totals[1]) if control else (None, None)
+        expected = _expected(control_pos, scale, chip_rate, length, cfg)
         enrichment = np.log2((chip_n + 1) / (expected + 1))
         labels = np.full(len(chip_n), AMBIGUOUS, np.int8)
         labels[(enrichment >= cfg.min_log2_enrichment) & (chip_n >= cfg.min_reads)] = POSITIVE
@@ -166,3 +167,22 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, lift=None):
         labels[_clear(*enriched, bin_start, bin_end, length, cfg.negative_margin)] = NEGATIVE
         out[chrom] = labels
     return out
+
+
+def _warn_empty(control, starts):
+    """Warn of the chromosomes where the ChIP has reads and the control none."""
+    empty = [c for c, pos in starts[1].items() if len(pos) == 0 and len(starts[0][c])]
+    if empty:
+        log.warning("%s: the control has no reads that count on %s, where the ChIP has: the ChIP's genome-wide"
+                    " mean is the expected count there (a control filtered to some chromosomes, or aligned to"
+                    " another genome?)", control, listed(empty))
+
+
+def _starts(path, fasta, on, aliases, sizes, min_mapq):
+    """``{chrom: 5' positions}`` of the reads that count in one file, on the
+    coordinates of ``on`` (``{chrom: length}`` of ``fasta``), for every chromosome of ``sizes``."""
+    with open_alignments(path, fasta) as aln:
+        contigs = genome_contigs(path, aln, on, fasta, aliases)
+        starts = {c: read_starts(aln, contigs[c], min_mapq) if c in contigs else np.zeros(0, np.int64) for c in sizes}
+    log_renamed(log, path, {ref: c for c, ref in contigs.items() if ref != c})
+    return starts

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chroms import Matcher, listed, other_naming
+from .chroms import Matcher, listed, log_renamed, other_naming
 from .files import open_text
 from .intervals import merge_intervals
 
@@ -113,7 +113,7 @@ def scan_peaks(path, sizes, genome=None, aliases=False):
         lineno, chrom, start, end = clipped[0]
         notes.append(f"{path}: {len(clipped)} peak(s) ran past a chromosome end, clipped to it (the first, line {lineno}:"
                      f" {chrom}:{start}-{end}, {chrom} is {sizes[chrom]} bp; MACS2 does not clip its peaks)")
-    names.log_renamed(path, log)
+    log_renamed(log, path, names.renamed)
     return peaks, notes
 
 

@@ -37,9 +37,9 @@ import numpy as np
 from .encoding import N_TOKEN, bin_layout, called_bins, pad_for_bins
 from .files import atomic_path
 from .genome import chrom_sizes, encode_chrom, open_fasta
-from .labels import AMBIGUOUS, LabelConfig, bam_labels, peak_labels
-from .peaks import read_peaks
+from .labels import AMBIGUOUS, bam_labels, peak_labels
 from .liftover import Liftover
+from .peaks import read_peaks
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def _labels(row, sizes, cfg, aliases, lift=None):
             peaks = {c: lift.intervals(c, *iv) for c, iv in peaks.items()}
         return {c: peak_labels(peaks.get(c), n, cfg.stride, cfg.positive_fraction, cfg.negative_margin) for c, n in sizes}
     return bam_labels(row["bam"], row.get("control") or None, dict(sizes), cfg, aliases=aliases,
-                      lift=lift.positions if lift is not None else None)
+                      genome=row["genome"], lift=lift)
 
 
 def _gc_percent(tokens, starts, size):

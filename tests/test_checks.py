@@ -113,6 +113,17 @@ def test_bam_references_lengths_and_index(tmp_path):
         checks.check_bam(write_bam(tmp_path / "noindex.bam", {"Chr1": 1000}, index=False), SIZES, "g.fa")
 
 
+def test_bam_contigs_the_genome_lacks_are_skipped_with_a_warning(tmp_path, caplog):
+    # an aligner's index holds the organelles; the genome FASTA is often nuclear only
+    with caplog.at_level("WARNING", logger="ntpipe.alignments"):
+        checks.check_bam(write_bam(tmp_path / "organelles.bam", {"Chr1": 1000, "ChrC": 134_525, "ChrM": 490_520}), SIZES, "g.fa")
+    assert "organelles.bam: references not in the genome g.fa skipped, their reads not counted (0 mapped reads): ChrC, ChrM" in caplog.text
+    with pytest.raises(ValueError, match=r"only.bam: none of its references \(ChrC, ChrM\) is in the genome g.fa \(its .fai names Chr1, Chr2, Chr3\)"):
+        checks.check_bam(write_bam(tmp_path / "only.bam", {"ChrC": 134_525, "ChrM": 490_520}), SIZES, "g.fa")
+    with pytest.raises(ValueError, match=r"long.bam, header line 3: reference 'Chr1' is 1001 bp long"):
+        checks.check_bam(write_bam(tmp_path / "long.bam", {"ChrC": 134_525, "Chr1": 1001}), SIZES, "g.fa")
+
+
 def test_vcf_samples_and_contigs(tmp_path):
     vcf = write_vcf(tmp_path / "v.vcf.gz", ["A", "B"], SIZES)
     checks.check_vcf(vcf, SIZES, "ref.fa", [("v.tsv, line 2", "A"), ("v.tsv, line 3", "B")])
