@@ -41,7 +41,7 @@ import pyfaidx
 from .encoding import N_TOKEN, bin_layout, encode
 from .genome import encode_chrom, fetch, open_fasta, write_fasta
 
-__all__ = ["Variants", "read_variants", "apply_variants", "variety_windows", "write_consensus"]
+__all__ = ["Variants", "read_variants", "apply_variants", "variety_windows", "write_consensus", "log_applied"]
 
 log = logging.getLogger(__name__)
 
@@ -468,8 +468,19 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
         result[name] = Variants(variants.pos[keep], [variants.ref[i] for i in keep], [variants.alt[i] for i in keep])
     if first:
         log.warning(skipped_warning(vcf, sample, skipped["symbolic"], skipped["overlapping"], first[min(first)]))
-    log.info("%s, sample %s: %d variants applied", vcf, sample, sum(len(v) for v in result.values()))
+    log_applied(vcf, sample, sum(len(v) for v in result.values()), sum(len(r[0]) for r in all_records.values()))
     return result
+
+
+def log_applied(vcf, sample, n_applied, n_records):
+    """Log how many of a sample's calls are applied; a warning when none is among records
+    (a failed sample in a merged panel: every call missing, ./., its tracks the reference's)."""
+    if n_applied == 0 and n_records:
+        log.warning("%s, sample %s: no variant applied among %d records (every call missing or the reference's):"
+                    " its windows and tracks are the reference's; a sample that failed calling, or another one"
+                    " meant?", vcf, sample, n_records)
+    else:
+        log.info("%s, sample %s: %d variants applied", vcf, sample, n_applied)
 
 
 class _ConsensusRecords:

@@ -84,6 +84,7 @@ from .variants import (
     _unknown_chrom_message,
     _variant_file,
     _within,
+    log_applied,
     skipped_warning,
 )
 
@@ -436,7 +437,7 @@ def load_variants(store, sample, reference):
     s = meta["samples"].index(sample)
     variants = {c["name"]: _load_chrom(Path(store) / c["dir"], s, meta["chunk_records"]) if c["records"] else Variants()
                 for c in meta["chroms"]}
-    log.info("%s (%s), sample %s: %d variants applied", store, vcf, sample, sum(len(v) for v in variants.values()))
+    log_applied(vcf, sample, sum(len(v) for v in variants.values()), sum(c["records"] for c in meta["chroms"]))
     return variants
 
 

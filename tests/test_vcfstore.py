@@ -76,6 +76,20 @@ def test_records_without_gt_and_a_single_sample_vcf(tmp_path, reference):
     assert load_variants(store, None, reference)["Chr1"].alt == ["G"]
 
 
+def test_a_sample_with_every_call_missing_is_a_warning(tmp_path, reference, caplog):
+    """A sample that failed calling in a merged panel gets the reference's tracks: say so."""
+    records = [(c, p, r, a, g1, "./.") for c, p, r, a, g1, *_ in RECORDS]
+    vcf = write_vcf(tmp_path, records, samples=("IRIS1", "IRIS2"))
+    store = extract_variants(vcf, reference, tmp_path / "store")
+    for load in (lambda s: load_variants(store, s, reference), lambda s: read_variants(vcf, s, reference)):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="ntpipe"):
+            assert sum(len(v) for v in load("IRIS2").values()) == 0
+            assert sum(len(v) for v in load("IRIS1").values()) > 0
+        missing = [r for r in caplog.records if r.levelname == "WARNING" and "no variant applied" in r.getMessage()]
+        assert len(missing) == 1 and "sample IRIS2: no variant applied among 10 records" in missing[0].getMessage()
+
+
 def test_a_bcf_declaring_contigs_without_records(tmp_path, reference):
     """A BCF's index lists every declared contig, with records or not: Chr10 (in the reference) and
     ChrC (not in it; organelles beside a nuclear reference) have none."""
