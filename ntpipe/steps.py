@@ -56,10 +56,13 @@ def check_settings(config):
     if stride > size:
         raise ValueError(f"window.stride {stride} is longer than window.size {size}: each bin's value comes from "
                          f"the window centred on it, so the window must hold the bin")
-    read_span = config["labels"]["read_span"]
+    read_span, control_span = config["labels"]["read_span"], config["labels"]["control_span"]
     if read_span < stride:
         raise ValueError(f"labels.read_span {read_span} is shorter than the bin (window.stride {stride} bp): "
                          f"a bin's reads would go uncounted")
+    if control_span < read_span:
+        raise ValueError(f"labels.control_span {control_span} is shorter than labels.read_span {read_span}: "
+                         f"the control's wide span (MACS2's local lambda) must hold the read span")
     model_settings(config["model"], config["training"], size)
 
 

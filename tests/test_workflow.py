@@ -95,6 +95,7 @@ def test_plain_snakemake_uses_the_workstation_profile(tmp_path):
     ("training:\n  device: gpu\n", "'gpu' does not match"),
     ("window:\n  size: 1000\n  stride: 2000\n", "window.stride 2000 is longer than window.size 1000"),
     ("labels:\n  read_span: 50\n", "labels.read_span 50 is shorter than the bin (window.stride 100 bp)"),
+    ("labels:\n  control_span: 400\n", "labels.control_span 400 is shorter than labels.read_span 500"),
 ])
 def test_bad_model_settings_fail_before_any_job(tmp_path, text, expected):
     bad = tmp_path / "bad.yaml"
