@@ -18,7 +18,6 @@ Reads that count, by their 5' end (as MACS2 reads a BAM, and a MAPQ filter):
   duplicates that were not marked count once.
 """
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,6 @@ import numpy as np
 from .chroms import Matcher, listed, other_naming
 
 __all__ = ["open_alignments", "genome_contigs", "check_decodes", "read_starts"]
-
-log = logging.getLogger(__name__)
 
 _SKIP = 0x4 | 0x100 | 0x200 | 0x400 | 0x800  # unmapped, secondary, QC-fail, duplicate, supplementary
 
@@ -88,9 +85,9 @@ def genome_contigs(path, aln, sizes, genome, aliases=False):
 
     Returns
     -------
-    ``{chrom: reference}``, the genome's names to the file's, for each
-    reference the genome holds. The others are skipped with a warning naming
-    them (and, for a BAM, their mapped reads).
+    ``({chrom: reference}``, the genome's names to the file's, for each
+    reference the genome holds; notes: a list holding the warning that names
+    the others, skipped (and, for a BAM, their mapped reads), when there are any).
 
     Raises
     ------
@@ -125,12 +122,12 @@ def genome_contigs(path, aln, sizes, genome, aliases=False):
     if not pairs:
         raise ValueError(f"{path}: none of its references ({listed(aln.references) or 'none'}) is in"
                          f" {the_genome} (its .fai names {listed(sizes)}); aligned to another assembly?")
+    notes = []
     if skipped:
         mapped = _mapped(aln, skipped)
         reads = f" ({sum(mapped.values()):,} mapped reads)" if mapped else ""
-        log.warning("%s: references not in %s skipped, their reads not counted%s: %s",
-                    path, the_genome, reads, listed(skipped))
-    return pairs
+        notes.append(f"{path}: references not in {the_genome} skipped, their reads not counted{reads}: {listed(skipped)}")
+    return pairs, notes
 
 
 def check_decodes(path, aln, references):

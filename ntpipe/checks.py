@@ -112,8 +112,7 @@ def check_bam(path, sizes, genome, aliases=False):
     ambiguous ones are an error. A CRAM is decoded against ``genome``: one
     record is read, so a CRAM that the genome does not decode fails here.
 
-    Raises
-    ------
+    Returns the notes of references skipped (the genome lacks them); raises
     ValueError naming the file, its ``@SQ`` header line, the name or length,
     and the genome's (:func:`ntpipe.alignments.genome_contigs`).
     """
@@ -122,10 +121,11 @@ def check_bam(path, sizes, genome, aliases=False):
     except FileNotFoundError as err:
         raise ValueError(str(err)) from None
     with aln:
-        contigs = genome_contigs(path, aln, sizes, genome, aliases)
+        contigs, notes = genome_contigs(path, aln, sizes, genome, aliases)
         check_decodes(path, aln, contigs.values())
         index = (".crai",) if aln.is_cram else (".bai", ".csi")
     _check_index_age(path, index, "samtools index")
+    return notes
 
 
 def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
@@ -255,13 +255,14 @@ class _Cache:
 
     def __init__(self, path):
         self.path = Path(path) if path else None
-        self.done = set()
+        self.done = {}  # key -> the check's warnings
         if self.path and self.path.is_file():
             try:
-                self.done = set(json.loads(self.path.read_text()))
+                done = json.loads(self.path.read_text())
+                self.done = done if isinstance(done, dict) else {}
             except (OSError, ValueError):
-                self.done = set()
-        self.new = set()  # the checks of this run that passed
+                self.done = {}
+        self.new = {}  # the checks of this run that passed
 
     @staticmethod
     def key(kind, *files):
@@ -269,11 +270,10 @@ class _Cache:
         return json.dumps([kind, stats])
 
     def run(self, kind, files, check, *args):
-        """``check(*args)``'s result, or None when it passed before on the same files."""
+        """``check(*args)``'s warnings (a list), remembered: the same when it passed before on the same files."""
         key = self.key(kind, *files)
-        result = None if key in self.done else check(*args)
-        self.new.add(key)
-        return result
+        self.new[key] = self.done[key] if key in self.done else list(check(*args) or [])
+        return self.new[key]
 
     def save(self):
         """Keep the checks of this run only (files changed or gone drop out)."""
@@ -283,7 +283,7 @@ class _Cache:
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(self.path) as tmp:
-            tmp.write_text(json.dumps(sorted(self.new)))
+            tmp.write_text(json.dumps(self.new, sort_keys=True))
 
 
 def _rows(sheet):
@@ -307,8 +307,9 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
 
     Returns
     -------
-    Warnings to show (peaks clipped or skipped: :mod:`ntpipe.peaks`), once:
-    a check that passed before on the same files is not run again.
+    Warnings to show: peaks clipped or skipped (:mod:`ntpipe.peaks`), BAM
+    references skipped; a check that passed before on the same files is not
+    run again, its warnings are remembered with it.
 
     Raises
     ------
@@ -356,10 +357,10 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
             continue
         if row.get("peaks") and not pending(row["peaks"]):
             warnings += store.run("peaks+aliases" if aliases else "peaks", [row["peaks"], genome], check_peaks,
-                                  row["peaks"], genome_sizes(genome), genome, aliases) or []
+                                  row["peaks"], genome_sizes(genome), genome, aliases)
         for col in ("bam", "control"):
             if row.get(col) and not pending(row[col]):
-                check_bam(row[col], genome_sizes(genome), genome, aliases)
+                warnings += check_bam(row[col], genome_sizes(genome), genome, aliases)
 
     by_vcf = {}
     for sheet, line, row in vcf_rows:

@@ -182,7 +182,9 @@ def _starts(path, fasta, on, aliases, sizes, min_mapq):
     """``{chrom: 5' positions}`` of the reads that count in one file, on the
     coordinates of ``on`` (``{chrom: length}`` of ``fasta``), for every chromosome of ``sizes``."""
     with open_alignments(path, fasta) as aln:
-        contigs = genome_contigs(path, aln, on, fasta, aliases)
+        contigs, notes = genome_contigs(path, aln, on, fasta, aliases)
         starts = {c: read_starts(aln, contigs[c], min_mapq) if c in contigs else np.zeros(0, np.int64) for c in sizes}
+    for note in notes:
+        log.warning(note)
     log_renamed(log, path, {ref: c for c, ref in contigs.items() if ref != c})
     return starts

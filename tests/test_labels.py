@@ -233,7 +233,7 @@ def test_contigs_the_genome_lacks_are_skipped_with_a_warning(tmp_path, caplog):
     plastid = [("ChrC", int(p)) for p in rng.integers(0, 1450, 300)]
     chip_bam = _bam(tmp_path / "chip.organelles.bam", organelles, chip + plastid)
     ctrl_bam = _bam(tmp_path / "in.organelles.bam", organelles, control + plastid)
-    with caplog.at_level("WARNING", logger="ntpipe.alignments"):
+    with caplog.at_level("WARNING", logger="ntpipe.labels"):
         got = bam_labels(chip_bam, ctrl_bam, sizes, cfg, genome="g.fa")
     assert np.array_equal(got["Chr1"], expected["Chr1"])
     assert ("chip.organelles.bam: references not in the genome g.fa skipped, their reads not counted"
