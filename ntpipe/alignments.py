@@ -56,12 +56,12 @@ def open_alignments(path, fasta=None):
     return aln
 
 
-def _sq_line(aln, name):
-    """1-based header line of ``name``'s ``@SQ`` record, else None."""
+def _where(path, aln, name):
+    """``path`` and the header line of ``name``'s ``@SQ`` record, for a message."""
     for i, line in enumerate(str(aln.header).splitlines(), 1):
         if line.startswith(f"@SQ\tSN:{name}\t"):
-            return i
-    return None
+            return f"{path}, header line {i}"
+    return str(path)
 
 
 def _mapped(aln, names):
@@ -103,18 +103,16 @@ def genome_contigs(path, aln, sizes, genome, aliases=False):
             chrom = names(name)
         except ValueError as err:
             raise ValueError(f"{path}: {err} (chrom_aliases: true); expected one genome name per reference") from None
-        line = _sq_line(aln, name)
-        where = f"{path}, header line {line}" if line else str(path)
         if chrom is None:
             hint = other_naming(name, sizes, "set chrom_aliases: true in the config to match it, or align to"
                                 " the genome, or rename the file's references (samtools reheader)")
             if hint:
-                raise ValueError(f"{where}: reference {name!r} is not in {the_genome}"
+                raise ValueError(f"{_where(path, aln, name)}: reference {name!r} is not in {the_genome}"
                                  f" (its .fai names {listed(sizes)}){hint}")
             skipped.append(name)
         elif length != sizes[chrom]:
             raise ValueError(
-                f"{where}: reference {name!r} is {length} bp long; in {the_genome}"
+                f"{_where(path, aln, name)}: reference {name!r} is {length} bp long; in {the_genome}"
                 f" {'it' if chrom == name else repr(chrom)} is {sizes[chrom]} bp (aligned to another assembly?)"
             )
         else:
