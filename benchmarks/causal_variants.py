@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -30,6 +29,7 @@ sys.path.insert(0, str(HERE))
 from ntpipe.encoding import encode  # noqa: E402
 from ntpipe.genome import open_fasta  # noqa: E402
 from ntpipe.grammar import MARKS, true_marks  # noqa: E402
+from ntpipe.sheets import load_config  # noqa: E402
 from ntpipe.steps import _auc, effects_tables  # noqa: E402
 
 FLANK = 6000  # bases either side of a variant whose truth is recomputed (the rules reach 2.5 kb)
@@ -81,7 +81,7 @@ def main(argv=None):
         from presence_grammar import presence_marks as rules
     else:
         rules = true_marks
-    cfg = yaml.safe_load(open(args.config))
+    cfg = load_config(args.config)  # as the workflow reads it: the demo's settings on the demo's panel
     stride = cfg["window"]["stride"]
     varieties = pd.read_csv(cfg["varieties"], sep="\t", dtype=str, keep_default_na=False).to_dict("records")
     marks = sorted(MARKS)

@@ -33,7 +33,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import yaml
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -41,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ntpipe.grammar import ACTIVATING_MOTIFS, MARKS, REPRESSIVE_MOTIFS, core_promoters, motif_hits, true_marks  # noqa: E402
 from ntpipe.data import WindowDataset  # noqa: E402
 from ntpipe.metrics import binary_metrics  # noqa: E402
+from ntpipe.sheets import load_config  # noqa: E402
 from ntpipe.trainset import eval_subset, load_labels, split_by_chrom  # noqa: E402
 
 SIZES = (2000, 3000, 4000, 6000)
@@ -80,7 +80,7 @@ def main():
     parser.add_argument("--config", default="config/config.yaml", type=Path)
     parser.add_argument("--n", type=int, default=3000, help="examples per split drawn for the figures")
     args = parser.parse_args()
-    split = yaml.safe_load(args.config.read_text())["split"]
+    split = load_config(args.config)["split"]  # as the workflow reads it: the demo's settings on the demo's panel
     for mark in MARKS:
         data = load_labels(f"results/labels/{mark}.npz")
         parts = split_by_chrom(data, split["valid_chroms"], split["test_chroms"])

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ntpipe.config import ModelConfig  # noqa: E402
 from ntpipe.data import WindowDataset  # noqa: E402
 from ntpipe.model import from_config, load_model  # noqa: E402
+from ntpipe.sheets import load_config  # noqa: E402
 from ntpipe.steps import model_auc, model_settings  # noqa: E402
 from ntpipe.train import fit  # noqa: E402
 from ntpipe.trainset import eval_subset, load_labels, split_by_chrom  # noqa: E402
@@ -49,7 +49,7 @@ def main():
     parser.add_argument("overrides", nargs="*", help="key=value (JSON value), a ModelConfig or TrainConfig field")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = yaml.safe_load(args.config.read_text())
+    config = load_config(args.config)  # as the workflow reads it: the demo's settings on the demo's panel
     overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.overrides)}
     model = dict(config.get("model", {}))
     model["overrides"] = {**model.get("overrides", {}), **{k: v for k, v in overrides.items() if k in ModelConfig.__dataclass_fields__}}

@@ -14,7 +14,7 @@ import jsonschema
 import pandas as pd
 import yaml
 
-__all__ = ["SCHEMA_DIR", "load_config", "load_training_sheet", "load_varieties_sheet", "thin_marks"]
+__all__ = ["SCHEMA_DIR", "with_demo_settings", "load_config", "load_training_sheet", "load_varieties_sheet", "thin_marks"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "workflow" / "schemas"
 TRAINING_COLUMNS = ["cultivar", "mark", "genome", "vcf", "sample", "peaks", "bam", "control"]
@@ -42,8 +42,35 @@ def _with_defaults(validator_class):
 _DefaultingValidator = _with_defaults(jsonschema.Draft202012Validator)
 
 
+def _merged(base, over):
+    """``base`` updated with ``over``, nested dicts merged key by key (``over`` wins)."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def with_demo_settings(config):
+    """The config with ``demo.settings`` beneath it when its ``reference`` is the demo's (lies in ``demo.outdir``).
+
+    The demo's own window, model, training and annotation (sized for 2 CPU cores) thus never reach a run on
+    another reference, which gets the schema's defaults for what its config leaves unset. Every key the
+    config sets itself (its file, ``--configfile`` or ``--config``) wins over ``demo.settings``.
+    Returns ``(config, applied)``.
+    """
+    demo = config.get("demo") or {}
+    settings, reference = demo.get("settings"), config.get("reference")
+    if not settings or not reference:
+        return config, False
+    default = _schema("config.schema.yaml")["properties"]["demo"]["properties"]["outdir"]["default"]
+    if Path(demo.get("outdir", default)).resolve() not in Path(reference).resolve().parents:
+        return config, False
+    return _merged(settings, config), True
+
+
 def load_config(config, path="config"):
-    """Validate a config dict (or YAML file) against the schema and fill its defaults.
+    """Validate a config dict (or YAML file) against the schema and fill its defaults, as the workflow
+    reads it (:func:`with_demo_settings` first).
 
     Raises
     ------
@@ -53,6 +80,7 @@ def load_config(config, path="config"):
         path = str(config)
         with open(config) as fh:
             config = yaml.safe_load(fh) or {}
+    config, _ = with_demo_settings(config)
     errors = sorted(_DefaultingValidator(_schema("config.schema.yaml")).iter_errors(config), key=lambda e: list(e.path))
     if errors:
         e = errors[0]

@@ -1,6 +1,7 @@
 import pytest
+import yaml
 
-from ntpipe.sheets import load_config, load_training_sheet, load_varieties_sheet, thin_marks
+from ntpipe.sheets import load_config, load_training_sheet, load_varieties_sheet, thin_marks, with_demo_settings
 
 
 @pytest.fixture
@@ -156,6 +157,34 @@ def test_repo_config_is_valid():
 
     cfg = load_config(Path(__file__).parent.parent / "config" / "config.yaml")
     assert cfg["samples"] == "config/training.tsv"
+
+
+def test_the_demo_settings_reach_only_the_demo_reference():
+    from pathlib import Path
+
+    repo = yaml.safe_load((Path(__file__).parent.parent / "config" / "config.yaml").read_text())
+    demo = load_config(dict(repo))  # the demo: its reference lies in demo.outdir
+    assert demo["window"] == {"size": 2000, "stride": 100, "max_n_fraction": 0.5}
+    assert demo["split"] == {"valid_chroms": ["Chr11"], "test_chroms": ["Chr10", "Chr12"]}
+    assert demo["training"]["epoch_size"] == 2000 and demo["model"]["overrides"] == {"dropout": 0.0, "pool": 16}
+    assert demo["annotation"] == "resources/demo/truth/genes.gff3"
+    own = load_config({**repo, "reference": "my/nipponbare.fa", "samples": "my/t.tsv", "varieties": "my/v.tsv"})
+    assert own["window"]["size"] == 1000 and own["split"]["test_chroms"] == ["Chr12"]  # the schema's defaults
+    assert own["annotation"] is None and "epoch_size" not in own["training"] and own["model"]["overrides"] == {}
+    # what the config sets itself wins over the demo's settings, nested keys one by one
+    mine = load_config({**repo, "window": {"size": 1500}, "annotation": None, "training": {"epoch_size": 500}})
+    assert mine["window"]["size"] == 1500 and mine["annotation"] is None
+    assert mine["training"]["epoch_size"] == 500 and mine["training"]["min_final_epochs"] == 60
+
+
+def test_the_demo_folder_is_compared_as_a_path():
+    settings = {"window": {"size": 2000}}
+    config = {"reference": "./resources/demo/../demo/reference.fa", "demo": {"settings": settings}}  # the default outdir
+    assert with_demo_settings(config) == ({**config, "window": {"size": 2000}}, True)
+    for reference in ("resources/demo-2/reference.fa", "resources/demo.fa", "elsewhere/resources/demo/reference.fa"):
+        assert with_demo_settings({**config, "reference": reference}) == ({**config, "reference": reference}, False)
+    config = {"reference": "/data/panel/reference.fa", "demo": {"outdir": "/data/panel/", "settings": settings}}
+    assert with_demo_settings(config)[1]
 
 
 def test_a_mark_few_cultivars_carry_is_named(files):

@@ -106,6 +106,19 @@ def test_bad_model_settings_fail_before_any_job(tmp_path, text, expected):
     assert "simulate_demo" not in proc.stdout  # no job planned
 
 
+def test_a_run_on_another_reference_gets_none_of_the_demos_settings(test_panel):
+    # the README's command on your own data: the demo's settings (its annotation, window, training caps) stay the demo's
+    demo = snakemake("-n", "--forceall", "--cores", "1")
+    assert "The demo's panel (reference in demo.outdir resources/demo)" in demo.stdout + demo.stderr
+    assert "rule annotation_track:" in demo.stdout
+    own = snakemake("-n", "--forceall", "--cores", "1", "--config", f"samples={test_panel / 'training.tsv'}",
+                    f"varieties={test_panel / 'varieties.tsv'}", f"reference={test_panel / 'reference.fa'}",
+                    "split={valid_chroms: [Chr9], test_chroms: [Chr10]}")
+    out = own.stdout + own.stderr
+    assert "The demo's panel" not in out and "rule train_model:" in out
+    assert "annotation_track" not in out and "simulate_demo" not in out and "resources/demo" not in out
+
+
 def test_paths_with_dot_slash_plan_like_the_plain_ones(tmp_path):
     # in a directory without the demo's files, so that the demo rule must make them
     shutil.copytree(REPO / "config", tmp_path / "config")
@@ -204,7 +217,9 @@ def test_effects_tables_score_each_variant_alone(finished, test_panel):
     from ntpipe.model import load_model
     from ntpipe.variants import Variants, variety_windows
 
-    config = yaml.safe_load((finished / "config.yaml").read_text())
+    from ntpipe.sheets import load_config
+
+    config = load_config(finished / "config.yaml")  # with the schema's defaults, as the workflow read it
     size, stride = config["window"]["size"], config["window"]["stride"]
     varieties = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
     vcf_varieties = varieties[varieties.vcf != ""].variety.tolist()

@@ -12,6 +12,9 @@ from ntpipe.device import nvidia_gpu_visible
 min_version("9.0")
 
 
+# the demo's own settings (demo.settings) apply only to the demo's reference, beneath what the config sets
+_config, DEMO_SETTINGS = sheets.with_demo_settings(config)
+config.update(_config)
 validate(config, schema="../schemas/config.schema.yaml")
 for key in ("reference", "annotation"):  # ./a/b and a//b name the file the rules write as a/b (sheets: the same)
     if config.get(key):
@@ -45,6 +48,9 @@ if workflow.is_main_process:
         raise ValueError(f"input check: {err}") from None
     for warning in input_warnings + sheets.thin_marks(samples, config["samples"]):
         logger.warning(f"Warning: {warning}")
+    if DEMO_SETTINGS:
+        logger.info(f"The demo's panel (reference in demo.outdir {config['demo']['outdir']}): its settings "
+                    f"(demo.settings: {', '.join(config['demo']['settings'])}) apply beneath the config")
 varieties = varieties.set_index("variety", drop=False)
 # {VCF: name of its store}, for the varieties' VCFs and the reference-mapped cultivars'
 VCF_STORES = vcfstore.store_names(f for f in [*varieties["vcf"], *samples["vcf"]] if f)
