@@ -50,11 +50,12 @@ def main():
     picks = pick(args.demo, args.results)
     fig, axes = plt.subplots(len(picks), 1, figsize=(8, 2.6 * len(picks)), squeeze=False)
     for ax, ev in zip(axes[:, 0], picks):
+        ref = read_bins(args.results / "reference" / f"{ev.mark}.bw", ev.chrom, args.stride)
+        var = read_bins(args.results / "tracks" / ev.variety / f"{ev.mark}.bw", ev.chrom, args.stride)
         lo = max(0, (ev.ref_pos - args.flank) // args.stride)
-        hi = (ev.ref_pos + args.flank) // args.stride
+        hi = min(len(ref), (ev.ref_pos + args.flank) // args.stride)  # a variant near the chromosome's end
         x = np.arange(lo, hi) * args.stride / 1e3
-        ref = read_bins(args.results / "reference" / f"{ev.mark}.bw", ev.chrom, args.stride)[lo:hi]
-        var = read_bins(args.results / "tracks" / ev.variety / f"{ev.mark}.bw", ev.chrom, args.stride)[lo:hi]
+        ref, var = ref[lo:hi], var[lo:hi]
         ax.fill_between(x, 0, ref, step="post", color="0.75", label="reference (Nipponbare-like)")
         ax.step(x, var, where="post", color="tab:red" if ev.effect == "lost" else "tab:blue", label=ev.variety)
         ax.axvline(ev.ref_pos / 1e3, color="k", ls="--", lw=0.8)
