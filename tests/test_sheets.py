@@ -164,17 +164,15 @@ def test_the_demo_settings_reach_only_the_demo_reference():
 
     repo = yaml.safe_load((Path(__file__).parent.parent / "config" / "config.yaml").read_text())
     demo = load_config(dict(repo))  # the demo: its reference lies in demo.outdir
-    assert demo["window"] == {"size": 2000, "stride": 100, "max_n_fraction": 0.5}
-    assert demo["split"] == {"valid_chroms": ["Chr11"], "test_chroms": ["Chr10", "Chr12"]}
-    assert demo["training"]["epoch_size"] == 2000 and demo["model"]["overrides"] == {"dropout": 0.0, "pool": 16}
     assert demo["annotation"] == "resources/demo/truth/genes.gff3"
     own = load_config({**repo, "reference": "my/nipponbare.fa", "samples": "my/t.tsv", "varieties": "my/v.tsv"})
-    assert own["window"]["size"] == 1000 and own["split"]["test_chroms"] == ["Chr12"]  # the schema's defaults
-    assert own["annotation"] is None and "epoch_size" not in own["training"] and own["model"]["overrides"] == {}
+    assert own["annotation"] is None  # the schema's default, not the demo's simulated genes
+    assert own["window"] == demo["window"] and own["training"] == demo["training"]  # the file's own settings, for both
     # what the config sets itself wins over the demo's settings, nested keys one by one
-    mine = load_config({**repo, "window": {"size": 1500}, "annotation": None, "training": {"epoch_size": 500}})
-    assert mine["window"]["size"] == 1500 and mine["annotation"] is None
-    assert mine["training"]["epoch_size"] == 500 and mine["training"]["min_final_epochs"] == 60
+    assert load_config({**repo, "annotation": None})["annotation"] is None
+    settings = {"training": {"epoch_size": 10, "eval_size": 20}}
+    mine = load_config({**repo, "demo": {**repo["demo"], "settings": settings}, "training": {"epoch_size": 500}})
+    assert mine["training"] == {"epoch_size": 500, "eval_size": 20, "device": "auto"}
 
 
 def test_the_demo_folder_is_compared_as_a_path():
