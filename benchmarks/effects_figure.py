@@ -53,7 +53,7 @@ def main():
         ref = read_bins(args.results / "reference" / f"{ev.mark}.bw", ev.chrom, args.stride)
         var = read_bins(args.results / "tracks" / ev.variety / f"{ev.mark}.bw", ev.chrom, args.stride)
         lo = max(0, (ev.ref_pos - args.flank) // args.stride)
-        hi = min(len(ref), (ev.ref_pos + args.flank) // args.stride)  # a variant near the chromosome's end
+        hi = min(len(ref), len(var), (ev.ref_pos + args.flank) // args.stride)  # a variant near the chromosome's end
         x = np.arange(lo, hi) * args.stride / 1e3
         ref, var = ref[lo:hi], var[lo:hi]
         ax.fill_between(x, 0, ref, step="post", color="0.75", label="reference (Nipponbare-like)")

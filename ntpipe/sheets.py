@@ -53,17 +53,18 @@ def _merged(base, over):
 def with_demo_settings(config):
     """The config with ``demo.settings`` beneath it when its ``reference`` is the demo's (lies in ``demo.outdir``).
 
-    The demo's own window, model, training and annotation (sized for 2 CPU cores) thus never reach a run on
-    another reference, which gets the schema's defaults for what its config leaves unset. Every key the
-    config sets itself (its file, ``--configfile`` or ``--config``) wins over ``demo.settings``.
+    The demo's own settings (its simulated genes as ``annotation``) thus never reach a run on another
+    reference. Every key the config sets itself (its file, ``--configfile`` or ``--config``) wins over
+    them. Paths are compared as written, made absolute, without following links (as the demo rule's
+    outputs are named). A malformed ``demo`` or ``reference`` is left to the schema's message.
     Returns ``(config, applied)``.
     """
-    demo = config.get("demo") or {}
-    settings, reference = demo.get("settings"), config.get("reference")
-    if not settings or not reference:
+    demo = config.get("demo", {})
+    settings, reference = (demo.get("settings") if isinstance(demo, dict) else None), config.get("reference")
+    if not isinstance(settings, dict) or not settings or not isinstance(reference, str):
         return config, False
-    default = _schema("config.schema.yaml")["properties"]["demo"]["properties"]["outdir"]["default"]
-    if Path(demo.get("outdir", default)).resolve() not in Path(reference).resolve().parents:
+    outdir = demo.get("outdir", _schema("config.schema.yaml")["properties"]["demo"]["properties"]["outdir"]["default"])
+    if not isinstance(outdir, str) or Path(os.path.abspath(outdir)) not in Path(os.path.abspath(reference)).parents:
         return config, False
     return _merged(settings, config), True
 

@@ -183,6 +183,17 @@ def test_the_demo_folder_is_compared_as_a_path():
         assert with_demo_settings({**config, "reference": reference}) == ({**config, "reference": reference}, False)
     config = {"reference": "/data/panel/reference.fa", "demo": {"outdir": "/data/panel/", "settings": settings}}
     assert with_demo_settings(config)[1]
+    for demo, reference in (("resources/demo", 1), ("x", "resources/demo/reference.fa"), ({"settings": "x"}, "r.fa")):
+        config = {"reference": reference, "demo": demo}  # malformed: left to the schema's message
+        assert with_demo_settings(config) == (config, False)
+
+
+def test_a_linked_reference_in_the_demo_folder_is_the_demos(tmp_path):
+    (tmp_path / "elsewhere.fa").write_text(">c\nACGT\n")
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "reference.fa").symlink_to(tmp_path / "elsewhere.fa")
+    config = {"reference": str(tmp_path / "demo" / "reference.fa"), "demo": {"outdir": str(tmp_path / "demo"), "settings": {"a": 1}}}
+    assert with_demo_settings(config)[1]
 
 
 def test_a_mark_few_cultivars_carry_is_named(files):

@@ -107,10 +107,12 @@ def test_bad_model_settings_fail_before_any_job(tmp_path, text, expected):
 
 
 def test_a_run_on_another_reference_gets_none_of_the_demos_settings(test_panel):
-    # the README's command on your own data: the demo's settings (its annotation, window, training caps) stay the demo's
+    # the README's command on your own data: the demo's settings (its simulated genes) stay the demo's
     demo = snakemake("-n", "--forceall", "--cores", "1")
     assert "The demo's panel (reference in demo.outdir resources/demo)" in demo.stdout + demo.stderr
     assert "rule annotation_track:" in demo.stdout
+    unset = snakemake("-n", "--forceall", "--cores", "1", "--config", "annotation=")  # what the command line sets wins
+    assert "rule train_model:" in unset.stdout and "annotation_track" not in unset.stdout
     own = snakemake("-n", "--forceall", "--cores", "1", "--config", f"samples={test_panel / 'training.tsv'}",
                     f"varieties={test_panel / 'varieties.tsv'}", f"reference={test_panel / 'reference.fa'}",
                     "split={valid_chroms: [Chr9], test_chroms: [Chr10]}")
