@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .chroms import Matcher, listed, other_naming
+from .files import header_line
 
 __all__ = ["open_alignments", "genome_contigs", "check_decodes", "read_starts"]
 
@@ -58,10 +59,8 @@ def open_alignments(path, fasta=None):
 
 def _where(path, aln, name):
     """``path`` and the header line of ``name``'s ``@SQ`` record, for a message."""
-    for i, line in enumerate(str(aln.header).splitlines(), 1):
-        if line.startswith(f"@SQ\tSN:{name}\t"):
-            return f"{path}, header line {i}"
-    return str(path)
+    line = header_line(str(aln.header), f"@SQ\tSN:{name}\t")
+    return str(path) if line is None else f"{path}, header line {line}"
 
 
 def _mapped(aln, names):

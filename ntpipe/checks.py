@@ -43,6 +43,7 @@ from pathlib import Path
 
 from .alignments import check_decodes, genome_contigs, open_alignments
 from .chroms import listed, match, other_naming
+from .files import header_line
 from .genome import chrom_sizes, open_fasta
 
 __all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split", "check_annotation"]
@@ -83,14 +84,6 @@ def check_peaks(path, sizes, genome, aliases=False):
     from .peaks import scan_peaks
 
     return scan_peaks(path, sizes, genome, aliases)[1]
-
-
-def _header_line(text, prefix):
-    """1-based line of the first header line starting with ``prefix``, else None."""
-    for i, line in enumerate(text.splitlines(), 1):
-        if line.startswith(prefix):
-            return i
-    return None
 
 
 def _check_index_age(path, suffixes, fix):
@@ -186,7 +179,7 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
             if ref_name not in reference_sizes and not _has_records(vcf, contig.name):
                 continue  # declared only (ChrC, ChrM beside a nuclear reference): nothing to apply there
             text = str(vcf.header)
-            line = _header_line(text, f"##contig=<ID={contig.name},") or _header_line(text, f"##contig=<ID={contig.name}>")
+            line = header_line(text, f"##contig=<ID={contig.name},", f"##contig=<ID={contig.name}>")
             where = f"{path}, header line {line}" if line else str(path)
             if ref_name not in reference_sizes:
                 raise ValueError(

@@ -7,7 +7,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "is_gzip", "open_text"]
+__all__ = ["atomic_path", "is_gzip", "open_text", "header_line"]
 
 
 @contextmanager
@@ -44,3 +44,11 @@ def is_gzip(path):
 def open_text(path):
     """``path`` opened for reading text, through gzip when it is gzipped (:func:`is_gzip`)."""
     return gzip.open(path, "rt") if is_gzip(path) else open(path)
+
+
+def header_line(text, *prefixes):
+    """1-based number of the first line of ``text`` (a file's header) starting with any of ``prefixes``, else None."""
+    for i, line in enumerate(text.splitlines(), 1):
+        if line.startswith(prefixes):
+            return i
+    return None

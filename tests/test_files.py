@@ -2,7 +2,7 @@
 
 import pytest
 
-from ntpipe.files import atomic_path
+from ntpipe.files import atomic_path, header_line
 
 
 def test_atomic_path_renames_when_complete(tmp_path):
@@ -23,3 +23,11 @@ def test_atomic_path_leaves_nothing_on_error(tmp_path):
         raise RuntimeError("killed")
     assert target.read_text() == "old\n"  # the previous file is untouched
     assert [p.name for p in tmp_path.iterdir()] == ["a.tsv"]
+
+
+def test_header_line_numbers_the_first_line_with_any_prefix():
+    text = "##fileformat=VCFv4.2\n##contig=<ID=Chr2>\n##contig=<ID=Chr1,length=9>\n#CHROM"
+    assert header_line(text, "##contig=<ID=Chr1,", "##contig=<ID=Chr1>") == 3
+    assert header_line(text, "##contig=<ID=Chr2,", "##contig=<ID=Chr2>") == 2
+    assert header_line(text, "##contig=<ID=Chr") == 2 and header_line(text, "@SQ") is None
+
