@@ -1,5 +1,6 @@
 """Files written whole or not at all: under a temporary name beside the
-target, renamed to it when complete; text files read plain or gzipped."""
+target, renamed to it when complete; text files read plain or gzipped; the
+header line a message about a file names."""
 
 import gzip
 import os
