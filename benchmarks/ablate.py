@@ -26,9 +26,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from quality import SETS, machine, parse_settings  # noqa: E402
+from quality import SETS, machine  # noqa: E402
 
 from ntpipe.baseline import kmer_logistic  # noqa: E402
+from ntpipe.config import parse_settings  # noqa: E402
 from ntpipe.data import read_table  # noqa: E402
 from ntpipe.files import atomic_path  # noqa: E402
 from ntpipe.train import _configs, _subset, fit, fold_splits  # noqa: E402

@@ -33,6 +33,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from ntpipe.baseline import kmer_logistic_folds  # noqa: E402
+from ntpipe.config import parse_settings  # noqa: E402
 from ntpipe.data import read_table  # noqa: E402
 from ntpipe.files import atomic_path  # noqa: E402
 from ntpipe.train import fold_splits, train_table  # noqa: E402
@@ -54,22 +55,6 @@ TARGETS = {
 }
 PUBLISHED = {"ecoli": "Nucleic Transformer paper: acc 0.8806, MCC 0.7612 (5-fold)"}
 METRICS = ("auc", "auprc", "acc", "mcc")
-
-
-def parse_settings(pairs):
-    """``["nmute=18", "kmers=[9,13]", "rc_augment=true"]`` -> dict; values read as JSON."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"setting {pair!r} is not key=value")
-        value = value.strip()
-        lowered = value.lower()
-        try:
-            out[key.strip()] = json.loads(lowered if lowered in ("true", "false", "null") else value)
-        except json.JSONDecodeError:
-            raise ValueError(f"setting {pair!r}: value {value!r} is not a number, true/false or a JSON list") from None
-    return out
 
 
 def _cpu_model():

@@ -36,6 +36,9 @@ def parse_arguments(argv=None):
     p.add_argument("--batch-size", type=int)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",
+                   help="override a model or training setting of the preset (repeat): --set rc_augment=false "
+                   "--set pool=4 --set kmers=[7]; the fields of ntpipe.config.ModelConfig and TrainConfig")
 
     p = sub.add_parser("evaluate", help="print a model's metrics on a sequence<TAB>label table as JSON")
     p.add_argument("--model", required=True)
@@ -66,11 +69,13 @@ def main(argv=None):
 
             simulate(args.out, seed=args.seed, scale=args.scale, n_varieties=args.varieties)
         elif args.command == "train":
+            from .config import parse_settings
             from .train import train_table
 
             metrics = train_table(
                 args.sequences, args.out, valid=args.valid, folds=args.folds, preset=args.preset,
                 epochs=args.epochs, batch_size=args.batch_size, device=args.device, seed=args.seed,
+                overrides=parse_settings(args.settings),
             )
             print(json.dumps(metrics, indent=2))
         elif args.command == "evaluate":

@@ -16,7 +16,7 @@ not. N is an ordinary token: it is never dropped, so positions never shift.
 
 import math
 import os
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from .config import ModelConfig, from_dict
 from .encoding import N_TOKEN
 from .files import atomic_path
 
-__all__ = ["NucleicTransformer", "from_config", "save_model", "load_model", "from_checkpoint", "min_length"]
+__all__ = ["NucleicTransformer", "Ensemble", "from_config", "save_model", "load_model", "from_checkpoint", "min_length"]
 
 FORMAT = "ntpipe-model"
 VERSION = 1
@@ -337,12 +337,47 @@ class NucleicTransformer(nn.Module):
             return logits, torch.stack(weights, dim=1)  # (B, n_layers, nh, T, T)
         return logits
 
+    def parts(self):
+        """The separately trained models inside (one: this one)."""
+        return [self]
+
+    def member_logits(self, tokens, lengths=None):
+        """Logits (B, 1): one column per member, as :meth:`Ensemble.member_logits`."""
+        return self(tokens, lengths)[:, None]
+
+
+class Ensemble(nn.Module):
+    """``cfg.members`` Nucleic Transformers of one config, initialised apart; their logits averaged.
+
+    Training gives each member its own loss (:meth:`member_logits`), so each
+    learns as it would alone from the same batches; validation, early stopping
+    and prediction see the average (a deep ensemble, Lakshminarayanan et al.
+    2017). Costs ``members`` times a model's work.
+    """
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.models = nn.ModuleList(NucleicTransformer(replace(cfg, members=1)) for _ in range(cfg.members))
+
+    def parts(self):
+        return list(self.models)
+
+    def member_logits(self, tokens, lengths=None):
+        return torch.stack([m(tokens, lengths) for m in self.models], dim=1)  # (B, members)
+
+    def forward(self, tokens, lengths=None, return_attention=False):
+        """Mean logit (B,) of the members."""
+        if return_attention:
+            raise ValueError("an ensemble's attention is its members': ask one of model.models")
+        return self.member_logits(tokens, lengths).mean(dim=1)
+
 
 def from_config(cfg):
-    """A fresh model from a :class:`ModelConfig` or its dict."""
+    """A fresh model from a :class:`ModelConfig` or its dict: an :class:`Ensemble` when ``members`` > 1."""
     if isinstance(cfg, dict):
         cfg = from_dict(ModelConfig, cfg)
-    return NucleicTransformer(cfg)
+    return NucleicTransformer(cfg) if cfg.members == 1 else Ensemble(cfg)
 
 
 def _plain(obj):
@@ -403,7 +438,7 @@ def load_model(path, device="cpu"):
     if ckpt["version"] != VERSION:
         raise ValueError(f"{path!r} has ntpipe model version {ckpt['version']!r}; this ntpipe reads version {VERSION}")
     cfg = from_dict(ModelConfig, ckpt["model_config"])
-    model = NucleicTransformer(cfg)
+    model = from_config(cfg)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as err:

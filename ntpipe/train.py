@@ -36,7 +36,7 @@ from .data import EpochSampler, SequenceDataset, WindowDataset, make_loader, mut
 from .device import resolve_device
 from .metrics import binary_metrics
 from .files import atomic_path
-from .model import NucleicTransformer, _plain, load_model, save_model
+from .model import _plain, from_config, load_model, save_model
 from .trainset import gc_match_weights
 
 __all__ = [
@@ -93,18 +93,20 @@ def train_one_epoch(model, loader, optimizer, state, model_cfg, train_cfg, devic
             group["lr"] = lr_at(state["step"], model_cfg.d_model, train_cfg.lr_scale, train_cfg.warmup)
         tokens, lengths, labels = (t.to(device, non_blocking=True) for t in (tokens, lengths, labels))
         with _autocast(device):
-            logits = model(tokens, lengths)
+            logits = model.member_logits(tokens, lengths)  # (B, members)
         if train_cfg.label_smoothing:
             labels = labels * (1 - train_cfg.label_smoothing) + train_cfg.label_smoothing / 2
-        loss = F.binary_cross_entropy_with_logits(logits.float(), labels)
+        # each member's mean loss, summed, and its gradient clipped alone: each member steps as it would alone
+        losses = F.binary_cross_entropy_with_logits(logits.float(), labels[:, None].expand_as(logits), reduction="none").mean(dim=0)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        losses.sum().backward()
         if train_cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
+            for part in model.parts():
+                torch.nn.utils.clip_grad_norm_(part.parameters(), train_cfg.grad_clip)
         optimizer.step()
         if ema is not None:
             update_ema(ema, model, train_cfg.ema_decay, state["step"])
-        total += loss.item() * len(labels)
+        total += losses.mean().item() * len(labels)
         count += len(labels)
     return total / max(count, 1)
 
@@ -390,7 +392,7 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
 
     torch.manual_seed(train_cfg.seed)
     generators = {"shuffle": torch.Generator().manual_seed(train_cfg.seed), "augment": torch.Generator().manual_seed(train_cfg.seed + 1)}
-    model = NucleicTransformer(model_cfg).to(device)
+    model = from_config(model_cfg).to(device)
     # AdamW with weight_decay 0 takes exactly Adam's steps
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.0, betas=(0.9, 0.999), eps=1e-8, weight_decay=train_cfg.weight_decay)
     # the weights validated and kept: the model's own, or their moving average

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ntpipe.baseline import kmer_features
 from ntpipe.config import PRESETS, ModelConfig, TrainConfig, from_dict, model_config, train_config
-from ntpipe.model import NucleicTransformer, load_model, min_length, save_model
+from ntpipe.model import Ensemble, NucleicTransformer, from_config, load_model, min_length, save_model
 
 
 def tiny(**overrides):
@@ -127,6 +127,30 @@ def test_model_files_from_before_kmer_linear_load(tmp_path):
     torch.testing.assert_close(loaded(x), model(x), atol=0, rtol=0)
 
 
+def test_an_ensemble_averages_its_members_logits_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    model = from_config(tiny(members=3, kmer_linear=2)).eval()
+    assert isinstance(model, Ensemble) and len(model.parts()) == 3
+    assert all(part.cfg.members == 1 for part in model.parts())
+    for part in model.parts():  # the k-mer terms start at zero: give them some
+        torch.nn.init.normal_(part.kmer_linear.linear.weight)
+    x = torch.randint(0, 5, (4, 40), generator=torch.Generator().manual_seed(1))
+    lengths = torch.tensor([40, 33, 20, 9])
+    each = torch.stack([part(x, lengths) for part in model.parts()], dim=1)
+    assert not torch.allclose(each[:, 0], each[:, 1])  # initialised apart
+    torch.testing.assert_close(model.member_logits(x, lengths), each)
+    torch.testing.assert_close(model(x, lengths), each.mean(dim=1))
+    path = tmp_path / "model.pt"
+    save_model(path, model, model.cfg)
+    loaded, cfg, _ = load_model(path)
+    assert cfg.members == 3 and isinstance(loaded, Ensemble)
+    torch.testing.assert_close(loaded(x, lengths), model(x, lengths), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="members'"):
+        model(x, lengths, return_attention=True)
+    single = make()
+    torch.testing.assert_close(single.member_logits(x, lengths), single(x, lengths)[:, None])
+
+
 def test_load_rejects_other_files(tmp_path):
     other = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, other)
@@ -175,6 +199,7 @@ def test_config_rejects_mistyped_values(field, value, expected):
     (ModelConfig, "dropout", 1.0, "ModelConfig.dropout must be at least 0 and below 1, got 1.0"),
     (ModelConfig, "gem_p", -1, "ModelConfig.gem_p must be above 0"),
     (ModelConfig, "kmer_linear", 9, "ModelConfig.kmer_linear must be 0 \\(none\\) to 8, got 9"),
+    (ModelConfig, "members", 0, "ModelConfig.members must be at least 1, got 0"),
     (ModelConfig, "d_model", 30, r"ModelConfig.d_model must be a multiple of n_heads \(\d\), got 30"),
     (TrainConfig, "ema_decay", 1, "TrainConfig.ema_decay must be at least 0 and below 1, got 1$"),
     (TrainConfig, "label_smoothing", -0.1, "TrainConfig.label_smoothing must be at least 0 and below 1"),

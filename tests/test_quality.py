@@ -56,7 +56,3 @@ def test_rerun_keeps_other_sets(quality):
     merged = quality.merge_sets({"H3K9ac": {"n": 1}, "ecoli": {"n": 2}}, {"ecoli": {"n": 3}, "H3K4me3": {"n": 4}})
     assert merged == {"ecoli": {"n": 3}, "H3K4me3": {"n": 4}, "H3K9ac": {"n": 1}}
 
-
-def test_bad_setting_names_the_value(quality):
-    with pytest.raises(ValueError, match="'nmute'"):
-        quality.parse_settings(["nmute"])

@@ -1,5 +1,6 @@
 import json
 import math
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -272,6 +273,58 @@ def test_train_table_overrides(tmp_path, tables):
     assert cfg.d_model == 16 and meta["overrides"] == {"d_model": 16, "n_heads": 2, "nmute": 3}
     with pytest.raises(ValueError, match="'no_such_knob'"):
         train_table(train, tmp_path / "bad", epochs=1, overrides={"no_such_knob": 1})
+    assert not (tmp_path / "bad").exists()
+
+
+def test_each_member_of_an_ensemble_trains_as_it_would_alone(tmp_path):
+    train = motif_task(96, 40, 0)
+    single_cfg, tcfg = tiny_configs(epochs=2, grad_clip=0.01)  # clipped at every step: per member, as alone
+    pair_cfg = model_config("small", **{**asdict(single_cfg), "members": 2})
+    fit(train, None, single_cfg, tcfg, tmp_path / "single", device="cpu")
+    fit(train, None, pair_cfg, tcfg, tmp_path / "pair", device="cpu")
+    single, _, _ = load_model(tmp_path / "single" / "model.pt")
+    pair, cfg, _ = load_model(tmp_path / "pair" / "model.pt")
+    assert cfg.members == 2
+    first, second = pair.parts()  # the first member starts from the single model's initial weights
+    for name, weight in single.state_dict().items():
+        torch.testing.assert_close(first.state_dict()[name], weight, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(second.state_dict()["head.weight"], single.state_dict()["head.weight"])
+
+
+def test_train_table_with_an_ensemble(tmp_path, tables):
+    train, valid = tables
+    metrics = train_table(train, tmp_path / "out", valid=valid, epochs=1, batch_size=32, overrides={"members": 2})
+    model, cfg, _ = load_model(tmp_path / "out" / "model.pt")
+    assert cfg.members == 2 and len(model.parts()) == 2
+    assert evaluate_table(tmp_path / "out" / "model.pt", valid, device="cpu")["auc"] == pytest.approx(metrics["auc"], abs=1e-6)
+
+
+def test_cli_train_takes_settings(tmp_path, tables, capsys):
+    from ntpipe.cli import main
+
+    train, valid = tables
+    out = tmp_path / "cli"
+    args = ["train", "--sequences", str(train), "--valid", str(valid), "--out", str(out), "--epochs", "1", "--batch-size", "32"]
+    assert main(args + ["--set", "rc_augment=false", "--set", "pool=4", "--set", "kmers=[7, 9]"]) == 0
+    assert json.loads(capsys.readouterr().out)["epochs_run"] == 1
+    _, cfg, meta = load_model(out / "model.pt")
+    assert cfg.pool == 4 and cfg.kmers == [7, 9]
+    assert meta["overrides"] == {"rc_augment": False, "pool": 4, "kmers": [7, 9]}
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["train_config"]["rc_augment"] is False
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("nmute", "setting 'nmute' is not key=value"),
+    ("nmute=many", "value 'many' is not a number"),
+    ("rc_augment=1", "TrainConfig.rc_augment must be true or false, got 1"),
+    ("no_such_knob=1", "unknown setting(s) 'no_such_knob'"),
+])
+def test_cli_train_rejects_a_bad_setting_before_writing(tmp_path, tables, capsys, setting, message):
+    from ntpipe.cli import main
+
+    train, _ = tables
+    assert main(["train", "--sequences", str(train), "--out", str(tmp_path / "bad"), "--set", setting]) == 2
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
 
 
