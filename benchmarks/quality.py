@@ -254,8 +254,11 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.fresh and (out / "quality.json").exists():
-        # keep the sets of earlier runs that this run did not redo
-        report["sets"] = merge_sets((_read_json(out / "quality.json") or {}).get("sets", {}), report["sets"])
+        # keep the sets of earlier runs that this run did not redo, and their demo figures unless it has new ones
+        earlier = _read_json(out / "quality.json") or {}
+        report["sets"] = merge_sets(earlier.get("sets", {}), report["sets"])
+        if "demo" not in report and earlier.get("demo"):
+            report["demo"] = earlier["demo"]
     _write(out / "quality.json", json.dumps(report, indent=2) + "\n")
     _write(out / "quality.md", render(report) + "\n")
     log.info("wrote %s and %s", out / "quality.md", out / "quality.json")

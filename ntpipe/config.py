@@ -38,7 +38,7 @@
 
 Both presets build one model (``members`` 1). ``members=3`` averages three
 copies initialised apart (a deep ensemble; :class:`ntpipe.model.Ensemble`):
-+0.002-0.005 AUC on the rice tables for three times the training and the
++0.001-0.005 AUC on the rice tables for three times the training and the
 prediction, worth it for a table, not for a genome's millions of windows.
 """
 

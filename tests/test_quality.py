@@ -38,6 +38,14 @@ def test_quality_writes_model_and_baseline_figures(tmp_path, quality):
         assert f"{res['model'][metric]:.3f}" in row and f"{res['kmer4_lr'][metric]:.3f}" in row
     assert report["overrides"] == {"epochs": 1, "kmers": [7], "pool": 2, "d_model": 16}
     assert "demo" not in report  # no results folder: skipped
+    # a later run of one set without demo results keeps the earlier report's demo figures
+    earlier = json.loads((out / "quality.json").read_text())
+    earlier["demo"] = {"results": "results", "marks": {}, "varieties": None, "events": {"lost": 2, "lost_right": 0.5, "gained": 1, "gained_right": 1.0}}
+    (out / "quality.json").write_text(json.dumps(earlier))
+    again = quality.main(["--data", str(data), "--sets", "ecoli", "--folds", "2", "--threads", "1", "--out", str(out),
+                          "--demo-results", str(tmp_path / "no_results"), "--set", "epochs=1", "--set", "kmers=[7]",
+                          "--set", "pool=2", "--set", "d_model=16"])
+    assert again["demo"] == earlier["demo"] and "## Demo (`results`)" in (out / "quality.md").read_text()
 
 
 def test_quality_reads_demo_results(tmp_path, quality):
