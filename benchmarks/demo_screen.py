@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ntpipe.config import ModelConfig  # noqa: E402
+from ntpipe.config import ModelConfig, parse_settings  # noqa: E402
 from ntpipe.data import WindowDataset  # noqa: E402
 from ntpipe.model import from_config, load_model  # noqa: E402
 from ntpipe.sheets import load_config  # noqa: E402
@@ -50,7 +50,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load_config(args.config)  # as the workflow reads it: the demo's settings on the demo's panel
-    overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.overrides)}
+    overrides = parse_settings(args.overrides)
     model = dict(config.get("model", {}))
     model["overrides"] = {**model.get("overrides", {}), **{k: v for k, v in overrides.items() if k in ModelConfig.__dataclass_fields__}}
     training = {k: v for k, v in config.get("training", {}).items() if k not in ("device", "min_final_epochs")}

@@ -24,9 +24,10 @@ def test_quality_writes_model_and_baseline_figures(tmp_path, quality):
     data.mkdir()
     write_table(data / "ecoli_promoters.tsv", *motif_task(60, 50, 0, min_length=40))
     out = tmp_path / "out"
-    report = quality.main(["--data", str(data), "--sets", "ecoli", "--folds", "2", "--threads", "1", "--out", str(out),
-                           "--demo-results", str(tmp_path / "no_results"),
-                           "--set", "epochs=1", "--set", "kmers=[7]", "--set", "pool=2", "--set", "d_model=16"])
+    args = ["--data", str(data), "--sets", "ecoli", "--folds", "2", "--threads", "1", "--out", str(out),
+            "--demo-results", str(tmp_path / "no_results"),
+            "--set", "epochs=1", "--set", "kmers=[7]", "--set", "pool=2", "--set", "d_model=16"]
+    report = quality.main(args)
     text = (out / "quality.md").read_text()
     assert "| metric | Nucleic Transformer | 4-mer LR | target |" in text
     res = json.loads((out / "quality.json").read_text())["sets"]["ecoli"]
@@ -42,9 +43,7 @@ def test_quality_writes_model_and_baseline_figures(tmp_path, quality):
     earlier = json.loads((out / "quality.json").read_text())
     earlier["demo"] = {"results": "results", "marks": {}, "varieties": None, "events": {"lost": 2, "lost_right": 0.5, "gained": 1, "gained_right": 1.0}}
     (out / "quality.json").write_text(json.dumps(earlier))
-    again = quality.main(["--data", str(data), "--sets", "ecoli", "--folds", "2", "--threads", "1", "--out", str(out),
-                          "--demo-results", str(tmp_path / "no_results"), "--set", "epochs=1", "--set", "kmers=[7]",
-                          "--set", "pool=2", "--set", "d_model=16"])
+    again = quality.main(args)
     assert again["demo"] == earlier["demo"] and "## Demo (`results`)" in (out / "quality.md").read_text()
 
 
