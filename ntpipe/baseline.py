@@ -5,7 +5,7 @@ import numpy as np
 from .encoding import N_TOKEN
 from .metrics import binary_metrics
 
-__all__ = ["kmer_features", "kmer_logistic", "kmer_logistic_folds"]
+__all__ = ["kmer_features", "kmer_logistic", "kmer_logistic_folds", "sparse_logistic"]
 
 
 def kmer_features(tokens, lengths=None, k=4):
@@ -90,3 +90,33 @@ def kmer_logistic_folds(data, splits, k=4, C=1.0, seed=0):
         return tokens[idx], lengths[idx], labels[idx]
 
     return [kmer_logistic(part(train_idx), part(valid_idx), k=k, C=C, seed=seed) for train_idx, valid_idx in splits]
+
+
+def sparse_logistic(x, targets, l1):
+    """An L1-penalised logistic regression on soft targets: few non-zero weights (liblinear).
+
+    Parameters
+    ----------
+    x : (n, d) array or scipy sparse matrix of features
+    targets : (n,) targets in [0, 1] (a fraction: the binary cross-entropy on it)
+    l1 : L1 strength per example: minimises mean cross-entropy + l1 * sum(|w|)
+
+    Returns
+    -------
+    (weights (d,) float64, intercept float). The intercept is fitted almost
+    unpenalised (liblinear penalises it as a weight on a constant feature:
+    here 100, so it costs 1/100 as much).
+    """
+    import scipy.sparse
+    from sklearn.linear_model import LogisticRegression
+
+    targets = np.asarray(targets, dtype=np.float64)
+    n = len(targets)
+    if n == 0 or l1 <= 0:
+        raise ValueError(f"sparse_logistic needs examples and l1 > 0, got {n} examples and l1={l1}")
+    # a soft target t is a positive of weight t and a negative of weight 1 - t
+    both = scipy.sparse.vstack([scipy.sparse.csr_matrix(x)] * 2).tocsr()
+    y, weight = np.r_[np.ones(n), np.zeros(n)], np.r_[targets, 1 - targets]
+    clf = LogisticRegression(l1_ratio=1, C=1.0 / (l1 * n), solver="liblinear", intercept_scaling=100.0, max_iter=1000, random_state=0)
+    clf.fit(both, y, sample_weight=weight)
+    return clf.coef_[0], float(clf.intercept_[0])

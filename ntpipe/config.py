@@ -65,6 +65,9 @@ class ModelConfig:
     zero_init_residual: bool = False  # attention and FFN output projections start at zero (layers grow in)
     max_len: int = 4096  # longest sequence the positional encoding covers
     kmer_linear: int = 0  # k of a linear term over the sequence's k-mer frequencies, added to the logit; 0 = none
+    # k of a second such term, sparse: fitted first, alone, as an L1-penalised logistic regression
+    # (TrainConfig.kmer_l1), then kept fixed while the rest trains; 0 = none
+    kmer_words: int = 0
     members: int = 1  # independently initialised copies, each trained on its own loss, logits averaged (a deep ensemble)
 
     def __post_init__(self):  # also for dataclasses.replace and a config read back from a model file
@@ -88,6 +91,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     weight_decay: float = 0.0  # decoupled (AdamW) weight decay; 0 = plain Adam
     label_smoothing: float = 0.0  # train on targets y * (1 - s) + s / 2; 0 = none
+    # L1 strength per example of the fit of ModelConfig.kmer_words (sized for 2 kb windows: a shorter
+    # sequence weighs each k-mer more, and so needs more)
+    kmer_l1: float = 0.3
     ema_decay: float = 0.0  # validate and keep an exponential moving average of the weights; 0 = the weights themselves
     seed: int = 0
     num_workers: int = 0
@@ -181,10 +187,12 @@ _RANGES = {
     "vocab_size": _AT_LEAST_1, "d_model": _AT_LEAST_1, "n_heads": _AT_LEAST_1, "d_ff": _AT_LEAST_1,
     "n_layers": _NOT_NEGATIVE, "kmers": _AT_LEAST_1, "dropout": _FRACTION, "attn_dropout": _FRACTION,
     "pool": _AT_LEAST_1, "gem_p": _POSITIVE, "max_len": _AT_LEAST_1,
-    "kmer_linear": (lambda v: 0 <= v <= 8, "0 (none) to 8"), "members": _AT_LEAST_1,
+    "kmer_linear": (lambda v: 0 <= v <= 8, "0 (none) to 8"), "kmer_words": (lambda v: 0 <= v <= 8, "0 (none) to 8"),
+    "members": _AT_LEAST_1,
     "epochs": _AT_LEAST_1, "batch_size": _AT_LEAST_1, "cuda_batch_size": _AT_LEAST_1, "lr_scale": _POSITIVE,
     "warmup": _AT_LEAST_1, "nmute": _NOT_NEGATIVE, "patience": _AT_LEAST_1, "grad_clip": _NOT_NEGATIVE,
     "weight_decay": _NOT_NEGATIVE, "label_smoothing": _FRACTION, "ema_decay": _FRACTION,
+    "kmer_l1": _POSITIVE,
     "num_workers": _NOT_NEGATIVE, "eval_batch_size": _AT_LEAST_1, "negative_ratio": _POSITIVE,
     "epoch_size": _AT_LEAST_1, "eval_size": (lambda v: v >= 2, "at least 2"), "min_final_epochs": _AT_LEAST_1,
 }

@@ -255,16 +255,24 @@ class KmerFrequencies(nn.Module):
 
     def forward(self, tokens, lengths):
         # tokens (B, L) long, lengths (B,) -> (B,) float32, also under autocast
+        frequencies = self.features(tokens, lengths)
+        with torch.autocast(tokens.device.type, enabled=False):
+            return self.linear(frequencies).squeeze(-1)
+
+    def codes(self, tokens, lengths):
+        """Each k-mer's column in :meth:`features` (B, n) long, and whether it is counted (B, n) bool."""
         if tokens.size(1) < self.k:  # not one whole k-mer: pad with N (nothing counted, the bias alone)
             tokens = F.pad(tokens, (0, self.k - tokens.size(1)), value=N_TOKEN)
-        words = tokens.unfold(1, self.k, 1)  # (B, n, k)
+        words = tokens.long().unfold(1, self.k, 1)  # (B, n, k)
         counted = (words != N_TOKEN).all(dim=-1) & (torch.arange(words.size(1), device=tokens.device) <= (lengths[:, None] - self.k))
-        codes = (words.clamp(max=N_TOKEN - 1) * self.place).sum(dim=-1)
+        return (words.clamp(max=N_TOKEN - 1) * self.place).sum(dim=-1), counted
+
+    def features(self, tokens, lengths):
+        """The term's input: k-mer frequencies scaled by 4**k, (B, 4**k) float32."""
+        codes, counted = self.codes(tokens, lengths)
         counts = torch.zeros(tokens.size(0), 4**self.k, dtype=torch.float32, device=tokens.device)
         counts.scatter_add_(1, codes, counted.to(torch.float32))
-        freq = counts / counts.sum(dim=1, keepdim=True).clamp(min=1.0)
-        with torch.autocast(tokens.device.type, enabled=False):
-            return self.linear(freq * 4**self.k).squeeze(-1)
+        return counts / counts.sum(dim=1, keepdim=True).clamp(min=1.0) * 4**self.k
 
 
 def min_length(cfg):
@@ -284,6 +292,7 @@ class NucleicTransformer(nn.Module):
         self.head = nn.Linear(cfg.d_model, 1)
         self.apply(self._init_weights)
         self.kmer_linear = KmerFrequencies(cfg.kmer_linear) if cfg.kmer_linear else None
+        self.kmer_words = KmerFrequencies(cfg.kmer_words) if cfg.kmer_words else None
         if cfg.zero_init_residual:  # each layer starts as its LayerNorms alone: LN(x + 0)
             for layer in self.layers:
                 nn.init.zeros_(layer.attn.proj.weight)
@@ -331,8 +340,9 @@ class NucleicTransformer(nn.Module):
             x, w = layer(x, key_mask, return_attention)
             weights.append(w)
         logits = self.head(self.gem(x, valid)).squeeze(-1)  # (B,)
-        if self.kmer_linear is not None:
-            logits = logits + self.kmer_linear(tokens, lengths)
+        for term in (self.kmer_linear, self.kmer_words):
+            if term is not None:
+                logits = logits + term(tokens, lengths)
         if return_attention:
             return logits, torch.stack(weights, dim=1)  # (B, n_layers, nh, T, T)
         return logits

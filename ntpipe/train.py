@@ -27,6 +27,7 @@ import sys
 from dataclasses import asdict
 
 import numpy as np
+import scipy.sparse
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -34,6 +35,7 @@ from tqdm import tqdm
 from .config import ModelConfig, TrainConfig, model_config, train_config
 from .data import EpochSampler, SequenceDataset, WindowDataset, make_loader, mutate_batch, read_table, reverse_complement_batch
 from .device import resolve_device
+from .baseline import sparse_logistic
 from .metrics import binary_metrics
 from .files import atomic_path
 from .model import _plain, from_config, load_model, save_model
@@ -43,6 +45,7 @@ __all__ = [
     "lr_at",
     "train_one_epoch",
     "update_ema",
+    "fit_words",
     "evaluate",
     "predict_proba",
     "fit",
@@ -349,6 +352,36 @@ def _record_epoch(run, train_loss, val, patience):
         log.info("early stop: no better validation AUC for %d epochs (best epoch %d)", patience, run["best"]["epoch"])
 
 
+WORD_FIT_EXAMPLES = 20_000  # at most this many training examples fit the word term (half with the mark)
+
+
+@torch.no_grad()
+def fit_words(model, dataset, l1, seed, device):
+    """Fit each part's sparse k-mer term (``kmer_words``) alone, as
+    :func:`~ntpipe.baseline.sparse_logistic` of strength ``l1``, on a seeded draw of
+    at most :data:`WORD_FIT_EXAMPLES` of ``dataset`` (with and without the mark, half each
+    where there are enough); returns how many of its weights are not zero."""
+    targets = np.asarray(dataset.labels, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(targets > 0), np.flatnonzero(targets <= 0)
+    n_pos = min(len(pos), max(WORD_FIT_EXAMPLES // 2, WORD_FIT_EXAMPLES - len(neg)))
+    n_neg = min(len(neg), WORD_FIT_EXAMPLES - n_pos)
+    chosen = np.concatenate([rng.choice(pos, n_pos, replace=False), rng.choice(neg, n_neg, replace=False)])
+    term = model.parts()[0].kmer_words
+    rows, labels = [], []
+    for tokens, lengths, batch_labels in make_loader(dataset, 256, sampler=chosen.tolist()):
+        codes, counted = (t.cpu().numpy() for t in term.codes(tokens.to(device), lengths.to(device)))
+        row = np.broadcast_to(np.arange(len(codes))[:, None], codes.shape)[counted]
+        scale = 4**term.k / np.maximum(counted.sum(axis=1), 1)  # term.features, without its dense (B, 4**k) array
+        rows.append(scipy.sparse.csr_matrix((scale[row], (row, codes[counted])), shape=(len(codes), 4**term.k)))
+        labels.append(batch_labels.numpy())
+    weights, intercept = sparse_logistic(scipy.sparse.vstack(rows), np.concatenate(labels), l1)
+    for part in model.parts():
+        part.kmer_words.linear.weight.copy_(torch.as_tensor(weights, dtype=torch.float32)[None])
+        part.kmer_words.linear.bias.fill_(intercept)
+    return int(np.count_nonzero(weights))
+
+
 def _train_sampler(train_set, train_cfg, generator):
     """Fresh negatives every epoch for genome windows; every row, reshuffled, for tables."""
     if not isinstance(train_set, WindowDataset):
@@ -407,6 +440,19 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
         if ckpt is not None:
             run.update({k: ckpt[k] for k in run if k != "meta"})
             run["meta"] = {**ckpt["meta"], **run["meta"]}  # a resumed run keeps the first run's meta
+
+    if model_cfg.kmer_words:  # the sparse word term first, alone, then fixed
+        if run["epoch"] == 0:  # a fresh run (a resumed one has the term in its checkpoint)
+            nonzero = fit_words(model, train_set, train_cfg.kmer_l1, train_cfg.seed, device)
+            if ema is not None:
+                ema.load_state_dict(model.state_dict())
+            alone = "-"
+            if valid_set is not None:  # what the words reach without the transformer
+                alone = f"{evaluate(model.parts()[0].kmer_words, make_loader(valid_set, train_cfg.eval_batch_size), device)[0]['auc']:.3f}"
+            log.info("word term fitted: %d of %d %d-mers weigh; its validation AUC alone %s", nonzero, 4**model_cfg.kmer_words,
+                     model_cfg.kmer_words, alone)
+        for part in model.parts():
+            part.kmer_words.requires_grad_(False)
 
     cuda = device.type == "cuda"
     batch_size = train_cfg.cuda_batch_size if cuda else train_cfg.batch_size

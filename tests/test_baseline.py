@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ntpipe.baseline import kmer_features, kmer_logistic, kmer_logistic_folds
+from ntpipe.baseline import kmer_features, kmer_logistic, kmer_logistic_folds, sparse_logistic
 from ntpipe.encoding import encode
 
 
@@ -46,3 +46,14 @@ def test_kmer_logistic_folds_scores_each_held_out_fold():
     assert [m["n_pos"] + m["n_neg"] for m in per_fold] == [len(v) for _, v in splits]
     t, v = splits[1]
     assert per_fold[1] == kmer_logistic((tokens[t], None, labels[t]), (tokens[v], None, labels[v]))
+
+
+def test_sparse_logistic_keeps_the_informative_features():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 30))
+    soft = 1 / (1 + np.exp(-2 * x[:, 4]))  # soft targets: a fraction of cultivars with the mark
+    weights, intercept = sparse_logistic(x, soft, 0.01)
+    assert weights[4] > 1 and np.count_nonzero(weights) <= 5
+    assert abs(intercept) < 0.5
+    with pytest.raises(ValueError, match="l1 > 0"):
+        sparse_logistic(x, soft, 0)

@@ -336,3 +336,45 @@ def test_weight_decay_and_label_smoothing(tmp_path):
     for knob in ({"weight_decay": 0.1}, {"label_smoothing": 0.2}):
         m = fit(train, valid, mcfg, tiny_configs(epochs=1, **knob)[1], tmp_path / str(knob), device="cpu")
         assert math.isfinite(m["auc"]) and m != plain
+
+
+def test_word_term_is_fitted_first_and_kept(tmp_path, caplog):
+    from ntpipe.data import SequenceDataset
+    from ntpipe.model import from_config
+    from ntpipe.train import fit_words
+
+    train, valid = motif_task(400, 60, 0), motif_task(200, 60, 1)
+    mcfg, tcfg = tiny_configs(epochs=2, kmer_l1=0.002)
+    mcfg = model_config("small", **{**asdict(mcfg), "kmer_words": 4})
+    with caplog.at_level("INFO", logger="ntpipe.train"):
+        fit(train, valid, mcfg, tcfg, tmp_path / "out", device="cpu")
+    alone = [r.getMessage() for r in caplog.records if "word term fitted" in r.getMessage()]
+    assert len(alone) == 1 and float(alone[0].rsplit(" ", 1)[1]) > 0.8  # the motif's 4-mers alone separate the classes
+    model, _, _ = load_model(tmp_path / "out" / "model.pt")
+    weights = model.kmer_words.linear.weight[0]
+    assert 0 < int((weights != 0).sum()) < 64  # sparse: a few of the 256 4-mers
+    words = {MOTIF[i : i + 4] for i in range(len(MOTIF) - 3)}
+    top = {decode(np.array([(int(j) >> 2 * (3 - p)) & 3 for p in range(4)], dtype=np.uint8)) for j in weights.topk(3).indices}
+    assert top <= words
+    # the term is the regression's, untouched by the transformer's epochs (the dense 4-mer term trains)
+    fresh = from_config(mcfg)
+    fit_words(fresh, SequenceDataset(*train), tcfg.kmer_l1, tcfg.seed, torch.device("cpu"))
+    torch.testing.assert_close(model.kmer_words.linear.weight, fresh.kmer_words.linear.weight)
+    torch.testing.assert_close(model.kmer_words.linear.bias, fresh.kmer_words.linear.bias)
+    assert model.kmer_linear.linear.weight.abs().sum() > 0
+
+
+def test_word_term_fit_reads_the_terms_own_features():
+    from ntpipe.baseline import sparse_logistic
+    from ntpipe.data import SequenceDataset
+    from ntpipe.model import from_config
+    from ntpipe.train import fit_words
+
+    tokens, lengths, labels = motif_task(120, 50, 3, min_length=20)  # padded rows: only true k-mers count
+    mcfg, _ = tiny_configs()
+    model = from_config(model_config("small", **{**asdict(mcfg), "kmer_words": 3}))
+    fit_words(model, SequenceDataset(tokens, lengths, labels), 0.003, 0, torch.device("cpu"))
+    dense = model.kmer_words.features(torch.as_tensor(tokens).long(), torch.as_tensor(lengths)).numpy()
+    weights, intercept = sparse_logistic(dense, labels, 0.003)
+    np.testing.assert_allclose(model.kmer_words.linear.weight[0].detach().numpy(), weights, rtol=1e-4, atol=1e-5)
+    assert model.kmer_words.linear.bias.item() == pytest.approx(intercept, rel=1e-4, abs=1e-5)
