@@ -36,6 +36,13 @@
   E. coli 0.921 -> 0.927; 3-mers and 5-mers gained less or lost, 6-mers lost
   (``benchmarks/ablations.md``).
 
+Neither preset has ``kmer_words``, a second k-mer term that training fits
+first, alone, as an L1-penalised logistic regression (``TrainConfig.kmer_l1``:
+a few dozen non-zero weights), and keeps fixed while the rest trains. The
+demo's config sets 8: on its grammar of 8-10 bp words among decoys the
+transformer alone recalled the training loci and missed the words, and the
+sparse regression finds them (``benchmarks/ablations.md``, "Words first").
+
 Both presets build one model (``members`` 1). ``members=3`` averages three
 copies initialised apart (a deep ensemble; :class:`ntpipe.model.Ensemble`):
 +0.001-0.005 AUC on the rice tables for three times the training and the

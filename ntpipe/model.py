@@ -4,7 +4,9 @@ tokens (B, L) -> Embedding -> sinusoidal positions -> k-mer aggregation (one
 Conv1d per k, joined along the sequence, LayerNorm) -> optional max pooling
 of tokens -> post-norm encoder layers (self-attention, FFN with Mish) -> GeM
 pooling over valid positions -> Linear -> one logit per sequence, plus, when
-``kmer_linear`` is set, a linear term over the sequence's k-mer frequencies.
+``kmer_linear`` is set, a linear term over the sequence's k-mer frequencies,
+and when ``kmer_words`` is set, a second one that training fits first as a
+sparse regression and then keeps fixed (:func:`ntpipe.train.fit_words`).
 
 Padding: sequences of a batch are padded with N to the longest one and their
 true lengths passed as ``lengths``. Token ``j`` of the conv with kernel ``k``
