@@ -441,25 +441,25 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
             run.update({k: ckpt[k] for k in run if k != "meta"})
             run["meta"] = {**ckpt["meta"], **run["meta"]}  # a resumed run keeps the first run's meta
 
-    if model_cfg.kmer_words:  # the sparse word term first, alone, then fixed
-        if run["epoch"] == 0:  # a fresh run (a resumed one has the term in its checkpoint)
-            nonzero = fit_words(model, train_set, train_cfg.kmer_l1, train_cfg.seed, device)
-            if ema is not None:
-                ema.load_state_dict(model.state_dict())
-            alone = "-"
-            if valid_set is not None:  # what the words reach without the transformer
-                alone = f"{evaluate(model.parts()[0].kmer_words, make_loader(valid_set, train_cfg.eval_batch_size), device)[0]['auc']:.3f}"
-            log.info("word term fitted: %d of %d %d-mers weigh; its validation AUC alone %s", nonzero, 4**model_cfg.kmer_words,
-                     model_cfg.kmer_words, alone)
-        for part in model.parts():
-            part.kmer_words.requires_grad_(False)
-
     cuda = device.type == "cuda"
     batch_size = train_cfg.cuda_batch_size if cuda else train_cfg.batch_size
     loader_args = {"num_workers": train_cfg.num_workers, "pin_memory": cuda}
     sampler = _train_sampler(train_set, train_cfg, generators["shuffle"])
     train_loader = make_loader(train_set, batch_size, shuffle=True, generator=generators["shuffle"], sampler=sampler, **loader_args)
     valid_loader = make_loader(valid_set, train_cfg.eval_batch_size, **loader_args) if valid_set is not None else None
+
+    if model_cfg.kmer_words:  # the sparse word term first, alone, then fixed
+        if run["epoch"] == 0:  # a fresh run (a resumed one has the term in its checkpoint)
+            nonzero = fit_words(model, train_set, train_cfg.kmer_l1, train_cfg.seed, device)
+            if ema is not None:
+                ema.load_state_dict(model.state_dict())
+            alone = "-"
+            if valid_loader is not None:  # what the words reach without the transformer
+                alone = f"{evaluate(model.parts()[0].kmer_words, valid_loader, device)[0]['auc']:.3f}"
+            log.info("word term fitted: %d of %d %d-mers weigh; its validation AUC alone %s", nonzero, 4**model_cfg.kmer_words,
+                     model_cfg.kmer_words, alone)
+        for part in model.parts():
+            part.kmer_words.requires_grad_(False)
 
     while run["epoch"] < train_cfg.epochs and not run["stopped"]:
         run["epoch"] += 1
