@@ -100,7 +100,7 @@ class TrainConfig:
     label_smoothing: float = 0.0  # train on targets y * (1 - s) + s / 2; 0 = none
     # L1 strength per example of the fit of ModelConfig.kmer_words (sized for 2 kb windows: a shorter
     # sequence weighs each k-mer more, and so needs more)
-    kmer_l1: float = 0.3
+    kmer_l1: float = 0.15
     ema_decay: float = 0.0  # validate and keep an exponential moving average of the weights; 0 = the weights themselves
     seed: int = 0
     num_workers: int = 0
