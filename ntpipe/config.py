@@ -93,6 +93,7 @@ class TrainConfig:
     lr_scale: float = 0.1
     warmup: int = 3200
     nmute: int = 0  # random point mutations per training sequence
+    max_indel: int = 0  # one random insertion or deletion of 1..max_indel bases per training sequence; 0 = none
     rc_augment: bool = True  # reverse-complement a random half of each batch
     patience: int = 5  # epochs without a better validation AUC before stopping
     grad_clip: float = 1.0
@@ -197,7 +198,7 @@ _RANGES = {
     "kmer_linear": (lambda v: 0 <= v <= 8, "0 (none) to 8"), "kmer_words": (lambda v: 0 <= v <= 8, "0 (none) to 8"),
     "members": _AT_LEAST_1,
     "epochs": _AT_LEAST_1, "batch_size": _AT_LEAST_1, "cuda_batch_size": _AT_LEAST_1, "lr_scale": _POSITIVE,
-    "warmup": _AT_LEAST_1, "nmute": _NOT_NEGATIVE, "patience": _AT_LEAST_1, "grad_clip": _NOT_NEGATIVE,
+    "warmup": _AT_LEAST_1, "nmute": _NOT_NEGATIVE, "max_indel": _NOT_NEGATIVE, "patience": _AT_LEAST_1, "grad_clip": _NOT_NEGATIVE,
     "weight_decay": _NOT_NEGATIVE, "label_smoothing": _FRACTION, "ema_decay": _FRACTION,
     "kmer_l1": _POSITIVE,
     "num_workers": _NOT_NEGATIVE, "eval_batch_size": _AT_LEAST_1, "negative_ratio": _POSITIVE,

@@ -268,3 +268,30 @@ def mutate_batch(tokens, lengths, nmute, generator):
     out = tokens.clone()
     out.scatter_(1, pos, bases)
     return out
+
+
+def indel_batch(tokens, lengths, max_indel, generator):
+    """Give each sequence one random insertion or deletion of 1..``max_indel`` bases.
+
+    A variety's indel shifts every base past it, so a model that reads a locus
+    by its exact offsets in the window reads every indel as a change of mark;
+    trained on windows with an indel at a random place, it learns that a shift
+    alone changes nothing. Half the rows (at random) get an insertion of random
+    bases at a random position, pushing the sequence's end out; the others a
+    deletion, whose gap at the sequence's end is filled with random bases. The
+    length and padding stay. Returns a new tensor.
+    """
+    if max_indel <= 0:
+        return tokens
+    B, L = tokens.shape
+    valid = lengths.long().unsqueeze(1)  # (B, 1)
+    at = (torch.rand(B, 1, generator=generator) * valid.float()).long()  # (B, 1): where the indel starts
+    k = torch.randint(1, max_indel + 1, (B, 1), generator=generator)
+    insert = torch.rand(B, 1, generator=generator) < 0.5
+    j = torch.arange(L).unsqueeze(0)  # (1, L)
+    src = torch.where(j < at, j, torch.where(insert, j - k, j + k))  # (B, L): the base each position reads
+    fresh = (insert & (j >= at) & (j < at + k)) | (src >= valid)  # inserted bases, and a deletion's refill
+    bases = torch.randint(0, 4, (B, L), generator=generator, dtype=tokens.dtype)
+    out = torch.where(fresh, bases, tokens.gather(1, src.clamp(0, L - 1)))
+    return torch.where(j < valid, out, tokens)  # the padding stays
+

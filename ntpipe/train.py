@@ -33,7 +33,16 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from .config import ModelConfig, TrainConfig, model_config, train_config
-from .data import EpochSampler, SequenceDataset, WindowDataset, make_loader, mutate_batch, read_table, reverse_complement_batch
+from .data import (
+    EpochSampler,
+    SequenceDataset,
+    WindowDataset,
+    indel_batch,
+    make_loader,
+    mutate_batch,
+    read_table,
+    reverse_complement_batch,
+)
 from .device import resolve_device
 from .baseline import sparse_logistic
 from .metrics import binary_metrics
@@ -91,6 +100,7 @@ def train_one_epoch(model, loader, optimizer, state, model_cfg, train_cfg, devic
         if train_cfg.rc_augment:
             tokens = reverse_complement_batch(tokens, lengths, generator)
         tokens = mutate_batch(tokens, lengths, train_cfg.nmute, generator)
+        tokens = indel_batch(tokens, lengths, train_cfg.max_indel, generator)
         state["step"] += 1
         for group in optimizer.param_groups:
             group["lr"] = lr_at(state["step"], model_cfg.d_model, train_cfg.lr_scale, train_cfg.warmup)

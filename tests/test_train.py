@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ntpipe.config import model_config, train_config
-from ntpipe.data import mutate_batch, read_table, reverse_complement_batch
+from ntpipe.data import indel_batch, mutate_batch, read_table, reverse_complement_batch
 from ntpipe.encoding import decode, encode, reverse_complement
 from ntpipe.model import load_model
 from ntpipe.train import HISTORY_COLUMNS, evaluate_table, fit, lr_at, predict_proba, train_table, update_ema
@@ -78,6 +78,41 @@ def test_mutations():
     assert 5 <= changed.mean() <= 7  # 8 draws, each a new base 3 times in 4
     assert (out[:, 60:] == 4).all()  # padding untouched
     assert mutate_batch(tokens, lengths, 0, g) is tokens
+
+
+def _one_indel(before, after, max_indel):
+    """The (kind, at, k) of an insertion or deletion of 1..max_indel bases that turns ``before`` into ``after``
+    (fresh bases free: inserted ones, a deletion's refill at the end), or None."""
+    n = len(before)
+    for k in range(1, max_indel + 1):
+        for at in range(n):
+            if after[:at] == before[:at] and after[at + k :] == before[at : n - k]:
+                return "insertion", at, k
+            if after[:at] == before[:at] and after[at : n - k] == before[at + k :]:
+                return "deletion", at, k
+    return None
+
+
+def test_indel_batch_gives_each_sequence_one_indel():
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, 4, (60, 50), dtype=torch.uint8)
+    lengths = torch.full((60,), 40)
+    lengths[:10] = 25
+    tokens[torch.arange(50)[None, :] >= lengths[:, None]] = 4
+    out = indel_batch(tokens, lengths, 5, g)
+    kinds = set()
+    for row in range(60):
+        n = int(lengths[row])
+        assert (out[row, n:] == 4).all()  # padding untouched
+        assert (out[row, :n] < 4).all()  # fresh bases are A/C/G/T
+        if torch.equal(out[row], tokens[row]):
+            continue  # fresh bases may repeat what was there
+        found = _one_indel(tokens[row, :n].tolist(), out[row, :n].tolist(), 5)
+        assert found is not None, row
+        kinds.add(found[0])
+    assert kinds == {"insertion", "deletion"}
+    assert _one_indel(tokens[0, :25].tolist(), tokens[1, :25].tolist(), 5) is None  # the check can fail
+    assert indel_batch(tokens, lengths, 0, g) is tokens
 
 
 def test_fit_learns_and_resumes(tmp_path):
@@ -328,12 +363,13 @@ def test_cli_train_rejects_a_bad_setting_before_writing(tmp_path, tables, capsys
     assert not (tmp_path / "bad").exists()
 
 
-def test_weight_decay_and_label_smoothing(tmp_path):
+def test_regularisers_reach_training(tmp_path):
     train, valid = motif_task(128, 40, 0), motif_task(64, 40, 1)
     mcfg, tcfg = tiny_configs(epochs=1)
     plain = fit(train, valid, mcfg, tcfg, tmp_path / "plain", device="cpu")
     assert tcfg.weight_decay == 0.0 and tcfg.label_smoothing == 0.0  # defaults: plain Adam, hard targets
-    for knob in ({"weight_decay": 0.1}, {"label_smoothing": 0.2}):
+    assert tcfg.max_indel == 0
+    for knob in ({"weight_decay": 0.1}, {"label_smoothing": 0.2}, {"max_indel": 3}):
         m = fit(train, valid, mcfg, tiny_configs(epochs=1, **knob)[1], tmp_path / str(knob), device="cpu")
         assert math.isfinite(m["auc"]) and m != plain
 
