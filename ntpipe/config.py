@@ -38,7 +38,7 @@
 
 Neither preset has ``kmer_words``, a second k-mer term that training fits
 first, alone, as an L1-penalised logistic regression (``TrainConfig.kmer_l1``:
-a few dozen non-zero weights), and keeps fixed while the rest trains. The
+a few hundred non-zero weights on the demo), and keeps fixed while the rest trains. The
 demo's config sets 8: on its grammar of 8-10 bp words among decoys the
 transformer alone recalled the training loci and missed the words, and the
 sparse regression finds them (``benchmarks/ablations.md``, "Words first").

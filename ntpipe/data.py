@@ -294,4 +294,3 @@ def indel_batch(tokens, lengths, max_indel, generator):
     bases = torch.randint(0, 4, (B, L), generator=generator, dtype=tokens.dtype)
     out = torch.where(fresh, bases, tokens.gather(1, src.clamp(0, L - 1)))
     return torch.where(j < valid, out, tokens)  # the padding stays
-
