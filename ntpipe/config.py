@@ -71,6 +71,9 @@ class ModelConfig:
     gem_p: float = 3.0  # initial GeM exponent (learnable)
     zero_init_residual: bool = False  # attention and FFN output projections start at zero (layers grow in)
     max_len: int = 4096  # longest sequence the positional encoding covers
+    # sinusoidal positions only at wavelengths of at least this many bases (0: all, down to 6): a shorter
+    # wavelength changes under a shift of a few bases, and so does every score that reads it
+    min_wavelength: int = 0
     kmer_linear: int = 0  # k of a linear term over the sequence's k-mer frequencies, added to the logit; 0 = none
     # k of a second such term, sparse: fitted first, alone, as an L1-penalised logistic regression
     # (TrainConfig.kmer_l1), then kept fixed while the rest trains; 0 = none
@@ -94,6 +97,9 @@ class TrainConfig:
     warmup: int = 3200
     nmute: int = 0  # random point mutations per training sequence
     max_indel: int = 0  # one random insertion or deletion of 1..max_indel bases per training sequence; 0 = none
+    # weight of the squared logit difference between two copies of a window that nmute / max_indel changed
+    # apart (a quarter of each batch is such second copies); 0 = none
+    consistency: float = 0.0
     rc_augment: bool = True  # reverse-complement a random half of each batch
     patience: int = 5  # epochs without a better validation AUC before stopping
     grad_clip: float = 1.0
@@ -194,11 +200,12 @@ _FRACTION = (lambda v: 0 <= v < 1, "at least 0 and below 1")
 _RANGES = {
     "vocab_size": _AT_LEAST_1, "d_model": _AT_LEAST_1, "n_heads": _AT_LEAST_1, "d_ff": _AT_LEAST_1,
     "n_layers": _NOT_NEGATIVE, "kmers": _AT_LEAST_1, "dropout": _FRACTION, "attn_dropout": _FRACTION,
-    "pool": _AT_LEAST_1, "gem_p": _POSITIVE, "max_len": _AT_LEAST_1,
+    "pool": _AT_LEAST_1, "gem_p": _POSITIVE, "max_len": _AT_LEAST_1, "min_wavelength": _NOT_NEGATIVE,
     "kmer_linear": (lambda v: 0 <= v <= 8, "0 (none) to 8"), "kmer_words": (lambda v: 0 <= v <= 8, "0 (none) to 8"),
     "members": _AT_LEAST_1,
     "epochs": _AT_LEAST_1, "batch_size": _AT_LEAST_1, "cuda_batch_size": _AT_LEAST_1, "lr_scale": _POSITIVE,
-    "warmup": _AT_LEAST_1, "nmute": _NOT_NEGATIVE, "max_indel": _NOT_NEGATIVE, "patience": _AT_LEAST_1, "grad_clip": _NOT_NEGATIVE,
+    "warmup": _AT_LEAST_1, "nmute": _NOT_NEGATIVE, "max_indel": _NOT_NEGATIVE, "consistency": _NOT_NEGATIVE,
+    "patience": _AT_LEAST_1, "grad_clip": _NOT_NEGATIVE,
     "weight_decay": _NOT_NEGATIVE, "label_smoothing": _FRACTION, "ema_decay": _FRACTION,
     "kmer_l1": _POSITIVE,
     "num_workers": _NOT_NEGATIVE, "eval_batch_size": _AT_LEAST_1, "negative_ratio": _POSITIVE,

@@ -88,17 +88,24 @@ def _progress(iterable, desc):
 
 
 def train_one_epoch(model, loader, optimizer, state, model_cfg, train_cfg, device, generator, ema=None):
-    """One pass over ``loader`` with augmentation; returns the mean training loss.
+    """One pass over ``loader`` with augmentation; returns the mean binary cross-entropy.
 
     ``state["step"]`` (optimiser steps so far) is advanced and sets the
     learning rate of each step; ``generator`` drives the augmentations;
     ``ema`` (a copy of ``model``), when given, follows the weights (:func:`update_ema`).
+    With ``train_cfg.consistency`` > 0 the last quarter of each batch is
+    replaced by second copies of its first quarter, mutated apart, and the loss
+    adds ``consistency`` x their squared logit difference: changes that keep
+    the label should keep the score, which the labels alone do not ask for.
     """
     model.train()
     total, count = 0.0, 0
     for tokens, lengths, labels in _progress(loader, "train"):
         if train_cfg.rc_augment:
             tokens = reverse_complement_batch(tokens, lengths, generator)
+        pairs = len(labels) // 4 if train_cfg.consistency else 0
+        if pairs:  # the batch's last quarter: second copies of its first, changed apart below, to score alike
+            tokens, lengths, labels = (torch.cat([t[:-pairs], t[:pairs]]) for t in (tokens, lengths, labels))
         tokens = mutate_batch(tokens, lengths, train_cfg.nmute, generator)
         tokens = indel_batch(tokens, lengths, train_cfg.max_indel, generator)
         state["step"] += 1
@@ -111,8 +118,12 @@ def train_one_epoch(model, loader, optimizer, state, model_cfg, train_cfg, devic
             labels = labels * (1 - train_cfg.label_smoothing) + train_cfg.label_smoothing / 2
         # each member's mean loss, summed, and its gradient clipped alone: each member steps as it would alone
         losses = F.binary_cross_entropy_with_logits(logits.float(), labels[:, None].expand_as(logits), reduction="none").mean(dim=0)
+        loss = losses.sum()
+        if pairs:
+            gap = logits[:pairs].float() - logits[-pairs:].float()  # (pairs, members)
+            loss = loss + train_cfg.consistency * gap.pow(2).mean(dim=0).sum()
         optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()
+        loss.backward()
         if train_cfg.grad_clip:
             for part in model.parts():
                 torch.nn.utils.clip_grad_norm_(part.parameters(), train_cfg.grad_clip)

@@ -76,7 +76,7 @@ def test_attention_weights():
     torch.testing.assert_close(logits, model(x, lengths), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"kmer_linear": 0}, {"kmer_linear": 2}])
+@pytest.mark.parametrize("overrides", [{}, {"kmer_linear": 0}, {"kmer_linear": 2}, {"min_wavelength": 50}])
 def test_save_load_round_trip(tmp_path, overrides):
     model = make(**overrides)
     path = tmp_path / "model.pt"
@@ -261,6 +261,18 @@ def test_hidden_gpus_are_not_visible_to_the_workflow(monkeypatch, visible):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     if torch.cuda.is_available():  # a GPU torch sees is one the workflow schedules as a GPU
         assert nvidia_gpu_visible()
+
+
+def test_min_wavelength_keeps_only_the_long_waves_of_the_positions():
+    full, cut = make(d_model=32).pos.pe, make(d_model=32, min_wavelength=200).pos.pe
+    wavelength = 2 * np.pi * 10000 ** (np.arange(0, 32, 2) / 32)  # of channel pair j: (2j, 2j + 1)
+    kept = np.repeat(wavelength >= 200, 2)
+    assert 0 < kept.sum() < 32
+    torch.testing.assert_close(cut[:, kept], full[:, kept], atol=0, rtol=0)
+    assert (cut[:, ~kept] == 0).all() and (full[:, ~kept] != 0).any()
+    # what is left barely moves with a shift of a few bases, unlike the full code, and still with 100
+    moved = lambda pe, k: float((pe[k : 2000 + k] - pe[:2000]).norm(dim=1).mean())
+    assert moved(cut, 8) < 0.3 and moved(full, 8) > 3.0 and moved(cut, 100) > 1.5
 
 
 def test_inference_lookup_equals_the_training_forward():

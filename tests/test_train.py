@@ -368,10 +368,25 @@ def test_regularisers_reach_training(tmp_path):
     mcfg, tcfg = tiny_configs(epochs=1)
     plain = fit(train, valid, mcfg, tcfg, tmp_path / "plain", device="cpu")
     assert tcfg.weight_decay == 0.0 and tcfg.label_smoothing == 0.0  # defaults: plain Adam, hard targets
-    assert tcfg.max_indel == 0
-    for knob in ({"weight_decay": 0.1}, {"label_smoothing": 0.2}, {"max_indel": 3}):
+    assert tcfg.max_indel == 0 and tcfg.consistency == 0.0
+    for knob in ({"weight_decay": 0.1}, {"label_smoothing": 0.2}, {"max_indel": 3}, {"nmute": 3, "consistency": 1.0}):
         m = fit(train, valid, mcfg, tiny_configs(epochs=1, **knob)[1], tmp_path / str(knob), device="cpu")
         assert math.isfinite(m["auc"]) and m != plain
+
+
+def test_consistency_makes_changed_copies_score_alike(tmp_path):
+    train, valid = motif_task(256, 60, 0), motif_task(128, 60, 1)
+    tokens, lengths = torch.as_tensor(valid[0]).long(), torch.as_tensor(valid[1])
+    moved = indel_batch(tokens, lengths, 6, torch.Generator().manual_seed(5))
+    gap, auc = {}, {}
+    for weight in (0.0, 3.0):
+        mcfg, tcfg = tiny_configs(epochs=5, max_indel=6, consistency=weight)
+        auc[weight] = fit(train, valid, mcfg, tcfg, tmp_path / str(weight), device="cpu")["auc"]
+        model = load_model(tmp_path / str(weight) / "model.pt")[0].eval()
+        with torch.no_grad():
+            gap[weight] = float((model(tokens, lengths) - model(moved, lengths)).abs().mean())
+    assert min(auc.values()) > 0.85  # both learn the motif
+    assert gap[3.0] < 0.5 * gap[0.0]  # but only one learns that an indel elsewhere changes nothing
 
 
 def test_word_term_is_fitted_first_and_kept(tmp_path, caplog):
