@@ -42,6 +42,10 @@ a few hundred non-zero weights on the demo), and keeps fixed while the rest trai
 demo's config sets 8: on its grammar of 8-10 bp words among decoys the
 transformer alone recalled the training loci and missed the words, and the
 sparse regression finds them (``benchmarks/ablations.md``, "Words first").
+Nor do they set ``TrainConfig.consistency`` or ``min_wavelength``; the demo's
+config sets 0.3 and 200 (changed copies of a window pulled to one score,
+positions placed to tens of bases, not to one): a variety's indels then
+move its scores about a quarter as much (``benchmarks/ablations.md``, "Asked to score alike").
 
 Both presets build one model (``members`` 1). ``members=3`` averages three
 copies initialised apart (a deep ensemble; :class:`ntpipe.model.Ensemble`):
