@@ -124,6 +124,11 @@ class TrainConfig:
     final_fit: bool = True  # after the hold-out run, refit on every chromosome for the tracks
     min_final_epochs: int = 2  # the final fit runs the hold-out run's best epoch count, at least this
 
+    def __post_init__(self):  # as ModelConfig's: what no single field can check
+        if self.consistency and not (self.nmute or self.max_indel):
+            raise ValueError("TrainConfig.consistency needs nmute or max_indel above 0: its copies of a window must be "
+                             f"changed apart, got consistency {self.consistency} with neither")
+
 
 PRESETS = {
     "seed": {
