@@ -114,9 +114,14 @@ def sparse_logistic(x, targets, l1):
     n = len(targets)
     if n == 0 or l1 <= 0:
         raise ValueError(f"sparse_logistic needs examples and l1 > 0, got {n} examples and l1={l1}")
-    # a soft target t is a positive of weight t and a negative of weight 1 - t
-    both = scipy.sparse.vstack([scipy.sparse.csr_matrix(x)] * 2).tocsr()
-    y, weight = np.r_[np.ones(n), np.zeros(n)], np.r_[targets, 1 - targets]
+    # a soft target t is a positive of weight t and a negative of weight 1 - t; rows of weight 0 (most of them:
+    # targets of 0 or 1) change nothing but the solver's time, and are left out
+    x = scipy.sparse.csr_matrix(x)
+    pos, neg = targets > 0, targets < 1
+    if not pos.any() or not neg.any():
+        raise ValueError(f"sparse_logistic needs targets above 0 and below 1, got {int(pos.sum())} above 0 and {int(neg.sum())} below 1 of {n}")
+    both = x[np.r_[np.flatnonzero(pos), np.flatnonzero(neg)]]
+    y, weight = np.r_[np.ones(pos.sum()), np.zeros(neg.sum())], np.r_[targets[pos], 1 - targets[neg]]
     clf = LogisticRegression(l1_ratio=1, C=1.0 / (l1 * n), solver="liblinear", intercept_scaling=100.0, max_iter=1000, random_state=0)
     clf.fit(both, y, sample_weight=weight)
     return clf.coef_[0], float(clf.intercept_[0])

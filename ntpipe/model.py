@@ -103,7 +103,7 @@ class KmerAggregate(nn.Module):
                 row += V**g
             columns.append(torch.arange(row, row + n, dtype=torch.int32, device=tokens.device).expand(B, n))
             idx = torch.stack(columns, dim=-1).view(B * n, len(columns))  # (B * n, groups + 1)
-            outputs.append(F.embedding_bag(idx, table, mode="sum").view(B, n, -1))  # (B, n, C)
+            outputs.append(_LookupSum.apply(idx, table).view(B, n, -1))  # (B, n, C)
         return self._join(outputs, lengths)
 
     def _lookup_tables(self, embedding, pe, L):
@@ -153,6 +153,28 @@ class KmerAggregate(nn.Module):
 def _groups(k):
     """(first kernel position, size) of the lookup groups of a k-wide kernel."""
     return [(first, min(LOOKUP_GROUP, k - first)) for first in range(0, k, LOOKUP_GROUP)]
+
+
+class _LookupSum(torch.autograd.Function):
+    """``F.embedding_bag(idx, table, mode="sum")``, its table's gradient by one ``index_add_`` per column.
+
+    The same gradient as embedding_bag's own, which sorts the indices first:
+    3x faster on CPU, a fifth of a training step of the small model.
+    """
+
+    @staticmethod
+    def forward(ctx, idx, table):
+        ctx.save_for_backward(idx)
+        ctx.table_size = table.size()
+        return F.embedding_bag(idx, table, mode="sum")
+
+    @staticmethod
+    def backward(ctx, grad):
+        (idx,) = ctx.saved_tensors
+        grad_table = grad.new_zeros(ctx.table_size)
+        for column in idx.long().unbind(dim=1):
+            grad_table.index_add_(0, column, grad)
+        return None, grad_table
 
 
 class SelfAttention(nn.Module):
@@ -252,6 +274,8 @@ class KmerFrequencies(nn.Module):
 
     K-mers holding N or reaching past the true length are not counted. The
     frequencies are scaled by 4**k (1 on average); the term starts at zero.
+    It is computed without them: the weights of the sequence's k-mers are
+    gathered and averaged (no (B, 4**k) array; 10x faster for 8-mers).
     """
 
     def __init__(self, k):
@@ -260,28 +284,27 @@ class KmerFrequencies(nn.Module):
         self.linear = nn.Linear(4**k, 1)
         nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
-        self.register_buffer("place", 4 ** torch.arange(k - 1, -1, -1), persistent=False)
 
     def forward(self, tokens, lengths):
         # tokens (B, L) long, lengths (B,) -> (B,) float32, also under autocast
-        frequencies = self.features(tokens, lengths)
+        codes, counted = self.codes(tokens, lengths)
+        counted = counted.to(torch.float32)
         with torch.autocast(tokens.device.type, enabled=False):
-            return self.linear(frequencies).squeeze(-1)
+            total = (self.linear.weight[0][codes] * counted).sum(dim=1)  # sum of frequency x weight, unscaled
+            return total / counted.sum(dim=1).clamp(min=1.0) * 4**self.k + self.linear.bias
 
     def codes(self, tokens, lengths):
-        """Each k-mer's column in :meth:`features` (B, n) long, and whether it is counted (B, n) bool."""
+        """Each k-mer's weight column (B, n) long (its bases as a base-4 number), and whether it is counted (B, n) bool."""
         if tokens.size(1) < self.k:  # not one whole k-mer: pad with N (nothing counted, the bias alone)
             tokens = F.pad(tokens, (0, self.k - tokens.size(1)), value=N_TOKEN)
-        words = tokens.long().unfold(1, self.k, 1)  # (B, n, k)
-        counted = (words != N_TOKEN).all(dim=-1) & (torch.arange(words.size(1), device=tokens.device) <= (lengths[:, None] - self.k))
-        return (words.clamp(max=N_TOKEN - 1) * self.place).sum(dim=-1), counted
-
-    def features(self, tokens, lengths):
-        """The term's input: k-mer frequencies scaled by 4**k, (B, 4**k) float32."""
-        codes, counted = self.codes(tokens, lengths)
-        counts = torch.zeros(tokens.size(0), 4**self.k, dtype=torch.float32, device=tokens.device)
-        counts.scatter_add_(1, codes, counted.to(torch.float32))
-        return counts / counts.sum(dim=1, keepdim=True).clamp(min=1.0) * 4**self.k
+        n = tokens.size(1) - self.k + 1
+        bases = tokens.long().clamp(max=N_TOKEN - 1)
+        codes = bases[:, :n]
+        for j in range(1, self.k):
+            codes = codes * 4 + bases[:, j : j + n]
+        n_before = F.pad((tokens == N_TOKEN).cumsum(dim=1), (1, 0))  # (B, L + 1): Ns before each position
+        no_n = n_before[:, self.k :] == n_before[:, :n]
+        return codes, no_n & (torch.arange(n, device=tokens.device) <= (lengths[:, None] - self.k))
 
 
 def min_length(cfg):

@@ -393,7 +393,7 @@ def fit_words(model, dataset, l1, seed, device):
     for tokens, lengths, batch_labels in make_loader(dataset, 256, sampler=chosen.tolist()):
         codes, counted = (t.cpu().numpy() for t in term.codes(tokens.to(device), lengths.to(device)))
         row = np.broadcast_to(np.arange(len(codes))[:, None], codes.shape)[counted]
-        scale = 4**term.k / np.maximum(counted.sum(axis=1), 1)  # term.features, without its dense (B, 4**k) array
+        scale = 4**term.k / np.maximum(counted.sum(axis=1), 1)  # the term's frequencies, as a sparse matrix
         rows.append(scipy.sparse.csr_matrix((scale[row], (row, codes[counted])), shape=(len(codes), 4**term.k)))
         labels.append(batch_labels.numpy())
     weights, intercept = sparse_logistic(scipy.sparse.vstack(rows), np.concatenate(labels), l1)

@@ -57,3 +57,22 @@ def test_sparse_logistic_keeps_the_informative_features():
     assert abs(intercept) < 0.5
     with pytest.raises(ValueError, match="l1 > 0"):
         sparse_logistic(x, soft, 0)
+    with pytest.raises(ValueError, match="above 0 and below 1"):
+        sparse_logistic(x, np.zeros(600), 0.01)
+
+
+def test_sparse_logistic_equals_the_regression_with_soft_rows_written_out():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 20))
+    hard = (x[:, 2] - x[:, 7] + rng.normal(size=400) > 0).astype(float)
+    soft = hard.copy()
+    soft[:50] = 0.5  # the soft rows count as a positive and a negative of half weight
+    weights, intercept = sparse_logistic(x, soft, 0.01)
+    # the same objective, written out: each soft row twice (a positive and a negative of weight 0.5), hard rows once
+    plain = LogisticRegression(l1_ratio=1, C=1.0 / (0.01 * 400), solver="liblinear", intercept_scaling=100.0, max_iter=1000)
+    plain.fit(np.vstack([x[:50], x[:50], x[50:]]), np.r_[np.ones(50), np.zeros(50), hard[50:]],
+              sample_weight=np.r_[np.full(100, 0.5), np.ones(350)])
+    np.testing.assert_allclose(weights, plain.coef_[0], atol=1e-4)
+    assert intercept == pytest.approx(plain.intercept_[0], abs=1e-4)

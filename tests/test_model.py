@@ -105,6 +105,9 @@ def test_kmer_linear_adds_the_kmer_regression_term():
     freq = torch.from_numpy(kmer_features(x.numpy().astype(np.uint8), lengths.numpy(), k=3)) * 64
     term = freq @ model.kmer_linear.linear.weight[0] + model.kmer_linear.linear.bias
     torch.testing.assert_close(model(x, lengths), plain(x, lengths) + term, atol=1e-5, rtol=1e-5)
+    # and it trains as that regression: the gradient of its weights is the frequencies
+    grad = torch.autograd.grad(model.kmer_linear(x, lengths).sum(), model.kmer_linear.linear.weight)[0]
+    torch.testing.assert_close(grad[0], freq.sum(dim=0).float(), atol=1e-4, rtol=1e-5)
 
 
 def test_kmer_linear_on_sequences_shorter_than_its_k():

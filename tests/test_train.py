@@ -441,7 +441,7 @@ def test_word_term_is_fitted_first_and_kept(tmp_path, caplog):
 
 
 def test_word_term_fit_reads_the_terms_own_features():
-    from ntpipe.baseline import sparse_logistic
+    from ntpipe.baseline import kmer_features, sparse_logistic
     from ntpipe.data import SequenceDataset
     from ntpipe.model import from_config
     from ntpipe.train import fit_words
@@ -450,7 +450,7 @@ def test_word_term_fit_reads_the_terms_own_features():
     mcfg, _ = tiny_configs()
     model = from_config(model_config("small", **{**asdict(mcfg), "kmer_words": 3}))
     fit_words(model, SequenceDataset(tokens, lengths, labels), 0.003, 0, torch.device("cpu"))
-    dense = model.kmer_words.features(torch.as_tensor(tokens).long(), torch.as_tensor(lengths)).numpy()
+    dense = kmer_features(tokens, lengths, k=3) * 4**3  # the term's input: frequencies scaled by 4**k
     weights, intercept = sparse_logistic(dense, labels, 0.003)
     np.testing.assert_allclose(model.kmer_words.linear.weight[0].detach().numpy(), weights, rtol=1e-4, atol=1e-5)
     assert model.kmer_words.linear.bias.item() == pytest.approx(intercept, rel=1e-4, abs=1e-5)
