@@ -110,6 +110,49 @@ def test_kmer_linear_adds_the_kmer_regression_term():
     torch.testing.assert_close(grad[0], freq.sum(dim=0).float(), atol=1e-4, rtol=1e-5)
 
 
+def test_kmer_term_counts_what_a_loop_counts():
+    # N runs inside a window, an all-N row, lengths of 0 and beyond L, uint8 tokens, a window shorter than k
+    from ntpipe.encoding import N_TOKEN
+    from ntpipe.model import KmerFrequencies
+
+    k = 3
+    term = KmerFrequencies(k)
+    torch.nn.init.normal_(term.linear.weight)
+    torch.nn.init.normal_(term.linear.bias)
+    w, b = term.linear.weight[0].detach().double(), term.linear.bias.item()
+    x = torch.randint(0, 4, (6, 12), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
+    x[0, 4:6] = N_TOKEN
+    x[1] = N_TOKEN
+    lengths = torch.tensor([12, 12, 0, 20, 7, 2])
+
+    def by_loop(row, length):
+        words = [row[i : i + k] for i in range(min(length, len(row)) - k + 1)]
+        words = [word for word in words if N_TOKEN not in word]
+        if not words:
+            return b
+        codes = [int(sum(int(base) * 4 ** (k - 1 - j) for j, base in enumerate(word))) for word in words]
+        return float(sum(w[c] for c in codes)) / len(words) * 4**k + b
+
+    expected = torch.tensor([by_loop(x[i].tolist(), int(lengths[i])) for i in range(len(x))], dtype=torch.float64)
+    torch.testing.assert_close(term(x, lengths).double(), expected, atol=1e-4, rtol=1e-5)
+    torch.testing.assert_close(term(x[:, :2], torch.tensor([2] * 6)), term.linear.bias.expand(6))  # shorter than k
+
+
+def test_lookup_sum_equals_embedding_bag_and_its_gradient():
+    from ntpipe.model import _LookupSum
+
+    table = torch.randn(40, 6, dtype=torch.float64, requires_grad=True)
+    idx = torch.randint(0, 40, (200, 3), dtype=torch.int32, generator=torch.Generator().manual_seed(0))
+    grad = torch.randn(200, 6, dtype=torch.float64)
+    expected = F.embedding_bag(idx, table, mode="sum")
+    (expected_grad,) = torch.autograd.grad(expected, table, grad)
+    out = _LookupSum.apply(idx, table)
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(torch.autograd.grad(out, table, grad)[0], expected_grad)
+    with torch.inference_mode():
+        torch.testing.assert_close(_LookupSum.apply(idx, table), expected.detach())
+
+
 def test_kmer_linear_on_sequences_shorter_than_its_k():
     model = make(kmers=[3], pool=1, kmer_linear=5)  # min_length 3: the model pads 2 bases to 3, the term needs 5
     x = torch.randint(0, 4, (2, 2))

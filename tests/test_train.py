@@ -1,8 +1,9 @@
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -226,6 +227,7 @@ def test_bad_split_leaves_nothing(tmp_path):
 def test_fit_on_cuda(tmp_path):
     train, valid = motif_task(256, 80, 0), motif_task(64, 80, 1)
     mcfg, tcfg = tiny_configs(epochs=1)
+    mcfg = replace(mcfg, kmer_words=3)  # the word term's fit and gather, and the lookup's gradient, on the GPU
     metrics = fit(train, valid, mcfg, tcfg, tmp_path, device="cuda")
     assert math.isfinite(metrics["loss"])
 
@@ -274,7 +276,6 @@ def test_checkpoint_of_other_data_is_not_resumed(tmp_path, caplog):
 
 
 def test_checkpoint_of_other_training_settings_is_not_resumed(tmp_path, caplog):
-    from dataclasses import replace
 
     train, valid = motif_task(64, 40, 0), motif_task(32, 40, 1)
     mcfg, tcfg = tiny_configs(epochs=2)
@@ -284,6 +285,30 @@ def test_checkpoint_of_other_training_settings_is_not_resumed(tmp_path, caplog):
         metrics = fit(train, valid, mcfg, other, tmp_path, device="cpu")
     assert "other training settings: starting over" in caplog.text
     assert metrics == fit(train, valid, mcfg, other, tmp_path / "fresh", device="cpu")
+
+
+def test_interrupted_run_has_its_history_and_draws_its_curves_when_resumed_to_its_end(tmp_path, monkeypatch):
+    import ntpipe.train as train_module
+
+    train, valid = motif_task(64, 40, 0), motif_task(32, 40, 1)
+    mcfg, tcfg = tiny_configs(epochs=3)
+    one_epoch, calls = train_module.train_one_epoch, []
+
+    def interrupted(*args, **kwargs):  # Ctrl-C during the second epoch
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return one_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(train, valid, mcfg, tcfg, tmp_path, device="cpu")
+    assert len(pd.read_csv(tmp_path / "history.tsv", sep="\t")) == 1  # written after every epoch
+    assert not (tmp_path / "curves.png").exists()  # drawn when the run ends
+    monkeypatch.setattr(train_module, "train_one_epoch", one_epoch)
+    fit(train, valid, mcfg, tcfg, tmp_path, device="cpu")
+    assert list(pd.read_csv(tmp_path / "history.tsv", sep="\t")["epoch"]) == [1, 2, 3]
+    assert (tmp_path / "curves.png").stat().st_size > 0
 
 
 def test_finished_run_rerun_after_its_outputs_were_removed(tmp_path, caplog):
