@@ -496,10 +496,9 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
         with atomic_path(paths["checkpoint.pt"]) as tmp:
             torch.save(checkpoint, tmp)
         _write_history(paths["history.tsv"], run["history"])
-    # once the run ends (a plot per epoch cost 0.3-0.6 s, a tenth of a demo epoch); again when a finished run is
-    # resumed after its outputs were removed
-    _write_history(paths["history.tsv"], run["history"])
-    _plot_curves(paths["curves.png"], run["history"])
+    if not os.path.exists(paths["history.tsv"]):  # a finished run resumed: its outputs were removed
+        _write_history(paths["history.tsv"], run["history"])
+    _plot_curves(paths["curves.png"], run["history"])  # once the run ends: a plot per epoch cost 0.3-0.6 s
 
     best, history = run["best"], run["history"]
     if best["epoch"] == 0:

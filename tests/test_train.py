@@ -227,7 +227,7 @@ def test_bad_split_leaves_nothing(tmp_path):
 def test_fit_on_cuda(tmp_path):
     train, valid = motif_task(256, 80, 0), motif_task(64, 80, 1)
     mcfg, tcfg = tiny_configs(epochs=1)
-    mcfg = replace(mcfg, kmer_words=3)  # the word term's fit and gather, and the lookup's gradient, on the GPU
+    mcfg = replace(mcfg, kmer_words=3)  # the word term's fit and its gather on the GPU
     metrics = fit(train, valid, mcfg, tcfg, tmp_path, device="cuda")
     assert math.isfinite(metrics["loss"])
 
@@ -276,7 +276,6 @@ def test_checkpoint_of_other_data_is_not_resumed(tmp_path, caplog):
 
 
 def test_checkpoint_of_other_training_settings_is_not_resumed(tmp_path, caplog):
-
     train, valid = motif_task(64, 40, 0), motif_task(32, 40, 1)
     mcfg, tcfg = tiny_configs(epochs=2)
     fit(train, valid, mcfg, tcfg, tmp_path, device="cpu")
