@@ -1,5 +1,6 @@
 """The Snakemake workflow: lint, dry runs, and one end-to-end run at test scale."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -178,7 +179,8 @@ def run(workdir, *targets, check=True):
 
 @pytest.fixture(scope="module")
 def finished(workdir, test_panel):
-    run(workdir)
+    proc = run(workdir)
+    (workdir / "first_run.out").write_text(proc.stdout + proc.stderr)
     return workdir
 
 
@@ -208,6 +210,16 @@ def test_end_to_end_writes_every_track_and_session(finished, test_panel):
         assert f"{row.cultivar}: labelled" in (finished / "logs" / "build_labels" / f"{row.mark}.log").read_text()
         assert (finished / "logs" / "cultivar_genome" / f"{row.cultivar}.log").exists()
         assert not (finished / "results" / "genomes" / "cultivars" / f"{row.cultivar}.fa").exists()
+
+
+@pytest.mark.slow
+def test_a_run_ends_with_each_marks_held_out_auc_beside_the_kmer_baseline(finished, test_panel):
+    out = (finished / "first_run.out").read_text()
+    assert "the models' held-out figures" in out, out[-3000:]
+    for mark in sorted(pd.read_csv(test_panel / "training.tsv", sep="\t").mark.unique()):
+        auc = json.loads((finished / "results" / "models" / mark / "metrics.json").read_text())["auc"]
+        assert f"{mark}: held-out test AUC {auc:.3f}, 4-mer logistic regression " in out, out[-3000:]
+    assert "held-out figures" not in run(finished, "-n", "--forcerun", "all").stdout  # not after a dry run
 
 
 @pytest.mark.slow
