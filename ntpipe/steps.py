@@ -163,8 +163,12 @@ def model_summary(models_dir, marks):
         folder = Path(models_dir) / mark
         if not (folder / "metrics.json").exists():
             continue
-        metrics = json.loads((folder / "metrics.json").read_text())
-        baseline = json.loads((folder / "baseline.json").read_text()) if (folder / "baseline.json").exists() else {}
+        try:
+            metrics = json.loads((folder / "metrics.json").read_text())
+            baseline = json.loads((folder / "baseline.json").read_text()) if (folder / "baseline.json").exists() else {}
+        except (OSError, ValueError) as err:  # a summary never fails a finished run
+            lines.append(f"WARNING {mark}: cannot read its metrics in {folder}: {err}")
+            continue
         line, fine = transfer_note(mark, metrics.get("auc"), baseline.get("auc"))
         lines.append(line if fine else f"WARNING {line}")
     heading = f"ntpipe: the models' held-out figures ({Path(models_dir) / '<mark>' / 'metrics.json'}):"

@@ -40,3 +40,5 @@ def test_the_summary_covers_the_trained_marks_only(tmp_path):
     assert lines[1].startswith("WARNING H3K27me3: held-out test AUC 0.500")
     assert lines[2] == "H3K4me3: held-out test AUC 0.770, 4-mer logistic regression 0.520"
     assert model_summary(tmp_path / "none", ["H3K4me3"]) == []
+    (tmp_path / "H3K4me3" / "baseline.json").write_text("{not json")  # a summary never fails a finished run
+    assert "cannot read its metrics" in model_summary(tmp_path, ["H3K4me3"])[1]
