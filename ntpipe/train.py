@@ -578,13 +578,18 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
 
     Returns
     -------
-    The metrics dict (also written to ``out/metrics.json``).
+    The metrics dict (also written to ``out/metrics.json``), with
+    ``kmer_baseline``: a 4-mer logistic regression's metrics on the same
+    split (per fold under ``folds``, their mean beside), the floor a model
+    must clear; the log says whether it does.
 
     Raises
     ------
     ValueError for a bad table or split, before anything is written to ``out``.
     """
     from sklearn.model_selection import train_test_split
+
+    from .baseline import kmer_logistic, kmer_logistic_folds
 
     data = read_table(sequences)
     labels = data[2]
@@ -603,13 +608,17 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
             "valid": None if valid is None else os.fspath(valid)}
 
     if vdata is not None:
-        return fit(data, vdata, mcfg, tcfg, out, meta={**meta, "n_train": len(labels)}, device=device)
+        metrics = fit(data, vdata, mcfg, tcfg, out, meta={**meta, "n_train": len(labels)}, device=device)
+        return _with_baseline(out, metrics, kmer_logistic(data, vdata, seed=seed))
     if folds is None:
         train_idx, valid_idx = train_test_split(np.arange(len(labels)), test_size=0.1, stratify=labels, random_state=seed)
-        return fit(_subset(data, train_idx), _subset(data, valid_idx), mcfg, tcfg, out, meta={**meta, "n_train": len(train_idx)}, device=device)
+        train, held = _subset(data, train_idx), _subset(data, valid_idx)
+        metrics = fit(train, held, mcfg, tcfg, out, meta={**meta, "n_train": len(train_idx)}, device=device)
+        return _with_baseline(out, metrics, kmer_logistic(train, held, seed=seed))
 
+    splits = list(fold_splits(labels, folds, seed))
     per_fold = []
-    for i, (train_idx, valid_idx) in enumerate(fold_splits(labels, folds, seed)):
+    for i, (train_idx, valid_idx) in enumerate(splits):
         fold_dir = os.path.join(out, f"fold{i}")
         m = fit(_subset(data, train_idx), _subset(data, valid_idx), mcfg, tcfg, fold_dir, meta={**meta, "fold": i, "folds": folds, "n_train": len(train_idx)}, device=device)
         per_fold.append(m)
@@ -619,8 +628,22 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
     best_fold = int(np.argmax(aucs))
     with atomic_path(os.path.join(out, "model.pt")) as tmp:
         shutil.copyfile(os.path.join(out, f"fold{best_fold}", "model.pt"), tmp)
-    metrics = _json_ready({"folds": per_fold, "mean": mean, "best_fold": best_fold, **mean})
+    baselines = kmer_logistic_folds(data, splits, seed=seed)
+    baseline = {k: float(np.nanmean([np.nan if b[k] is None else b[k] for b in baselines])) for k in keys}
+    return _with_baseline(out, {"folds": per_fold, "mean": mean, "best_fold": best_fold, **mean}, {**baseline, "folds": baselines})
+
+
+def _with_baseline(out, metrics, baseline, margin=0.02):
+    """``metrics`` with the 4-mer logistic regression's on the same split, written to ``out/metrics.json``
+    and said in the log: a warning where the model's validation AUC does not beat it by ``margin``."""
+    metrics = _json_ready({**metrics, "kmer_baseline": baseline})
     _write_json(os.path.join(out, "metrics.json"), metrics)
+    auc, floor = metrics.get("auc"), metrics["kmer_baseline"].get("auc")
+    line = f"validation AUC {auc if auc is None else f'{auc:.3f}'}; a 4-mer logistic regression on the same split {floor if floor is None else f'{floor:.3f}'}"
+    if auc is not None and floor is not None and auc < floor + margin:
+        log.warning("%s: the model does not beat k-mer counts on this split", line)
+    else:
+        log.info("%s", line)
     return metrics
 
 

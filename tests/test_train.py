@@ -1,4 +1,5 @@
 import json
+import logging
 import math
 from dataclasses import asdict, replace
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ntpipe.baseline import kmer_logistic
 from ntpipe.config import model_config, train_config
 from ntpipe.data import indel_batch, mutate_batch, read_table, reverse_complement_batch
 from ntpipe.encoding import decode, encode, reverse_complement
@@ -171,6 +173,23 @@ def test_train_and_evaluate_table(tmp_path, tables):
     assert evaluated["auc"] == pytest.approx(metrics["auc"], abs=1e-6)
     held_out = train_table(train, tmp_path / "holdout", epochs=1, batch_size=32)
     assert held_out["n_pos"] + held_out["n_neg"] == 12  # a stratified 10%
+    # beside the model: a 4-mer logistic regression on the same split, in the file too
+    floor = kmer_logistic(read_table(train), read_table(valid))
+    assert metrics["kmer_baseline"]["auc"] == pytest.approx(floor["auc"])
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["kmer_baseline"] == metrics["kmer_baseline"]
+    assert held_out["kmer_baseline"]["n_pos"] + held_out["kmer_baseline"]["n_neg"] == 12
+
+
+def test_a_model_below_the_kmer_floor_is_warned_of(tmp_path, caplog):
+    from ntpipe.train import _with_baseline
+
+    with caplog.at_level(logging.INFO, logger="ntpipe.train"):
+        above = _with_baseline(tmp_path, {"auc": 0.91}, {"auc": 0.85})
+        below = _with_baseline(tmp_path, {"auc": 0.86}, {"auc": 0.85, "mcc": math.nan})  # within the margin of 0.02
+    assert above["kmer_baseline"]["auc"] == 0.85 and below["kmer_baseline"]["mcc"] is None
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == ["validation AUC 0.860; a 4-mer logistic regression on the same split 0.850: the model does not beat k-mer counts on this split"]
+    assert json.loads((tmp_path / "metrics.json").read_text()) == below
 
 
 def test_train_table_folds(tmp_path, tables):
@@ -184,6 +203,9 @@ def test_train_table_folds(tmp_path, tables):
     best = tmp_path / "cv" / f"fold{metrics['best_fold']}" / "model.pt"
     assert (tmp_path / "cv" / "model.pt").read_bytes() == best.read_bytes()
     assert json.loads((tmp_path / "cv" / "metrics.json").read_text())["best_fold"] == metrics["best_fold"]
+    floor = metrics["kmer_baseline"]
+    assert len(floor["folds"]) == 3 and floor["auc"] == pytest.approx(np.mean([f["auc"] for f in floor["folds"]]))
+    assert [f["n_pos"] + f["n_neg"] for f in floor["folds"]] == [f["n_pos"] + f["n_neg"] for f in metrics["folds"]]
 
 
 @pytest.mark.parametrize(
