@@ -3,7 +3,7 @@
     python benchmarks/cpu_training.py [--cores 2] [--steps 30]
 
 Times training steps of the demo's model (the small preset, 2 kb windows
-pooled by 16, batches of 32) in fresh processes: one job on ``--cores``
+pooled by 20, batches of 32) in fresh processes: one job on ``--cores``
 threads, then ``--cores`` one-thread jobs at once, and prints the steps per
 second of the machine in each layout (median step time, first steps left out)
 and their ratio. The workflow trains the marks side by side on the CPU
@@ -30,7 +30,7 @@ def steps(threads, n, size=2000, batch=32):
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = from_config(model_config("small", dropout=0.0, pool=16))
+    model = from_config(model_config("small", dropout=0.0, pool=20))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     tokens = torch.randint(0, 4, (batch, size))
     target = torch.rand(batch)

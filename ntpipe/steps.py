@@ -169,6 +169,9 @@ def model_summary(models_dir, marks):
         except (OSError, ValueError) as err:  # a summary never fails a finished run
             lines.append(f"WARNING {mark}: cannot read its metrics in {folder}: {err}")
             continue
+        if not isinstance(metrics, dict) or "auc" not in metrics or not isinstance(baseline, dict):
+            lines.append(f"WARNING {mark}: {folder / 'metrics.json'} holds no test AUC (another version's file?)")
+            continue
         line, fine = transfer_note(mark, metrics.get("auc"), baseline.get("auc"))
         lines.append(line if fine else f"WARNING {line}")
     heading = f"ntpipe: the models' held-out figures ({Path(models_dir) / '<mark>' / 'metrics.json'}):"

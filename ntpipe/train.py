@@ -600,23 +600,27 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
         if folds < 2:
             raise ValueError(f"folds must be at least 2, got {folds}")
         _both_classes(sequences, labels, need=folds)
-    elif vdata is None:
-        _both_classes(sequences, labels, need=2)
+    else:
+        _both_classes(sequences, labels, need=2 if vdata is None else 1)
     tokens = data[0] if vdata is None or data[0].shape[1] >= vdata[0].shape[1] else vdata[0]
     mcfg, tcfg = _configs(preset, tokens, epochs, batch_size, seed, overrides)
     meta = {"preset": preset, "overrides": dict(overrides or {}), "sequences": os.fspath(sequences),
             "valid": None if valid is None else os.fspath(valid)}
 
+    # the 4-mer floor first: seconds, and nothing is written if it cannot be fitted
     if vdata is not None:
+        floor = kmer_logistic(data, vdata, seed=seed)
         metrics = fit(data, vdata, mcfg, tcfg, out, meta={**meta, "n_train": len(labels)}, device=device)
-        return _with_baseline(out, metrics, kmer_logistic(data, vdata, seed=seed))
+        return _with_baseline(out, metrics, floor)
     if folds is None:
         train_idx, valid_idx = train_test_split(np.arange(len(labels)), test_size=0.1, stratify=labels, random_state=seed)
         train, held = _subset(data, train_idx), _subset(data, valid_idx)
+        floor = kmer_logistic(train, held, seed=seed)
         metrics = fit(train, held, mcfg, tcfg, out, meta={**meta, "n_train": len(train_idx)}, device=device)
-        return _with_baseline(out, metrics, kmer_logistic(train, held, seed=seed))
+        return _with_baseline(out, metrics, floor)
 
     splits = list(fold_splits(labels, folds, seed))
+    baselines = kmer_logistic_folds(data, splits, seed=seed)
     per_fold = []
     for i, (train_idx, valid_idx) in enumerate(splits):
         fold_dir = os.path.join(out, f"fold{i}")
@@ -628,7 +632,6 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
     best_fold = int(np.argmax(aucs))
     with atomic_path(os.path.join(out, "model.pt")) as tmp:
         shutil.copyfile(os.path.join(out, f"fold{best_fold}", "model.pt"), tmp)
-    baselines = kmer_logistic_folds(data, splits, seed=seed)
     baseline = {k: float(np.nanmean([np.nan if b[k] is None else b[k] for b in baselines])) for k in keys}
     return _with_baseline(out, {"folds": per_fold, "mean": mean, "best_fold": best_fold, **mean}, {**baseline, "folds": baselines})
 

@@ -42,3 +42,6 @@ def test_the_summary_covers_the_trained_marks_only(tmp_path):
     assert model_summary(tmp_path / "none", ["H3K4me3"]) == []
     (tmp_path / "H3K4me3" / "baseline.json").write_text("{not json")  # a summary never fails a finished run
     assert "cannot read its metrics" in model_summary(tmp_path, ["H3K4me3"])[1]
+    for text in ("null", '{"best_epoch": 3}'):  # JSON, but not the metrics of a hold-out run
+        (tmp_path / "H3K27me3" / "metrics.json").write_text(text)
+        assert "holds no test AUC" in model_summary(tmp_path, ["H3K27me3"])[1]

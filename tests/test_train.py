@@ -242,6 +242,11 @@ def test_bad_split_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match="each label"):
         train_table(path, tmp_path / "out", folds=3)
     assert not (tmp_path / "out").exists()
+    valid = tmp_path / "valid.tsv"
+    valid.write_text("ACGTACGTACGTACGT\t1\nTTTTACGTACGTAAAA\t0\n")
+    with pytest.raises(ValueError, match="one_class.tsv: needs at least 1 sequence"):  # before any training
+        train_table(path, tmp_path / "out", valid=valid)
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.gpu

@@ -218,6 +218,7 @@ def test_a_run_ends_with_each_marks_held_out_auc_beside_the_kmer_baseline(finish
     assert "the models' held-out figures" in out, out[-3000:]
     for mark in sorted(pd.read_csv(test_panel / "training.tsv", sep="\t").mark.unique()):
         auc = json.loads((finished / "results" / "models" / mark / "metrics.json").read_text())["auc"]
+        assert auc is not None, f"{mark}: the test-scale split left its test chromosome one class"
         assert f"{mark}: held-out test AUC {auc:.3f}, 4-mer logistic regression " in out, out[-3000:]
     assert "held-out figures" not in run(finished, "-n", "--forcerun", "all").stdout  # not after a dry run
 
