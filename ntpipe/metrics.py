@@ -5,7 +5,24 @@ import math
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-__all__ = ["binary_metrics"]
+__all__ = ["binary_metrics", "below_floor", "format_auc"]
+
+
+def _number(value):
+    return None if value is None or value != value else float(value)  # NaN: none
+
+
+def below_floor(auc, floor, margin=0.02):
+    """Whether a model's ``auc`` fails to beat a baseline's ``floor`` by ``margin``
+    (False where either is missing: None or NaN)."""
+    auc, floor = _number(auc), _number(floor)
+    return auc is not None and floor is not None and auc < floor + margin
+
+
+def format_auc(value):
+    """An AUC to 3 decimals, "-" where missing (None or NaN)."""
+    value = _number(value)
+    return "-" if value is None else f"{value:.3f}"
 
 
 def binary_metrics(y_true, prob, threshold=0.5):

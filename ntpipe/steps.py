@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .files import atomic_path
+from .metrics import below_floor, format_auc
 
 log = logging.getLogger(__name__)
 
@@ -132,27 +133,18 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     return metrics
 
 
-def transfer_note(mark, auc, baseline_auc, margin=0.02):
+def transfer_note(mark, auc, baseline_auc):
     """``(line, fine)``: a mark's hold-out test AUC beside the 4-mer logistic
     regression's on the same split; ``fine`` is False where the model does not
-    beat it by ``margin``, the line then a warning saying what that means."""
-    auc, baseline_auc = _number(auc), _number(baseline_auc)
-    if auc is None:
+    beat it (:func:`~ntpipe.metrics.below_floor`), the line then a warning saying what that means."""
+    if auc is None or auc != auc:  # None, or NaN
         return (f"{mark}: no held-out test AUC: the test chromosomes hold windows of one class only; "
                 f"name chromosomes with and without the mark in split.test_chroms"), False
-    line = f"{mark}: held-out test AUC {auc:.3f}, 4-mer logistic regression {_fmt(baseline_auc)}"
-    if baseline_auc is None or auc >= baseline_auc + margin:
+    line = f"{mark}: held-out test AUC {format_auc(auc)}, 4-mer logistic regression {format_auc(baseline_auc)}"
+    if not below_floor(auc, baseline_auc):
         return line, True
     return (f"{line}: the model does not beat k-mer counts on the test chromosomes, so its tracks may show what it "
             f"recalls of the cultivars' loci more than what it reads in a new sequence (README, 'Demo results')"), False
-
-
-def _number(value):
-    return None if value is None or value != value else float(value)  # NaN: none
-
-
-def _fmt(value):
-    return "-" if value is None else f"{value:.3f}"
 
 
 def model_summary(models_dir, marks):

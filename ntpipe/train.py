@@ -45,7 +45,7 @@ from .data import (
 )
 from .device import resolve_device
 from .baseline import sparse_logistic
-from .metrics import binary_metrics
+from .metrics import below_floor, binary_metrics, format_auc
 from .files import atomic_path
 from .model import _plain, from_config, load_model, save_model
 from .trainset import gc_match_weights
@@ -627,23 +627,28 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
         m = fit(_subset(data, train_idx), _subset(data, valid_idx), mcfg, tcfg, fold_dir, meta={**meta, "fold": i, "folds": folds, "n_train": len(train_idx)}, device=device)
         per_fold.append(m)
     keys = ["auc", "auprc", "acc", "mcc", "sens", "spec"]
-    mean = {k: float(np.nanmean([np.nan if m[k] is None else m[k] for m in per_fold])) for k in keys}
+    mean = _fold_mean(per_fold, keys)
     aucs = [-math.inf if m["auc"] is None else m["auc"] for m in per_fold]
     best_fold = int(np.argmax(aucs))
     with atomic_path(os.path.join(out, "model.pt")) as tmp:
         shutil.copyfile(os.path.join(out, f"fold{best_fold}", "model.pt"), tmp)
-    baseline = {k: float(np.nanmean([np.nan if b[k] is None else b[k] for b in baselines])) for k in keys}
-    return _with_baseline(out, {"folds": per_fold, "mean": mean, "best_fold": best_fold, **mean}, {**baseline, "folds": baselines})
+    baseline = {**_fold_mean(baselines, keys), "folds": baselines}
+    return _with_baseline(out, {"folds": per_fold, "mean": mean, "best_fold": best_fold, **mean}, baseline)
 
 
-def _with_baseline(out, metrics, baseline, margin=0.02):
+def _fold_mean(per_fold, keys):
+    """Mean of each metric over the folds, those without it (None) left out."""
+    return {k: float(np.nanmean([np.nan if m[k] is None else m[k] for m in per_fold])) for k in keys}
+
+
+def _with_baseline(out, metrics, baseline):
     """``metrics`` with the 4-mer logistic regression's on the same split, written to ``out/metrics.json``
-    and said in the log: a warning where the model's validation AUC does not beat it by ``margin``."""
+    and said in the log: a warning where the model's validation AUC does not beat it (:func:`~ntpipe.metrics.below_floor`)."""
     metrics = _json_ready({**metrics, "kmer_baseline": baseline})
     _write_json(os.path.join(out, "metrics.json"), metrics)
     auc, floor = metrics.get("auc"), metrics["kmer_baseline"].get("auc")
-    line = f"validation AUC {auc if auc is None else f'{auc:.3f}'}; a 4-mer logistic regression on the same split {floor if floor is None else f'{floor:.3f}'}"
-    if auc is not None and floor is not None and auc < floor + margin:
+    line = f"validation AUC {format_auc(auc)}; a 4-mer logistic regression on the same split {format_auc(floor)}"
+    if below_floor(auc, floor):
         log.warning("%s: the model does not beat k-mer counts on this split", line)
     else:
         log.info("%s", line)

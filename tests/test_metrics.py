@@ -42,3 +42,12 @@ def test_bad_input():
         binary_metrics([0, 2], [0.5, 0.5])
     with pytest.raises(ValueError, match="NaN"):
         binary_metrics([0, 1], [0.5, np.nan])
+
+
+def test_below_floor_and_format_auc():
+    from ntpipe.metrics import below_floor, format_auc
+
+    assert below_floor(0.61, 0.60) and below_floor(0.50, 0.60)  # within the margin of 0.02, and below
+    assert not below_floor(0.63, 0.60)
+    assert not below_floor(None, 0.6) and not below_floor(0.5, math.nan)  # nothing to compare
+    assert format_auc(0.7664) == "0.766" and format_auc(None) == "-" and format_auc(math.nan) == "-"
