@@ -643,7 +643,8 @@ def _fold_mean(per_fold, keys):
 
 def _with_baseline(out, metrics, baseline):
     """``metrics`` with the 4-mer logistic regression's on the same split, written to ``out/metrics.json``
-    and said in the log: a warning where the model's validation AUC does not beat it (:func:`~ntpipe.metrics.below_floor`)."""
+    and said in the log: a warning where the model's validation AUC does not beat it (:func:`~ntpipe.metrics.below_floor`),
+    overall and, under ``folds``, on each fold."""
     metrics = _json_ready({**metrics, "kmer_baseline": baseline})
     _write_json(os.path.join(out, "metrics.json"), metrics)
     auc, floor = metrics.get("auc"), metrics["kmer_baseline"].get("auc")
@@ -652,6 +653,10 @@ def _with_baseline(out, metrics, baseline):
         log.warning("%s: the model does not beat k-mer counts on this split", line)
     else:
         log.info("%s", line)
+    for i, (fold, fold_floor) in enumerate(zip(metrics.get("folds", []), metrics["kmer_baseline"].get("folds", []))):
+        if below_floor(fold["auc"], fold_floor["auc"]):
+            log.warning("fold %d: validation AUC %s; the 4-mer logistic regression %s: the model does not beat k-mer counts "
+                        "on this fold", i, format_auc(fold["auc"]), format_auc(fold_floor["auc"]))
     return metrics
 
 

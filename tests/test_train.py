@@ -192,6 +192,18 @@ def test_a_model_below_the_kmer_floor_is_warned_of(tmp_path, caplog):
     assert json.loads((tmp_path / "metrics.json").read_text()) == below
 
 
+def test_a_fold_below_its_kmer_floor_is_warned_of(tmp_path, caplog):
+    from ntpipe.train import _with_baseline
+
+    folds = [{"auc": 0.95}, {"auc": 0.80}, {"auc": None}]
+    floors = [{"auc": 0.85}, {"auc": 0.85}, {"auc": 0.85}]
+    with caplog.at_level(logging.INFO, logger="ntpipe.train"):
+        _with_baseline(tmp_path, {"auc": 0.875, "folds": folds}, {"auc": 0.85, "folds": floors})
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == ["fold 1: validation AUC 0.800; the 4-mer logistic regression 0.850: the model does not beat k-mer "
+                      "counts on this fold"]  # the mean beats the floor; a fold without an AUC is not judged
+
+
 def test_train_table_folds(tmp_path, tables):
     train, _ = tables
     metrics = train_table(train, tmp_path / "cv", folds=3, epochs=1, batch_size=32)
