@@ -139,16 +139,9 @@ def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
     ValueError naming the sheet line and sample, or the VCF's header line,
     contig and length, and what was expected; or a VCF without an index.
     """
-    import pysam
+    from .variants import open_variant_file
 
-    try:
-        vcf = pysam.VariantFile(str(path))
-    except NotImplementedError:  # htslib cannot seek in plain gzip
-        raise ValueError(f"{path}: compressed with gzip, not bgzip; expected a bgzipped VCF with an index "
-                         f"(zcat {path} | bgzip > new.vcf.gz, then tabix -p vcf new.vcf.gz)") from None
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{path}: cannot read as VCF/BCF: {err}") from None
-    with vcf:
+    with open_variant_file(path) as vcf:
         samples = list(vcf.header.samples)
         present = set(samples)
         for where, sample in wanted:

@@ -23,7 +23,8 @@ starts inside an earlier applied or skipped call of the same sample (a SNP
 inside a heterozygous deletion). FILTER is not looked at (as in ``bcftools
 consensus``): filter the VCF first (``bcftools view -f PASS``) if only
 passing calls should count. Every record's REF must match the reference at
-its position, checked before anything is written.
+its position (a telomere's breakend, REF ``N`` at POS 0 or length + 1, lies
+outside it and is skipped), checked before anything is written.
 
 Coordinates are 0-based; VCF positions in messages are the file's 1-based
 ``POS``.
@@ -41,7 +42,8 @@ import pyfaidx
 from .encoding import N_TOKEN, bin_layout, encode
 from .genome import encode_chrom, fetch, open_fasta, write_fasta
 
-__all__ = ["Variants", "read_variants", "apply_variants", "variety_windows", "write_consensus", "log_applied"]
+__all__ = ["Variants", "read_variants", "apply_variants", "variety_windows", "write_consensus", "log_applied",
+           "open_variant_file"]
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +100,19 @@ def _ref_mismatch(ref_tokens, pos, rlen, ref_codes):
     """Index of the first record whose REF runs past the chromosome end or
     differs from the reference, else None. ``rlen``: each REF's length;
     ``ref_codes``: every REF's tokens, concatenated (so IUPAC codes equal N).
-    Vectorised over all records."""
+    Vectorised over all records. A telomere's breakend (REF ``N`` at POS 0 or
+    length + 1, the VCF specification's 5.4.9) lies outside the chromosome and
+    is not checked: its allele is skipped as a breakend."""
     if not len(pos):
         return None
-    bad = pos + rlen > len(ref_tokens)
+    starts = np.cumsum(rlen) - rlen
+    telomere = ((pos == -1) | (pos == len(ref_tokens))) & (rlen == 1) & (ref_codes[starts] == N_TOKEN)
+    bad = (pos + rlen > len(ref_tokens)) | (pos < 0)
     if len(ref_tokens):
-        idx = np.minimum(np.repeat(pos, rlen) + _within(rlen), len(ref_tokens) - 1)
+        idx = np.clip(np.repeat(pos, rlen) + _within(rlen), 0, len(ref_tokens) - 1)
         differs = ref_tokens[idx] != ref_codes
-        bad |= np.logical_or.reduceat(differs, np.cumsum(rlen) - rlen)  # every REF is >= 1 base
+        bad |= np.logical_or.reduceat(differs, starts)  # every REF is >= 1 base
+    bad &= ~telomere
     hits = np.flatnonzero(bad)
     return int(hits[0]) if hits.size else None
 
@@ -274,6 +281,10 @@ def _symbolic_message(where, sample, allele):
 
 
 def _ref_mismatch_message(vcf, fasta, name, start, ref):
+    length = len(fasta[name])
+    if start < 0 or start + len(ref) > length:
+        return (f"{vcf}: {name}:{start + 1}: REF {ref!r} lies outside {name} of the reference {fasta.filename}"
+                f" ({length} bp); was the VCF called against another reference?")
     got = fetch(fasta, name, start, start + len(ref))
     return (f"{vcf}: {name}:{start + 1}: REF {ref!r} does not match the reference"
             f" {fasta.filename} there ({got!r}); was the VCF called against another reference?")
@@ -299,21 +310,25 @@ def overlapping_calls(pos, end, reach=-1):
     return pos < before, before
 
 
-def _variant_file(path):
-    """An open ``pysam.VariantFile``; a missing or unreadable file is a ValueError naming it."""
+def open_variant_file(path):
+    """An open ``pysam.VariantFile``; a missing, unreadable or gzip- (not bgzip-) compressed file is a
+    ValueError naming it and what was expected."""
     import pysam
 
     if not Path(path).is_file():
         raise _MissingFile(f"VCF not found: {path}")
     try:
         return pysam.VariantFile(str(path))
+    except NotImplementedError:  # htslib cannot seek in plain gzip
+        raise ValueError(f"{path}: compressed with gzip, not bgzip; expected a bgzipped VCF with an index "
+                         f"(zcat {path} | bgzip > new.vcf.gz, then tabix -p vcf new.vcf.gz)") from None
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: cannot read as VCF/BCF: {err}") from None
 
 
 def _open_vcf(vcf, sample, need_index):
     path = Path(vcf)
-    handle = _variant_file(path)
+    handle = open_variant_file(path)
     try:
         sample = _pick_sample(path, list(handle.header.samples), sample)
     except ValueError:

@@ -82,9 +82,9 @@ from .variants import (
     _ref_mismatch_message,
     _symbolic_message,
     _unknown_chrom_message,
-    _variant_file,
     _within,
     log_applied,
+    open_variant_file,
     skipped_warning,
 )
 
@@ -164,7 +164,7 @@ def extract_variants(vcf, reference, out, aliases=False, threads=1, chunk_record
 
 def _read_header(vcf):
     """``(samples, declared contigs, indexed contigs)`` of a VCF that must exist and be indexed."""
-    with _variant_file(vcf) as handle:
+    with open_variant_file(vcf) as handle:
         if handle.index is None:
             raise ValueError(f"{vcf}: extracting variants needs an index, to read each chromosome in its own"
                              " process (bgzip + tabix -p vcf, or bcftools index)")

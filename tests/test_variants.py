@@ -1,5 +1,7 @@
 """Tests for ntpipe.variants: reading VCF calls, consensus and variety windows."""
 
+import gzip
+
 import numpy as np
 import pyfaidx
 import pysam
@@ -195,6 +197,10 @@ def test_errors_are_raised_before_any_output(tmp_path, reference):
         read_variants(vcf, "IRIS9", reference)
     with pytest.raises(ValueError, match="not found"):
         read_variants(tmp_path / "missing.vcf.gz", "IRIS1", reference)
+    plain_gzip = tmp_path / "gzip.vcf.gz"  # gzip, not bgzip: htslib cannot seek in it (the same words as the input check)
+    plain_gzip.write_bytes(gzip.compress(pysam.BGZFile(str(vcf), "rb").read()))
+    with pytest.raises(ValueError, match=r"gzip.vcf.gz: compressed with gzip, not bgzip; expected a bgzipped VCF"):
+        read_variants(plain_gzip, "IRIS1", reference)
     assert not out.exists()
 
 

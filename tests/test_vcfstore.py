@@ -128,6 +128,7 @@ def error_of(fn, *args, **kw):
     ([("Chr1", 2, "C", "T", "1/1", "0/0")], r"calls.vcf.gz: Chr1:2: REF 'C' does not match the reference .*\('A'\)"),
     ([("Chr1", 2, "A", "T", "0/0", "0/0"), ("Chr9", 2, "A", "T", "0/0", "0/0")],
      r"calls.vcf.gz: Chr9:2: chromosome 'Chr9' is not in the reference"),
+    ([("Chr2", 13, "A", "T", "1/1", "0/0")], r"calls.vcf.gz: Chr2:13: REF 'A' lies outside Chr2 of the reference .*\(12 bp\)"),
 ])
 def test_a_records_problem_fails_the_extraction_with_read_variants_message(tmp_path, reference, records, message):
     vcf = write_vcf(tmp_path, records, samples=("IRIS1", "IRIS2"), contigs=("Chr1", "Chr10", "Chr2", "Chr9"))
@@ -152,6 +153,21 @@ def test_calls_that_cannot_be_applied_are_skipped_as_read_variants_skips_them(tm
         assert_same(got, expected)
         warnings = [r.getMessage() for r in caplog.records]
         assert len(warnings) == (2 if sample in ("S2", "S4") else 0) and len(set(warnings)) <= 1
+
+
+def test_telomere_breakends_are_skipped_as_breakends(tmp_path, reference, caplog):
+    # the VCF specification's telomeres: REF N at POS 0 or length + 1, outside the chromosome
+    records = [("Chr1", 0, "N", ".[Chr2:5[", "1/1", "0/0"), ("Chr1", 2, "A", "T", "1/1", "1/1"),
+               ("Chr2", len(CHR2) + 1, "N", "N]Chr1:3]", "0/0", "1/1")]
+    vcf = write_vcf(tmp_path, records, samples=("IRIS1", "IRIS2"))
+    store = extract_variants(vcf, reference, tmp_path / "store")
+    for sample in ("IRIS1", "IRIS2"):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            expected = read_variants(vcf, sample, reference)
+            assert_same(load_variants(store, sample, reference), expected)
+        assert list(expected["Chr1"].pos) == [1] and not len(expected["Chr2"])
+        assert "1 symbolic or breakend allele(s)" in caplog.text
 
 
 def test_sample_choice_messages_are_read_variants(tmp_path, reference):
