@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .chroms import match
-from .files import atomic_path, open_text
+from .files import atomic_path, text_lines
 
 __all__ = ["read_genes", "nearest_genes", "write_indexed_gff3"]
 
@@ -43,29 +43,28 @@ def _features(path):
     Raises ValueError naming the file and line for a line without 9 columns,
     non-integer coordinates, a start below 1 or an end before the start.
     """
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.startswith("##FASTA") or line.startswith(">"):
-                return
-            if not line.strip() or line.startswith("#"):
-                continue
-            fields = line.rstrip("\r\n").split("\t")
-            if len(fields) != 9:
-                raise ValueError(
-                    f"{path}, line {lineno}: expected 9 tab-separated GFF3 columns, got {len(fields)}: {line.strip()[:80]!r}"
-                )
-            try:
-                start, end = int(fields[3]), int(fields[4])
-            except ValueError:
-                raise ValueError(
-                    f"{path}, line {lineno}, columns 4-5: start {fields[3]!r} and end {fields[4]!r} must be integers"
-                ) from None
-            if start < 1 or end < start:
-                raise ValueError(
-                    f"{path}, line {lineno}, columns 4-5: start {start} and end {end} are not a GFF3 interval"
-                    " (1 <= start <= end, 1-based, closed)"
-                )
-            yield lineno, fields, start - 1, end
+    for lineno, line in text_lines(path, "GFF3 text"):
+        if line.startswith("##FASTA") or line.startswith(">"):
+            return
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) != 9:
+            raise ValueError(
+                f"{path}, line {lineno}: expected 9 tab-separated GFF3 columns, got {len(fields)}: {line.strip()[:80]!r}"
+            )
+        try:
+            start, end = int(fields[3]), int(fields[4])
+        except ValueError:
+            raise ValueError(
+                f"{path}, line {lineno}, columns 4-5: start {fields[3]!r} and end {fields[4]!r} must be integers"
+            ) from None
+        if start < 1 or end < start:
+            raise ValueError(
+                f"{path}, line {lineno}, columns 4-5: start {start} and end {end} are not a GFF3 interval"
+                " (1 <= start <= end, 1-based, closed)"
+            )
+        yield lineno, fields, start - 1, end
 
 
 def _attributes(text):

@@ -42,7 +42,7 @@ import os
 from pathlib import Path
 
 from .alignments import check_decodes, genome_contigs, open_alignments
-from .chroms import listed, match, other_naming
+from .chroms import chrom_key, listed, match, other_naming
 from .files import header_line
 from .genome import chrom_sizes, open_fasta
 
@@ -209,7 +209,7 @@ def check_annotation(path, reference_sizes, aliases=False):
         raise ValueError(f"config annotation: {err}") from None
 
 
-def check_split(genomes, valid_chroms, test_chroms):
+def check_split(genomes, valid_chroms, test_chroms, aliases=False):
     """The hold-out chromosomes are in every cultivar genome and leave some to train on.
 
     Parameters
@@ -217,19 +217,25 @@ def check_split(genomes, valid_chroms, test_chroms):
     genomes : ``{where: (genome path, {chrom: length})}``, ``where`` naming
         the sheet line of the cultivar.
     valid_chroms, test_chroms : the config's ``split`` lists.
+    aliases : a chromosome may be a genome's under another naming (``chr11``
+        for ``Chr11``, :func:`ntpipe.chroms.canonical`).
     """
-    both = sorted(set(valid_chroms) & set(test_chroms))
+    key = chrom_key(aliases)
+    both = sorted(c for c in valid_chroms if key(c) in {key(t) for t in test_chroms})
     if both:
         raise ValueError(f"config split: {both} are both in valid_chroms and test_chroms; expected separate chromosomes")
+    held_out = {key(c) for c in [*valid_chroms, *test_chroms]}
     for where, (genome, sizes) in genomes.items():
-        for key, chroms in (("valid_chroms", valid_chroms), ("test_chroms", test_chroms)):
-            missing = [c for c in chroms if c not in sizes]
+        keys = {key(c) for c in sizes}
+        for name, chroms in (("valid_chroms", valid_chroms), ("test_chroms", test_chroms)):
+            missing = [c for c in chroms if key(c) not in keys]
             if missing:
                 raise ValueError(
-                    f"config split.{key}: {missing[0]!r} is not a chromosome of {genome} ({where});"
+                    f"config split.{name}: {missing[0]!r} is not a chromosome of {genome} ({where});"
                     f" its .fai names {listed(sizes)}"
+                    + other_naming(missing[0], sizes, "set chrom_aliases: true in the config to match it")
                 )
-        if not set(sizes) - set(valid_chroms) - set(test_chroms):
+        if not keys - held_out:
             raise ValueError(
                 f"config split: valid_chroms {list(valid_chroms)} and test_chroms {list(test_chroms)} hold out every"
                 f" chromosome of {genome} ({where}); expected at least one left to train on"
@@ -335,7 +341,7 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
         if row.get("genome") and not pending(row["genome"]):
             genome_sizes(row["genome"])
     check_split({where: (g, s) for g, (where, s) in genomes.items()},
-                config["split"]["valid_chroms"], config["split"]["test_chroms"])
+                config["split"]["valid_chroms"], config["split"]["test_chroms"], aliases=aliases)
 
     for line, row in _rows(samples):
         genome = row.get("genome") or reference

@@ -10,7 +10,7 @@ with those of a genome through that key, refusing any ambiguous pairing;
 
 import re
 
-__all__ = ["canonical", "match", "Matcher", "listed", "other_naming", "log_renamed"]
+__all__ = ["canonical", "chrom_key", "match", "Matcher", "listed", "other_naming", "log_renamed"]
 
 _PREFIX = re.compile(r"^chr(?:omosome)?[_-]?", re.IGNORECASE)
 
@@ -70,6 +70,11 @@ class Matcher:
     def renamed(self):
         """``{name: target}`` of the names paired with another name so far."""
         return {n: t for n, t in self.pairs.items() if t is not None and t != n}
+
+
+def chrom_key(aliases):
+    """What chromosome names are compared by: the name itself, or with ``aliases`` its :func:`canonical` key."""
+    return canonical if aliases else str
 
 
 def match(names, targets):

@@ -47,6 +47,25 @@ def open_text(path):
     return gzip.open(path, "rt") if is_gzip(path) else open(path)
 
 
+def text_lines(path, expected):
+    """``(line number, line)`` of a text file, gzipped or not (:func:`open_text`); bytes that are not UTF-8
+    (a binary file, or text saved as UTF-16 or Latin-1) are a ValueError naming the file and ``expected``."""
+    lineno = 0
+    with open_text(path) as fh:
+        try:
+            for lineno, line in enumerate(fh, 1):
+                yield lineno, line
+        except UnicodeDecodeError:
+            raise ValueError(not_text(path, expected, lineno + 1)) from None
+
+
+def not_text(path, expected, lineno=1):
+    """The message for a file that does not read as UTF-8 text from line ``lineno`` on."""
+    where = "" if lineno == 1 else f" from line {lineno} on"
+    return (f"{path}: not UTF-8 text{where}; expected {expected} (a binary file, such as a BAM, bigWig or bigBed?"
+            " text saved as UTF-16 or Latin-1? save it as UTF-8)")
+
+
 def header_line(text, *prefixes):
     """1-based number of the first line of ``text`` (a file's header) starting with any of ``prefixes``, else None."""
     for i, line in enumerate(text.splitlines(), 1):

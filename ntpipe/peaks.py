@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .chroms import Matcher, listed, log_renamed, other_naming
-from .files import open_text
+from .files import text_lines
 from .intervals import merge_intervals
 
 __all__ = ["scan_peaks", "read_peaks"]
@@ -50,7 +50,8 @@ def scan_peaks(path, sizes, genome=None, aliases=False):
     Raises
     ------
     ValueError naming the file, line, column and value: a line that is not
-    BED, an interval that is not ``0 <= start < end``, a name matching the
+    BED, an interval that is not ``0 <= start <= end`` (zero-length ones are
+    skipped, with a note), a name matching the
     genome's ambiguously, or a file without a peak on the genome.
     """
     path = Path(path)
@@ -58,43 +59,50 @@ def scan_peaks(path, sizes, genome=None, aliases=False):
         raise FileNotFoundError(f"peaks file not found: {path}")
     genome = f"the genome {genome}" if genome else "the genome"
     names = Matcher(sizes, aliases)
-    peaks, elsewhere, clipped, n = {}, Counter(), [], 0
+    peaks, elsewhere, clipped, empty, n = {}, Counter(), [], [], 0
     first_elsewhere = None
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
+    for lineno, line in text_lines(path, "BED or narrowPeak text"):
+        if not line.strip() or line.startswith(("#", "track", "browser")):
+            continue
+        fields = line.rstrip("\r\n").split("\t", 3)
+        if len(fields) < 3:
+            raise ValueError(f"{path}, line {lineno}: expected BED (chrom<TAB>start<TAB>end...), got {line.strip()[:80]!r}")
+        try:
+            start, end = int(fields[1]), int(fields[2])
+        except ValueError:
+            raise ValueError(
+                f"{path}, line {lineno}, columns 2-3: start {fields[1]!r} and end {fields[2]!r} must be integers"
+            ) from None
+        if not 0 <= start <= end:
+            raise ValueError(
+                f"{path}, line {lineno}, columns 2-3: start {start} and end {end} are not a valid interval (0 <= start <= end)"
+            )
+        n += 1
+        if start == end:  # BED's insertion point: no base is marked
+            empty.append(lineno)
+            continue
+        try:
+            chrom = names(fields[0])
+        except ValueError as err:
+            raise ValueError(f"{path}, line {lineno}, column 1: {err} (chrom_aliases: true);"
+                             " expected one genome name per chromosome") from None
+        if chrom is None:
+            elsewhere[fields[0]] += 1
+            first_elsewhere = first_elsewhere or (lineno, fields[0])
+            continue
+        if end > sizes[chrom]:
+            clipped.append((lineno, chrom, start, end))
+            if start >= sizes[chrom]:
                 continue
-            fields = line.rstrip("\r\n").split("\t", 3)
-            if len(fields) < 3:
-                raise ValueError(f"{path}, line {lineno}: expected BED (chrom<TAB>start<TAB>end...), got {line.strip()[:80]!r}")
-            try:
-                start, end = int(fields[1]), int(fields[2])
-            except ValueError:
-                raise ValueError(
-                    f"{path}, line {lineno}, columns 2-3: start {fields[1]!r} and end {fields[2]!r} must be integers"
-                ) from None
-            if not 0 <= start < end:
-                raise ValueError(
-                    f"{path}, line {lineno}, columns 2-3: start {start} and end {end} are not a valid interval (0 <= start < end)"
-                )
-            n += 1
-            try:
-                chrom = names(fields[0])
-            except ValueError as err:
-                raise ValueError(f"{path}, line {lineno}, column 1: {err} (chrom_aliases: true);"
-                                 " expected one genome name per chromosome") from None
-            if chrom is None:
-                elsewhere[fields[0]] += 1
-                first_elsewhere = first_elsewhere or (lineno, fields[0])
-                continue
-            if end > sizes[chrom]:
-                clipped.append((lineno, chrom, start, end))
-                if start >= sizes[chrom]:
-                    continue
-                end = sizes[chrom]
-            peaks.setdefault(chrom, []).append((start, end))
-    if n == 0:
-        raise ValueError(f"{path}: no peaks (the file is empty); a mark needs at least one peak per cultivar")
+            end = sizes[chrom]
+        peaks.setdefault(chrom, []).append((start, end))
+    if n == len(empty):
+        what = f"only {n} zero-length interval(s)" if n else "the file is empty"
+        raise ValueError(f"{path}: no peaks ({what}); a mark needs at least one peak per cultivar")
+    if not peaks and not first_elsewhere:  # every peak past its chromosome's end
+        lineno, chrom, start, end = clipped[0]
+        raise ValueError(f"{path}, line {lineno}, columns 2-3: {chrom}:{start}-{end} starts past the end of {chrom}"
+                         f" ({sizes[chrom]} bp in {genome}), as does every peak of the file; peaks of another assembly?")
     if not peaks:
         lineno, name = first_elsewhere
         raise ValueError(
@@ -109,6 +117,9 @@ def scan_peaks(path, sizes, genome=None, aliases=False):
         notes.append(f"{path}: {sum(elsewhere.values())} of {n} peak(s) skipped, on chromosomes {genome} lacks"
                      f" ({', '.join(f'{c}: {k}' for c, k in elsewhere.most_common(8))}; first at line {lineno})"
                      + other_naming(name, sizes, "set chrom_aliases: true in the config to match it"))
+    if empty:
+        notes.append(f"{path}: {len(empty)} zero-length peak(s) (start = end, BED's insertion points) skipped; the first"
+                     f" at line {empty[0]}")
     if clipped:
         lineno, chrom, start, end = clipped[0]
         notes.append(f"{path}: {len(clipped)} peak(s) ran past a chromosome end, clipped to it (the first, line {lineno}:"

@@ -14,6 +14,8 @@ import jsonschema
 import pandas as pd
 import yaml
 
+from .files import not_text
+
 __all__ = ["SCHEMA_DIR", "with_demo_settings", "load_config", "load_training_sheet", "load_varieties_sheet", "thin_marks"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "workflow" / "schemas"
@@ -95,7 +97,11 @@ def _read_sheet(path, kind, columns, required):
     if not path.is_file():
         raise FileNotFoundError(f"{kind} sheet not found: {path}")
     # blank lines and lines starting with '#' are skipped; the rest keep their file line numbers
-    numbered = [(i, line) for i, line in enumerate(path.read_text().splitlines(), start=1)
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ValueError(not_text(path, f"a tab-separated {kind} sheet")) from None
+    numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1)
                 if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:
         raise ValueError(f"{path}: the {kind} sheet is empty; expected a header row with columns {columns}")

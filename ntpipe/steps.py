@@ -67,7 +67,7 @@ def check_settings(config):
     model_settings(config["model"], config["training"], size)
 
 
-def train_mark(labels_path, out_dir, mark, window, split, model, training):
+def train_mark(labels_path, out_dir, mark, window, split, model, training, chrom_aliases=False):
     """Train one mark's models on its labelled windows (:mod:`ntpipe.trainset`).
 
     1. The hold-out run (``out_dir/holdout/``): trains on every chromosome but
@@ -83,7 +83,8 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
 
     ``out_dir/model.pt`` is the final model (or the hold-out model without a
     final fit); ``out_dir/metrics.json`` always holds the hold-out model's
-    test metrics. Returns them.
+    test metrics. Returns them. With ``chrom_aliases`` the split's chromosomes
+    are those of any naming (:func:`~ntpipe.trainset.split_by_chrom`).
     """
     from dataclasses import replace
 
@@ -95,7 +96,7 @@ def train_mark(labels_path, out_dir, mark, window, split, model, training):
     if data["size"] != window["size"] or data["stride"] != window["stride"]:
         raise ValueError(f"{labels_path}: labels were built for window {data['size']}/{data['stride']}, config says {window['size']}/{window['stride']}")
     preset, model_cfg, train_cfg = model_settings(model, training)
-    parts = split_by_chrom(data, split["valid_chroms"], split["test_chroms"])
+    parts = split_by_chrom(data, split["valid_chroms"], split["test_chroms"], aliases=chrom_aliases)
     differential = parts["test"][parts["test"]["differential"] > 0]
     parts["valid"] = eval_subset(parts["valid"], train_cfg.eval_size, train_cfg.seed)
     parts["test"] = eval_subset(parts["test"], train_cfg.eval_size, train_cfg.seed + 1)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .chroms import chrom_key
 from .encoding import N_TOKEN, bin_layout, called_bins, pad_for_bins
 from .files import atomic_path
 from .genome import chrom_sizes, encode_chrom, open_fasta
@@ -159,7 +160,9 @@ def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
     out : output path, written atomically.
     reference : the FASTA the ``vcf`` rows' VCFs were called against.
     chrom_aliases : peaks, BAMs and the ``vcf`` rows' VCFs may name the
-        chromosomes in another naming (:mod:`ntpipe.chroms`).
+        chromosomes in another naming (:mod:`ntpipe.chroms`), and so may the
+        cultivar genomes: windows are merged across genomes per chromosome
+        whatever its naming, under the first genome's name.
 
     Returns a dict of counts (labelled copies, examples, positive examples).
     """
@@ -171,22 +174,28 @@ def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
     genomes = {c: load_genome(encoded[c], sizes[c], cfg.size, cfg.stride) for c in cultivars}
     layouts = {c: genome_layout(sizes[c], cfg.size, cfg.stride)[0] for c in cultivars}
     lengths = {c: dict(sizes[c]) for c in cultivars}
+    own = _own_names(rows, sizes, chrom_key(chrom_aliases))  # {cultivar: {key: its name}}
     labels = {}
     for r in rows:
         labels[r["cultivar"]] = _cultivar_labels(r, sizes[r["cultivar"]], cfg, reference, chrom_aliases)
         log.info("%s: labelled %d chromosomes", r["cultivar"], len(labels[r["cultivar"]]))
-    chroms = list(dict.fromkeys(c for cv in cultivars for c, _ in sizes[cv]))
+    named = {}  # key -> the first cultivar's name for it: the chromosome's name in the labels
+    for cv in cultivars:
+        for key, name in own[cv].items():
+            named.setdefault(key, name)
+    chroms = list(named.values())
     parts, n_copies = [], 0
-    for ci, chrom in enumerate(chroms):
+    for ci, (key, chrom) in enumerate(named.items()):
         keys, bin_keys, label, where = [], [], [], []
         for k, cv in enumerate(cultivars):
-            if chrom not in layouts[cv]:
+            name = own[cv].get(key)  # this chromosome in the cultivar's naming (with aliases, any naming)
+            if name not in layouts[cv]:
                 continue
-            offset, _ = layouts[cv][chrom]
-            length = lengths[cv][chrom]
+            offset, _ = layouts[cv][name]
+            length = lengths[cv][name]
             _, left, right = bin_layout(length, cfg.size, cfg.stride)
             padded = genomes[cv][offset : offset + left + length + right]  # this chromosome's windows, no copy
-            lab = labels[cv][chrom].copy()
+            lab = labels[cv][name].copy()
             lab[~called_bins(padded[left : left + length], cfg.size, cfg.stride, cfg.max_n_fraction)] = AMBIGUOUS
             bins = np.flatnonzero(lab != AMBIGUOUS)
             starts = bins * cfg.stride
@@ -212,7 +221,8 @@ def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
     examples = np.concatenate(parts) if parts else np.zeros(0, EXAMPLE_DTYPE)
     if not (examples["target"] > 0).any():
         raise ValueError(f"no positive windows for {out}: check the peaks and the labels settings")
-    offsets = np.array([[layouts[cv].get(c, (-1, 0))[0] for c in chroms] for cv in cultivars], dtype=np.int64)
+    offsets = np.array([[layouts[cv].get(own[cv].get(key), (-1, 0))[0] for key in named] for cv in cultivars],
+                       dtype=np.int64)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
@@ -225,6 +235,21 @@ def build_labels(rows, encoded, cfg, out, reference=None, chrom_aliases=False):
     return summary
 
 
+def _own_names(rows, sizes, key):
+    """``{cultivar: {key: chromosome name}}`` in each genome's order; ValueError for a genome with two
+    chromosomes of one key (``Chr1`` and ``chr01`` under ``chrom_aliases``)."""
+    own = {}
+    for r in rows:
+        names = {}
+        for name, _ in sizes[r["cultivar"]]:
+            other = names.setdefault(key(name), name)
+            if other != name:
+                raise ValueError(f"{r['genome']}: chromosomes {other!r} and {name!r} are one chromosome under"
+                                 " chrom_aliases; expected one name per chromosome")
+        own[r["cultivar"]] = names
+    return own
+
+
 def load_labels(path):
     """A labels .npz as a dict: ``examples``, ``cultivars``, ``chroms``, ``offsets`` (cultivar x chrom),
     ``genomes`` (memory-mapped encoded genomes, by cultivar), ``size``, ``stride``."""
@@ -235,18 +260,26 @@ def load_labels(path):
     return data
 
 
-def split_by_chrom(data, valid_chroms, test_chroms):
+def split_by_chrom(data, valid_chroms, test_chroms, aliases=False):
     """Examples of the train / valid / test chromosomes: ``{name: examples}``.
 
+    With ``aliases`` a chromosome is named in any naming (``chr11`` holds out
+    the ``Chr11`` of every cultivar genome, :func:`ntpipe.chroms.canonical`).
     Raises ValueError when the lists overlap or a split lacks either class
     (positive: target >= 0.5).
     """
+    key = chrom_key(aliases)
     valid_chroms, test_chroms = set(valid_chroms), set(test_chroms)
-    if valid_chroms & test_chroms:
-        raise ValueError(f"chromosomes {sorted(valid_chroms & test_chroms)} are both validation and test chromosomes")
+    both = {c for c in valid_chroms if key(c) in {key(t) for t in test_chroms}}
+    if both:
+        raise ValueError(f"chromosomes {sorted(both)} are both validation and test chromosomes")
     ex = data["examples"]
-    name = data["chroms"][ex["chrom"]]
-    masks = {"valid": np.isin(name, list(valid_chroms)), "test": np.isin(name, list(test_chroms))}
+
+    def held_out(chroms):  # the examples on those chromosomes, through the indices of their names
+        keys = {key(c) for c in chroms}
+        return np.isin(ex["chrom"], [i for i, c in enumerate(data["chroms"]) if key(c) in keys])
+
+    masks = {"valid": held_out(valid_chroms), "test": held_out(test_chroms)}
     masks["train"] = ~(masks["valid"] | masks["test"])
     present = sorted(set(data["chroms"][np.unique(ex["chrom"])].tolist()))
     for split, mask in masks.items():

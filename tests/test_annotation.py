@@ -86,6 +86,13 @@ def test_malformed_lines_name_file_and_line(tmp_path, line, message):
         read_genes(path, SIZES)
 
 
+def test_a_gff3_not_in_utf8_is_named(tmp_path):
+    path = tmp_path / "latin1.gff3"
+    path.write_bytes((GFF3 + "Chr1\ttest\tgene\t11\t500\t.\t+\t.\tID=g9;Note=g\u00e8ne\n").encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.gff3: not UTF-8 text; expected GFF3 text"):
+        read_genes(path, SIZES)
+
+
 def test_no_genes(tmp_path):
     path = write(tmp_path / "tx.gff3", "Chr1\tt\tmRNA\t1\t10\t.\t+\t.\tID=t1\nChr1\tt\texon\t1\t10\t.\t+\t.\tParent=t1\n")
     with pytest.raises(ValueError, match=r"tx.gff3: no features of type 'gene' .* its types are mRNA \(1\), exon \(1\)"):

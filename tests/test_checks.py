@@ -221,6 +221,14 @@ def test_split_chromosomes_in_every_genome_and_some_left_to_train():
         checks.check_split(genomes, ["Chr1", "Chr2"], ["Chr3"])
     with pytest.raises(ValueError, match=r"\['Chr1'\] are both in valid_chroms and test_chroms"):
         checks.check_split(genomes, ["Chr1"], ["Chr1"])
+    # a cultivar assembly of another naming: matched with chrom_aliases, a hint without
+    genomes["t.tsv, line 4"] = ("c.fa", {"chr01": 10, "chr03": 10, "chr04": 10})
+    checks.check_split(genomes, ["Chr1"], ["Chr3"], aliases=True)
+    with pytest.raises(ValueError, match=r"split.valid_chroms: 'Chr1' is not a chromosome of c.fa \(t.tsv, line 4\); its .fai"
+                                         r" names chr01, chr03, chr04; it is 'chr01' there under another naming: set chrom_aliases"):
+        checks.check_split(genomes, ["Chr1"], ["Chr3"])
+    with pytest.raises(ValueError, match=r"\['chr01'\] are both in valid_chroms and test_chroms"):
+        checks.check_split(genomes, ["chr01"], ["Chr1"], aliases=True)
 
 
 def _sheets(tmp_path, genome, peaks, vcf):

@@ -8,7 +8,7 @@ import pytest
 from ntpipe import checks
 from ntpipe.genome import write_fasta
 from ntpipe.labels import LabelConfig, bam_labels, peak_labels
-from ntpipe.peaks import read_peaks
+from ntpipe.peaks import read_peaks, scan_peaks
 
 SIZE, STRIDE = 300, 100
 
@@ -59,14 +59,26 @@ def test_read_peaks_formats_and_errors(tmp_path):
     for text, message in [
         ("", "no peaks"),
         ("Chr3\t1\t10\n", r"line 1, column 1: chromosome 'Chr3' is not in the genome"),
-        ("Chr1\t10\t10\n", "not a valid interval"),
+        ("Chr1\t10\t9\n", r"line 1, columns 2-3: start 10 and end 9 are not a valid interval"),
+        ("Chr1\t10\t10\n", r"no peaks \(only 1 zero-length interval\(s\)\)"),
+        ("Chr1\t3000\t3100\nChr10\t2500\t2600\n", r"line 1, columns 2-3: Chr1:3000-3100 starts past the end of Chr1 \(3000 bp"),
+        ("\x89PNG\x00\xff\xfe", r"bad.bed: not UTF-8 text; expected BED or narrowPeak text \(a binary file"),
         ("Chr1\tx\t10\n", "must be integers"),
         ("Chr1 1 10\n", "expected BED"),
     ]:
         bad = tmp_path / "bad.bed"
-        bad.write_text(text)
+        bad.write_bytes(text.encode("latin-1"))
         with pytest.raises(ValueError, match=message):
             read_peaks(bad, sizes)
+    zero = tmp_path / "zero.bed"  # BED's insertion points (start = end) mark no base: skipped, with a note
+    zero.write_text("Chr1\t100\t100\nChr1\t100\t200\nChr10\t5\t5\n")
+    peaks, notes = scan_peaks(zero, sizes)
+    assert peaks == {"Chr1": [(100, 200)]}
+    assert notes == [f"{zero}: 2 zero-length peak(s) (start = end, BED's insertion points) skipped; the first at line 1"]
+    bam = tmp_path / "peaks.bam"  # a BAM given as peaks: bgzipped, but not text
+    _bam(bam, sizes, [("Chr1", 10)])
+    with pytest.raises(ValueError, match=r"peaks.bam: not UTF-8 text; expected BED or narrowPeak text"):
+        read_peaks(bam, sizes)
 
 
 def _bam(path, chrom_lengths, positions, reference=None):

@@ -24,6 +24,14 @@ GOOD = [
 ]
 
 
+def test_a_sheet_not_saved_as_utf8_is_named(files):
+    for name, encoding in (("utf16.tsv", "utf-16"), ("latin1.tsv", "latin-1")):  # Excel's "Unicode Text"; an old editor
+        path = files / name
+        path.write_bytes("\n".join("\t".join(r) for r in GOOD).replace("B\t", "Bé\t").encode(encoding))
+        with pytest.raises(ValueError, match=rf"{name}: not UTF-8 text; expected a tab-separated training sheet .*save it as UTF-8"):
+            load_training_sheet(path)
+
+
 def test_good_training_sheet(files):
     sheet = load_training_sheet(_sheet(files / "t.tsv", GOOD))
     assert list(sheet.cultivar) == ["A", "B"]

@@ -79,6 +79,32 @@ def test_peaks_in_another_naming_give_the_same_examples_with_aliases(tmp_path):
     assert aliased["chroms"].tolist() == data["chroms"].tolist() == ["Chr1", "Chr2", "Chr3"]
 
 
+def test_cultivar_genomes_of_two_namings_merge_with_aliases(tmp_path):
+    data, summary, rows = _panel(tmp_path)
+    fasta = open_fasta(rows[1]["genome"])
+    renamed = {"chr01": str(fasta["Chr1"]), "2": str(fasta["Chr2"])}  # B's assembly in another naming, peaks too
+    rows[1] = {**rows[1], "genome": str(write_fasta(tmp_path / "B_other.fa", renamed))}
+    encoded = {"A": tmp_path / "enc" / "A.npy", "B": encode_genome(rows[1]["genome"], tmp_path / "enc" / "B_other.npy", SIZE, STRIDE)}
+    bed = tmp_path / "B.bed"
+    bed.write_text(bed.read_text().replace("Chr1\t", "chr01\t").replace("Chr2\t", "2\t"))
+    out = tmp_path / "aliased.npz"
+    assert build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out, chrom_aliases=True) == summary
+    aliased = load_labels(out)
+    assert np.array_equal(aliased["examples"], data["examples"]) and aliased["chroms"].tolist() == ["Chr1", "Chr2", "Chr3"]
+    ds = WindowDataset(aliased["genomes"], aliased["examples"], aliased["offsets"], SIZE, STRIDE)
+    before = WindowDataset(data["genomes"], data["examples"], data["offsets"], SIZE, STRIDE)
+    assert np.array_equal(ds.tokens(np.arange(len(ds))), before.tokens(np.arange(len(before))))
+    # without aliases each naming is a chromosome of its own: nothing merges across them
+    unmerged = build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), tmp_path / "own.npz")
+    assert load_labels(tmp_path / "own.npz")["chroms"].tolist() == ["Chr1", "Chr2", "Chr3", "chr01", "2"]
+    assert unmerged["examples"] > summary["examples"]
+    both = write_fasta(tmp_path / "both.fa", {"Chr1": renamed["chr01"], "chr01": renamed["chr01"]})
+    rows[1] = {**rows[1], "genome": str(both)}
+    encoded["B"] = encode_genome(both, tmp_path / "enc" / "both.npy", SIZE, STRIDE)
+    with pytest.raises(ValueError, match=r"both.fa: chromosomes 'Chr1' and 'chr01' are one chromosome under chrom_aliases"):
+        build_labels(rows, encoded, LabelConfig(size=SIZE, stride=STRIDE), out, chrom_aliases=True)
+
+
 def test_identical_windows_merge_with_soft_labels(tmp_path):
     data, summary, _ = _panel(tmp_path)
     # Chr1 bin 12: window [1100, 1400) is the same in A and B; A's peak covers its bin, B's ([1000, 1300)) too
@@ -206,6 +232,12 @@ def test_split_never_mixes_chromosomes():
         split_by_chrom(data, ["Chr2"], ["Chr9"])
     with pytest.raises(ValueError, match="both validation and test"):
         split_by_chrom(data, ["Chr2"], ["Chr2"])
+    # cultivar genomes of two namings: with aliases, one name holds out the chromosome of both
+    mixed = {"examples": np.concatenate([ex, ex]), "chroms": np.array(["Chr1", "Chr2", "Chr10", "Chr3", "chr01", "chr02", "chr10", "chr03"])}
+    mixed["examples"]["chrom"][8:] += 4
+    parts = split_by_chrom(mixed, ["Chr2"], ["chr10"], aliases=True)
+    assert parts["valid"]["chrom"].tolist() == [1, 1, 5, 5] and parts["test"]["chrom"].tolist() == [2, 2, 6, 6]
+    assert split_by_chrom(mixed, ["Chr2"], ["Chr10"])["valid"]["chrom"].tolist() == [1, 1]  # without: the name alone
 
 
 def test_epoch_sampler_draws_fresh_negatives():

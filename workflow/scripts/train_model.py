@@ -10,4 +10,6 @@ p = snakemake.params
 train_mark(
     snakemake.input.labels, Path(snakemake.output.model).parent, mark=snakemake.wildcards.mark,
     window=p.window, split=p.split, model=p.model, training=p.training,
+    # not a param: the labels (an input) are rebuilt when it changes
+    chrom_aliases=snakemake.config["chrom_aliases"],
 )
