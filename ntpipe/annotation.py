@@ -26,7 +26,7 @@ import pandas as pd
 from .chroms import match
 from .files import atomic_path, text_lines
 
-__all__ = ["read_genes", "nearest_genes", "write_indexed_gff3"]
+__all__ = ["read_genes", "scan_genes", "nearest_genes", "write_indexed_gff3"]
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +85,14 @@ def _other_naming(seqid, names):
 
 
 def _rename(path, first_lines, chrom_names, aliases):
-    """``{seqid: reference name}`` for the file's seqids (``{seqid: first line}``).
+    """``({seqid: reference name}, notes)`` for the file's seqids (``{seqid: first line}``) the reference holds.
 
-    Raises ValueError naming the file, the first line of a seqid the
-    reference lacks, and the fix.
+    Seqids it lacks (``ChrC``, ``ChrSy`` beside a nuclear reference) are left
+    out, said in a note; none of them held is a ValueError naming the file,
+    the first line, and the fix.
     """
     if chrom_names is None:
-        return {c: c for c in first_lines}
+        return {c: c for c in first_lines}, []
     names = list(chrom_names)
     if aliases:
         try:
@@ -101,25 +102,32 @@ def _rename(path, first_lines, chrom_names, aliases):
     else:
         present = set(names)
         mapping = {c: c for c in first_lines if c in present}
-    for seqid, lineno in first_lines.items():
-        if seqid not in mapping:
-            shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
-            raise ValueError(
-                f"{path}, line {lineno}, column 1: chromosome {seqid!r} is not in the reference"
-                f" (its .fai names {shown}){'' if aliases else _other_naming(seqid, names)}"
-            )
-        if mapping[seqid] != seqid:
-            log.info("%s: chromosome %r is the reference's %r", path, seqid, mapping[seqid])
-    return mapping
+    notes = []
+    absent = {seqid: lineno for seqid, lineno in first_lines.items() if seqid not in mapping}
+    if absent:
+        seqid, lineno = next(iter(absent.items()))
+        shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+        message = (f"{path}, line {lineno}, column 1: chromosome {seqid!r} is not in the reference"
+                   f" (its .fai names {shown}){'' if aliases else _other_naming(seqid, names)}")
+        if not mapping:
+            raise ValueError(message + ", nor is any other of the file's")
+        notes.append(f"{message}; its features are skipped, as are those of the file's other chromosomes the reference"
+                     f" lacks ({len(absent)} of {len(first_lines)}: {', '.join(absent)})")
+    for seqid, name in mapping.items():
+        if name != seqid:
+            log.info("%s: chromosome %r is the reference's %r", path, seqid, name)
+    return mapping, notes
 
 
 def _read(path, chrom_names, aliases):
-    """Every feature line, renamed to the reference's chromosomes and checked against their lengths."""
+    """Every feature line on the reference's chromosomes, renamed to them and checked against their lengths,
+    and the notes of those skipped (:func:`_rename`)."""
     rows, first = [], {}
     for lineno, fields, start, end in _features(path):
         first.setdefault(fields[0], lineno)
         rows.append((lineno, fields, start, end))
-    mapping = _rename(path, first, chrom_names, aliases)
+    mapping, notes = _rename(path, first, chrom_names, aliases)
+    rows = [row for row in rows if row[1][0] in mapping]
     sizes = chrom_names if isinstance(chrom_names, dict) else {}
     for lineno, fields, _, end in rows:
         fields[0] = mapping[fields[0]]
@@ -127,11 +135,19 @@ def _read(path, chrom_names, aliases):
             raise ValueError(
                 f"{path}, line {lineno}, column 5: end {end} is past the end of {fields[0]} ({sizes[fields[0]]} bp)"
             )
-    return rows
+    return rows, notes
 
 
 def read_genes(path, chrom_names=None, aliases=False):
-    """The genes of a GFF3 annotation (plain or gzipped), sorted.
+    """The genes of a GFF3 annotation (:func:`scan_genes`), its notes logged as warnings."""
+    genes, notes = scan_genes(path, chrom_names, aliases)
+    for note in notes:
+        log.warning(note)
+    return genes
+
+
+def scan_genes(path, chrom_names=None, aliases=False):
+    """The genes of a GFF3 annotation (plain or gzipped), sorted, and notes of what was skipped.
 
     Parameters
     ----------
@@ -144,18 +160,20 @@ def read_genes(path, chrom_names=None, aliases=False):
 
     Returns
     -------
-    DataFrame with columns ``chrom``, ``start`` (0-based), ``end``
-    (half-open), ``strand``, ``gene_id`` (``ID``, else ``Name``, else
-    ``chrom:start-end``), ``name`` (``Name``, else the id), sorted by chrom
-    (``chrom_names`` order, else the file's) and start.
+    ``(genes, notes)``: a DataFrame with columns ``chrom``, ``start``
+    (0-based), ``end`` (half-open), ``strand``, ``gene_id`` (``ID``, else
+    ``Name``, else ``chrom:start-end``), ``name`` (``Name``, else the id),
+    sorted by chrom (``chrom_names`` order, else the file's) and start; a list
+    of str, the file's chromosomes the reference lacks (their features skipped).
 
     Raises
     ------
-    ValueError naming the file and line: a malformed line, a chromosome not
-    in ``chrom_names``, a feature past its chromosome's end; or a file
-    without gene features.
+    ValueError naming the file and line: a malformed line, no chromosome in
+    ``chrom_names`` (features on the file's other chromosomes are skipped,
+    with a warning), a feature past its chromosome's end; or a file without
+    gene features.
     """
-    rows = _read(path, chrom_names, aliases)
+    rows, notes = _read(path, chrom_names, aliases)
     genes = []
     for _, fields, start, end in rows:
         if _is_gene(fields[2]):
@@ -172,7 +190,7 @@ def read_genes(path, chrom_names=None, aliases=False):
     order = list(chrom_names) if chrom_names is not None else list(dict.fromkeys(frame["chrom"]))
     rank = frame["chrom"].map({c: i for i, c in enumerate(order)})
     frame = frame.assign(_rank=rank).sort_values(["_rank", "start", "end", "gene_id"], kind="stable")
-    return frame.drop(columns="_rank").reset_index(drop=True)
+    return frame.drop(columns="_rank").reset_index(drop=True), notes
 
 
 def nearest_genes(genes, chrom, positions):
@@ -241,7 +259,9 @@ def write_indexed_gff3(path, out, chrom_names, aliases=False):
     out = Path(out)
     if not out.name.endswith(".gff3.gz"):
         raise ValueError(f"indexed GFF3 copy must end in .gff3.gz, got {out}")
-    rows = _read(path, chrom_names, aliases)
+    rows, notes = _read(path, chrom_names, aliases)
+    for note in notes:
+        log.warning(note)
     order = {c: i for i, c in enumerate(chrom_names or dict.fromkeys(f[0] for _, f, _, _ in rows))}
     rows.sort(key=lambda r: (order[r[1][0]], r[2], r[0]))
     out.parent.mkdir(parents=True, exist_ok=True)

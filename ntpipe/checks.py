@@ -195,16 +195,15 @@ def _has_records(vcf, contig):
 
 
 def check_annotation(path, reference_sizes, aliases=False):
-    """One pass over the ``annotation`` GFF3 against the reference (:func:`ntpipe.annotation.read_genes`).
+    """One pass over the ``annotation`` GFF3 against the reference (:func:`ntpipe.annotation.scan_genes`).
 
-    Raises
-    ------
-    ValueError naming the config key, the file, line and value.
+    Returns the notes of chromosomes the reference lacks (their features
+    skipped); raises ValueError naming the config key, the file, line and value.
     """
-    from .annotation import read_genes
+    from .annotation import scan_genes
 
     try:
-        read_genes(path, reference_sizes, aliases=aliases)
+        return scan_genes(path, reference_sizes, aliases=aliases)[1]
     except ValueError as err:
         raise ValueError(f"config annotation: {err}") from None
 
@@ -366,7 +365,7 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
         if not Path(annotation).is_file():
             raise ValueError(f"config annotation: file not found: {annotation}")
         if not pending(reference):
-            store.run(f"annotation aliases={aliases}", [annotation, reference], check_annotation, annotation,
-                      genome_sizes(reference), aliases)
+            warnings += store.run(f"annotation aliases={aliases}", [annotation, reference], check_annotation, annotation,
+                                  genome_sizes(reference), aliases)
     store.save()
     return warnings

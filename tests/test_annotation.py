@@ -75,7 +75,6 @@ def test_aliases(tmp_path, caplog):
         ("Chr1\ttest\tgene\t11\t5e2\t.\t+\t.\tID=x", r"line 4, columns 4-5: start '11' and end '5e2' must be integers"),
         ("Chr1\ttest\tgene\t500\t11\t.\t+\t.\tID=x", r"line 4, columns 4-5: start 500 and end 11 are not a GFF3 interval"),
         ("Chr1\ttest\tgene\t0\t11\t.\t+\t.\tID=x", r"line 4, columns 4-5: start 0 and end 11 are not a GFF3 interval"),
-        ("ChrX\ttest\tgene\t1\t11\t.\t+\t.\tID=x", r"line 4, column 1: chromosome 'ChrX' is not in the reference"),
         ("Chr2\ttest\texon\t2990\t3001\t.\t+\t.\tID=x", r"line 4, column 5: end 3001 is past the end of Chr2 \(3000 bp\)"),
     ],
 )
@@ -84,6 +83,24 @@ def test_malformed_lines_name_file_and_line(tmp_path, line, message):
     path = write(tmp_path / "bad.gff3", "\n".join(lines[:3] + [line] + lines[3:]) + "\n")
     with pytest.raises(ValueError, match="bad.gff3, " + message):
         read_genes(path, SIZES)
+
+
+def test_chromosomes_the_reference_lacks_are_skipped_with_a_warning(tmp_path, caplog):
+    # a nuclear reference beside an annotation of the organelles and unplaced contigs too (MSU's ChrC, ChrSy)
+    extra = "ChrC\ttest\tgene\t1\t11\t.\t+\t.\tID=c1\nChrSy\ttest\tgene\t5\t50\t.\t-\t.\tID=s1\n"
+    path = write(tmp_path / "organelles.gff3", GFF3.replace("##FASTA", extra + "##FASTA"))
+    with caplog.at_level("WARNING", logger="ntpipe.annotation"):
+        pd.testing.assert_frame_equal(read_genes(path, SIZES), EXPECTED)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}, line 11, column 1: chromosome 'ChrC' is not in the reference (its .fai names Chr1, Chr2, Chr10); its"
+        " features are skipped, as are those of the file's other chromosomes the reference lacks (2 of 5: ChrC, ChrSy)"]
+    copy = write_indexed_gff3(path, tmp_path / "copy.gff3.gz", list(SIZES))
+    with pysam.TabixFile(str(copy)) as tbx:
+        assert sorted(tbx.contigs) == ["Chr1", "Chr10", "Chr2"]
+    only = write(tmp_path / "only.gff3", extra)
+    with pytest.raises(ValueError, match=r"only.gff3, line 1, column 1: chromosome 'ChrC' is not in the reference .*, nor is"
+                                         r" any other of the file's"):
+        read_genes(only, SIZES)
 
 
 def test_a_gff3_not_in_utf8_is_named(tmp_path):

@@ -328,6 +328,12 @@ def test_check_inputs_reads_the_annotation_against_the_reference(tmp_path, genom
                                          r" is not in the reference .*set chrom_aliases: true"):
         checks.check_inputs({**config, "annotation": str(gff)}, samples, varieties)
     checks.check_inputs({**config, "annotation": str(gff), "chrom_aliases": True}, samples, varieties)
+    organelle = tmp_path / "organelle.gff3"  # features on a chromosome the reference lacks: a start-up warning
+    organelle.write_text("Chr1\tt\tgene\t1\t100\t.\t+\t.\tID=g1\nChrC\tt\tgene\t1\t100\t.\t+\t.\tID=c1\n")
+    warned = checks.check_inputs({**config, "annotation": str(organelle)}, samples, varieties)
+    assert [w for w in warned if "organelle" in w] == [
+        f"{organelle}, line 2, column 1: chromosome 'ChrC' is not in the reference (its .fai names Chr1, Chr2, Chr3); its"
+        " features are skipped, as are those of the file's other chromosomes the reference lacks (1 of 2: ChrC)"]
     two = write_fasta(tmp_path / "two.fa", {"Chr1": "ACGT" * 250, "chr01": "ACGT" * 250, "Chr2": "ACGT" * 200})
     gff.write_bytes(gzip.compress(b"1\tt\tgene\t1\t100\t.\t+\t.\tID=g1\n"))
     with pytest.raises(ValueError, match=r"config annotation: .*chromosome '1' matches several .*\['Chr1', 'chr01'\]"):
