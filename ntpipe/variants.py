@@ -359,9 +359,17 @@ def _records(handle, vcf, chroms):
         yield rec
 
 
+def _gt_not_first(where, keys):
+    return (f"{where}: FORMAT {':'.join(keys)} holds GT, but not first; the VCF specification puts GT first, and"
+            " readers differ on such a file: rewrite it with GT first")
+
+
 def _applied_allele(rec, sample, where):
     """The allele string the sample carries at ``rec`` (see the module's
     genotype rule), or None to keep the reference."""
+    keys = list(rec.format)
+    if "GT" in keys and keys[0] != "GT":
+        raise ValueError(_gt_not_first(where, keys))
     call = rec.samples[sample]
     gt = call.get("GT") if "GT" in call else None
     if not gt:

@@ -76,6 +76,7 @@ from .variants import (
     _ALLELE,
     Variants,
     _contig_names,
+    _gt_not_first,
     _overlap_message,
     _pick_sample,
     _ref_mismatch,
@@ -260,7 +261,10 @@ class _Chromosome:
             self.astart.append(len(self.bases))
             self.kinds.append(_SEQUENCE if _ALLELE.fullmatch(allele) else _STAR if allele == "*" else _SYMBOLIC)
         self.first_allele.append(len(self.astart) - 1)
-        self.applied[self.m] = _genotype_rule(rec.genotype.array(), len(alts)) if "GT" in rec.FORMAT else 0
+        fmt = rec.FORMAT
+        if "GT" in fmt and fmt[0] != "GT":
+            raise ValueError(_gt_not_first(self._where(rec.start), fmt))
+        self.applied[self.m] = _genotype_rule(rec.genotype.array(), len(alts)) if "GT" in fmt else 0
         self.m += 1
         if self.m == self.B:
             self.flush()

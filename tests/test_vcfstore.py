@@ -9,6 +9,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pysam
 import pytest
 from test_variants import CHR1, CHR2, GATK_RECORDS, write_vcf
 
@@ -153,6 +154,21 @@ def test_calls_that_cannot_be_applied_are_skipped_as_read_variants_skips_them(tm
         assert_same(got, expected)
         warnings = [r.getMessage() for r in caplog.records]
         assert len(warnings) == (2 if sample in ("S2", "S4") else 0) and len(set(warnings)) <= 1
+
+
+def test_gt_not_first_in_format_is_an_error_of_both_readers(tmp_path, reference):
+    # the specification puts GT first; htslib then reads no genotype, cyvcf2 reads one: neither is trusted
+    text = "\n".join([
+        "##fileformat=VCFv4.2", "##contig=<ID=Chr1>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">',
+        "\t".join(["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT", "IRIS1"]),
+        "Chr1\t2\t.\tA\tT\t.\tPASS\t.\tGT\t1/1", "Chr1\t5\t.\tC\tG\t.\tPASS\t.\tDP:GT\t7:1/1", ""])
+    (tmp_path / "calls.vcf").write_text(text)
+    vcf = pysam.tabix_index(str(tmp_path / "calls.vcf"), preset="vcf", force=True)
+    got = error_of(extract_variants, vcf, reference, tmp_path / "store")
+    assert got == error_of(read_variants, vcf, "IRIS1", reference)
+    assert re.search(r"calls.vcf.gz: Chr1:5: FORMAT DP:GT holds GT, but not first; .*rewrite it with GT first", got)
 
 
 def test_telomere_breakends_are_skipped_as_breakends(tmp_path, reference, caplog):
