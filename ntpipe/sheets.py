@@ -168,6 +168,8 @@ def _check_files(sheet, path, buildable_dir):
             buildable = buildable_dir is not None and Path(buildable_dir) in Path(f).parents
             if f and not Path(f).exists() and not buildable:
                 raise ValueError(f"{path}, line {line}, column {col!r}: file not found: {f}")
+            if f and Path(f).is_dir():
+                raise ValueError(f"{path}, line {line}, column {col!r}: {f} is a folder; expected a file")
 
 
 def load_training_sheet(path, buildable_dir=None):

@@ -137,6 +137,8 @@ def test_varieties_sheet(files):
         ([["variety", "genome", "vcf"], ["V1", "v1.fa", "v.vcf.gz"]], "has both"),
         ([["variety", "genome", "sample"], ["V1", "v1.fa", "S1"]], "a sample needs a 'vcf'"),
         ([["variety", "vcf"], ["V1", "gone.vcf.gz"]], "file not found: gone.vcf.gz"),
+        ([["variety", "genome"], ["V1", "."]], r"v.tsv, line 2, column 'genome': \. is a folder; expected a file"),
+        ([["variety", "genome"], ["V" * 101, "v1.fa"]], r"v.tsv, line 2, column 'variety': 'VVV.*' is too long"),
         ([["name", "genome"], ["V1", "v1.fa"]], "missing column"),
         ([['"variety"', '"genome"'], ['"V1"', '"v1.fa"']],  # a spreadsheet's export with quotes
          r"missing column\(s\) \['variety'\]; .* its header row, line 1, reads \['\"variety\"', '\"genome\"'\]"),
