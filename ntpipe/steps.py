@@ -242,19 +242,27 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out, 
     ``reference``, ``reference_tracks`` dir, ``size``, ``models`` paths and
     optionally ``prediction`` settings and ``cache`` dir), ranks the planted
     variants among all of each VCF variety's variants by ``|delta|``
-    (``demo_effects.tsv``, :func:`_score_effects`).
+    (``demo_effects.tsv``, :func:`_score_effects`). Varieties the simulator
+    made no truth for (added to the sheet by hand) are left out, with a note.
     """
     import pyBigWig
 
     from .bigwig import read_bins
     from .metrics import binary_metrics
 
+    def truth_bed(v, mark):
+        return Path(truth_dir) / f"{v['variety']}.{mark}{'.ref' if v.get('vcf') else ''}.bed"
+
+    unknown = [v["variety"] for v in varieties if not all(truth_bed(v, m).exists() for m in marks)]
+    if unknown:
+        log.info("not scored, no simulated truth in %s (not the demo's own varieties): %s", truth_dir, ", ".join(unknown))
+    varieties = [v for v in varieties if v["variety"] not in unknown]
     rows, tracks = [], {}
     for v in varieties:
         name = v["variety"]
         for mark in marks:
             bw_path = Path(tracks_dir) / name / f"{mark}.bw"
-            truth = _read_bed(Path(truth_dir) / f"{name}.{mark}{'.ref' if v.get('vcf') else ''}.bed")
+            truth = _read_bed(truth_bed(v, mark))
             with pyBigWig.open(str(bw_path)) as bw:
                 sizes = bw.chroms()
             y, p = [], []

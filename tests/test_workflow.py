@@ -318,6 +318,25 @@ def test_one_variety_rerun_touches_nothing_else(finished, test_panel):
 
 
 @pytest.mark.slow
+def test_the_demo_evaluation_leaves_out_a_variety_without_truth(finished, test_panel, caplog):
+    from ntpipe.steps import evaluate_demo
+
+    sheet = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
+    marks = sorted(pd.read_csv(test_panel / "training.tsv", sep="\t").mark.unique())
+    records = sheet.to_dict("records")
+    shutil.copytree(finished / "results" / "tracks" / records[0]["variety"], finished / "results" / "tracks" / "ADDED_1")
+    args = (marks, test_panel / "truth", test_panel / "events.tsv", finished / "results" / "tracks", 100)
+    (finished / "eval").mkdir()
+    alone = evaluate_demo(records, *args, finished / "eval" / "alone.tsv")
+    with caplog.at_level("INFO", logger="ntpipe.steps"):
+        added = evaluate_demo(records + [{**records[0], "variety": "ADDED_1"}], *args, finished / "eval" / "added.tsv")
+    pd.testing.assert_frame_equal(added, alone)  # a variety added to the sheet by hand: not scored, not failed
+    assert "not scored, no simulated truth" in caplog.text and "ADDED_1" in caplog.text
+    assert (finished / "eval" / "demo_events.tsv").exists()
+    shutil.rmtree(finished / "results" / "tracks" / "ADDED_1")
+
+
+@pytest.mark.slow
 def test_adding_a_variety_predicts_only_the_new_one(finished, test_panel, tmp_path):
     sheet = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
     extra = sheet.iloc[[0]].copy()
