@@ -318,6 +318,18 @@ def test_one_variety_rerun_touches_nothing_else(finished, test_panel):
 
 
 @pytest.mark.slow
+def test_how_tracks_are_made_reruns_nothing_what_they_hold_does(finished, tmp_path):
+    def planned(settings):
+        (tmp_path / "more.yaml").write_text(yaml.safe_dump({"prediction": settings}))
+        proc = snakemake("-n", "-s", str(REPO / "Snakefile"), "--directory", str(finished), "--configfile",
+                         str(finished / "config.yaml"), str(tmp_path / "more.yaml"), "--cores", "2", "--resources", "gpu=1")
+        return proc.stdout
+
+    assert "Nothing to be done" in planned({"batch_size": 16, "cache": False, "device": "cpu"})
+    assert "predict_variety" in planned({"reverse_complement": True})  # averages in the other strand: new values
+
+
+@pytest.mark.slow
 def test_the_demo_evaluation_leaves_out_a_variety_without_truth(finished, test_panel, caplog):
     from ntpipe.steps import evaluate_demo
 

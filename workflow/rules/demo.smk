@@ -44,8 +44,7 @@ rule evaluate_demo:
                 "reference_tracks": "results/reference",
                 "size": config["window"]["size"],
                 "models": expand("results/models/{mark}/model.pt", mark=MARKS),
-                "prediction": config["prediction"],
-                "cache": "results/cache" if config["prediction"]["cache"] else None,
+                "prediction": PREDICTION_PARAMS,  # the job adds batch_size, device and cache
             }
             if EFFECT_VARIETIES
             else None

@@ -17,7 +17,7 @@ rule predict_reference:
         variants={"store": None, "sample": None},  # the reference as it is
         marks=MARKS,
         window=config["window"],
-        prediction=config["prediction"],
+        prediction=PREDICTION_PARAMS,
     threads: 2
     resources:
         gpu=1,
@@ -44,7 +44,7 @@ rule variant_effects:
         window=config["window"],
         min_delta=config["effects"]["min_delta"],
         chrom_aliases=config["chrom_aliases"],
-        prediction=config["prediction"],
+        prediction=PREDICTION_PARAMS,
     threads: 2
     resources:
         gpu=1,

@@ -35,7 +35,7 @@ rule predict_variety:
         variants=get_predict_variants,
         marks=MARKS,
         window=config["window"],
-        prediction=config["prediction"],
+        prediction=PREDICTION_PARAMS,
     threads: 2
     resources:
         gpu=1,

@@ -5,4 +5,7 @@ from ntpipe.steps import evaluate_demo
 
 setup_logging(snakemake.log[0], threads=snakemake.threads)
 p = snakemake.params
-evaluate_demo(p.varieties, p.marks, p.truth, p.events, "results/tracks", p.stride, snakemake.output[0], effects=p.effects)
+how = snakemake.config["prediction"]  # batch_size, device, cache: not params (common.smk, PREDICTION_PARAMS)
+effects = p.effects and {**p.effects, "prediction": {**how, **p.effects["prediction"]},
+                         "cache": "results/cache" if how["cache"] else None}
+evaluate_demo(p.varieties, p.marks, p.truth, p.events, "results/tracks", p.stride, snakemake.output[0], effects=effects)

@@ -7,9 +7,10 @@ from ntpipe.predict import predict_genome
 
 setup_logging(snakemake.log[0], threads=snakemake.threads)
 p = snakemake.params
+how = snakemake.config["prediction"]  # batch_size, device, cache: not params (common.smk, PREDICTION_PARAMS)
 predict_genome(
     snakemake.input.models, snakemake.input.genome, Path(snakemake.output[0]).parent, names=p.marks,
     store=p.variants["store"], sample=p.variants["sample"], window=p.window["size"], stride=p.window["stride"],
-    max_n_fraction=p.window["max_n_fraction"], batch_size=p.prediction["batch_size"], device=p.prediction["device"],
-    reverse_complement=p.prediction["reverse_complement"], cache="results/cache" if p.prediction["cache"] else None,
+    max_n_fraction=p.window["max_n_fraction"], batch_size=how["batch_size"], device=how["device"],
+    reverse_complement=p.prediction["reverse_complement"], cache="results/cache" if how["cache"] else None,
 )
