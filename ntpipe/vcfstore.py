@@ -216,8 +216,22 @@ def _meta(vcf, stat, reference, aliases, chunk_records, samples, sizes, to_vcf, 
         log.warning("%s: %d samples have calls that cannot be applied, skipped (loading one warns of them): %s", vcf,
                     len(skipped), "; ".join(f"{s}: {m}" for s, (_, _, m) in list(skipped.items())[:5]))
     return {"format": FORMAT, "version": VERSION, "vcf": str(vcf), "vcf_size": stat.st_size,
-            "vcf_mtime_ns": stat.st_mtime_ns, "reference": str(reference), "chrom_aliases": bool(aliases),
+            "vcf_mtime_ns": stat.st_mtime_ns, "vcf_sha256": _small_file_digest(vcf, stat.st_size),
+            "reference": str(reference), "chrom_aliases": bool(aliases),
             "chunk_records": chunk_records, "samples": samples, "chroms": chroms, "skipped": skipped}
+
+
+CHECKSUM_MAX_BYTES = 64 << 20  # VCFs up to this size are compared by content when their time changes
+
+
+def _small_file_digest(path, size):
+    """sha256 of a file of at most :data:`CHECKSUM_MAX_BYTES`, else None. Snakemake compares small inputs by
+    checksum (up to --max-checksum-file-size, 1 MB by default): a VCF saved again unchanged reruns nothing, so
+    the store must not call it changed either."""
+    if size > CHECKSUM_MAX_BYTES:
+        return None
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _genotype_rule(gt, n_alt):
@@ -435,9 +449,13 @@ def load_variants(store, sample, reference):
                          f" whose sequences differ from {fasta.filename}'s: extract the VCF against this reference")
     if Path(vcf).is_file():
         stat = Path(vcf).stat()
-        if (stat.st_size, stat.st_mtime_ns) != (meta["vcf_size"], meta["vcf_mtime_ns"]):
+        same = (stat.st_size, stat.st_mtime_ns) == (meta["vcf_size"], meta["vcf_mtime_ns"]) or (
+            stat.st_size == meta["vcf_size"] and meta.get("vcf_sha256") is not None
+            and _small_file_digest(vcf, stat.st_size) == meta["vcf_sha256"])
+        if not same:
             raise ValueError(f"{store}: {vcf} has changed since it was extracted ({meta['vcf_size']} bytes then,"
-                             f" {stat.st_size} now, or a newer modification time): extract it again")
+                             f" {stat.st_size} now, or a newer modification time): extract it again (in the workflow:"
+                             f" snakemake {store} --force, then the tracks it feeds)")
     s = meta["samples"].index(sample)
     variants = {c["name"]: _load_chrom(Path(store) / c["dir"], s, meta["chunk_records"]) if c["records"] else Variants()
                 for c in meta["chroms"]}
