@@ -18,9 +18,12 @@ Scope (the model id)
     Entries live in ``<cache dir>/<model-id>/`` (the workflow uses
     ``results/cache/<model-id>/``), one directory per model. The model id is a
     BLAKE2b hash of the model's config, every tensor of its ``state_dict``,
-    the ``reverse_complement`` flag and the numeric mode (float32 on CPU,
+    the ``reverse_complement`` flag, the numeric mode (float32 on CPU,
     bfloat16 autocast on CUDA, as :func:`ntpipe.infer.predict_windows` runs
-    it). Different weights, settings or precisions never share entries;
+    it) and the source of the inference code (``ntpipe/model.py``,
+    ``ntpipe/infer.py``: after an upgrade of either, nothing cached before is
+    served; ``rm -r results/cache`` reclaims its space). Different weights,
+    settings, precisions or code never share entries;
     retraining one mark leaves the others' entries valid. ``model.json`` in
     each directory says which model it is (for people, not read back).
 
@@ -86,7 +89,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import atomic_path
+from .files import atomic_path, source_digest
 from .infer import predict_windows
 
 __all__ = ["WindowCache", "window_keys", "model_id", "compact", "ENTRY_DTYPE"]
@@ -142,13 +145,21 @@ def _precision(device):
 def model_id(model, reverse_complement=False, device="cpu", _digest=None):
     """The cache scope of one model: 32 hex digits.
 
-    Changes with the model's config, any weight, ``reverse_complement`` and the
-    numeric mode of ``device`` (float32 on CPU, bfloat16 autocast on CUDA).
+    Changes with the model's config, any weight, ``reverse_complement``, the
+    numeric mode of ``device`` (float32 on CPU, bfloat16 autocast on CUDA) and
+    the inference code (``ntpipe/model.py``, ``ntpipe/infer.py``).
     """
     digest = _digest or _weights_digest(model)
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"{digest}|rc={bool(reverse_complement)}|{_precision(device)}".encode())
+    h.update(f"{digest}|rc={bool(reverse_complement)}|{_precision(device)}|{_inference_code()}".encode())
     return h.hexdigest()
+
+
+def _inference_code():
+    """The digest of the code a window's probability comes from: an upgrade of it starts the cache afresh."""
+    from . import infer, model
+
+    return source_digest(model, infer)
 
 
 def _unique_rows(keys):

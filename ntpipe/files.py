@@ -1,14 +1,15 @@
 """Files written whole or not at all: under a temporary name beside the
 target, renamed to it when complete; text files read plain or gzipped; the
-header line a message about a file names."""
+header line a message about a file names; the digest of the code behind a kept result."""
 
 import gzip
+import hashlib
 import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "is_gzip", "open_text", "header_line"]
+__all__ = ["atomic_path", "source_digest", "is_gzip", "open_text", "text_lines", "not_text", "header_line"]
 
 
 @contextmanager
@@ -34,6 +35,15 @@ def atomic_path(path, suffix=""):
     finally:
         if os.path.lexists(tmp):  # (unlink raises on a read-only folder even for a missing file)
             tmp.unlink()
+
+
+def source_digest(*modules):
+    """A digest of the source files of ``modules``: it changes with the code that computes a result, so what was
+    kept of an earlier result (a checkpoint, cached predictions) is not trusted after an upgrade."""
+    h = hashlib.blake2b(digest_size=16)
+    for module in modules:
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()
 
 
 def is_gzip(path):

@@ -46,7 +46,7 @@ from .data import (
 from .device import resolve_device
 from .baseline import sparse_logistic
 from .metrics import below_floor, binary_metrics, format_auc
-from .files import atomic_path
+from .files import atomic_path, source_digest
 from .model import _plain, from_config, load_model, save_model
 from .trainset import gc_match_weights
 
@@ -297,8 +297,11 @@ def _set_rng_state(state, generators, device):
 
 
 def _fingerprint(*datasets):
-    """SHA-1 of the training and validation data, so a checkpoint resumes only on the same data."""
-    h = hashlib.sha1()
+    """SHA-1 of the training and validation data and of the training code, so a checkpoint resumes only on the
+    same data with the same code (after an upgrade of ntpipe, a forced rerun trains afresh)."""
+    from . import config, data, model
+
+    h = hashlib.sha1(source_digest(sys.modules[__name__], config, data, model).encode())
     for d in datasets:
         for a in d.digest_arrays():
             h.update(str(a.shape).encode())
@@ -325,7 +328,7 @@ def _load_checkpoint(path, model, optimizer, model_cfg, train_cfg, fingerprint, 
         log.warning("ignoring unreadable checkpoint %s (%s): starting over", path, type(err).__name__)
         return None
     if ckpt.get("model_config") != asdict(model_cfg) or ckpt.get("data") != fingerprint:
-        log.warning("%s was written for another model config or other data: starting over", path)
+        log.warning("%s was written for another model config, other data or other training code: starting over", path)
         return None
     if not _same_training(ckpt.get("train_config"), train_cfg):
         log.warning("%s was written with other training settings: starting over", path)

@@ -80,6 +80,15 @@ def test_model_id_scope(tmp_path):
     assert len({model_id(m0), model_id(m1), model_id(m0, reverse_complement=True), model_id(m0, device="cuda")}) == 4
 
 
+def test_an_upgrade_of_the_inference_code_starts_the_cache_afresh(tmp_path, monkeypatch):
+    import ntpipe.cache
+
+    _, model = _model(tmp_path)
+    before = model_id(model)
+    monkeypatch.setattr(ntpipe.cache, "source_digest", lambda *modules: "an upgraded ntpipe/model.py")
+    assert model_id(model) != before
+
+
 def test_predict_equals_engine_and_reuses(tmp_path, caplog):
     _, model = _model(tmp_path)
     padded = pad_for_bins(encode("".join(np.random.default_rng(3).choice(list("ACGT"), 3000)) * 2), SIZE, STRIDE)

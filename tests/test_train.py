@@ -309,9 +309,26 @@ def test_checkpoint_of_other_data_is_not_resumed(tmp_path, caplog):
     fit(motif_task(64, 40, 0), motif_task(32, 40, 1), mcfg, tcfg, tmp_path, device="cpu")
     with caplog.at_level("WARNING", logger="ntpipe.train"):
         metrics = fit(motif_task(64, 40, 5), motif_task(32, 40, 1), mcfg, tcfg, tmp_path, device="cpu")
-    assert "other data: starting over" in caplog.text
+    assert "other data or other training code: starting over" in caplog.text
     assert metrics["epochs_run"] == 1
     assert metrics == fit(motif_task(64, 40, 5), motif_task(32, 40, 1), mcfg, tcfg, tmp_path / "fresh", device="cpu")
+
+
+def test_checkpoint_of_other_training_code_is_not_resumed(tmp_path, caplog, monkeypatch):
+    import ntpipe.train
+
+    train, valid = motif_task(64, 40, 0), motif_task(32, 40, 1)
+    mcfg, tcfg = tiny_configs(epochs=2)
+    fit(train, valid, mcfg, tcfg, tmp_path, device="cpu")
+    with caplog.at_level("INFO", logger="ntpipe.train"):
+        fit(train, valid, mcfg, tcfg, tmp_path, device="cpu")
+    assert "resuming from" in caplog.text  # the same code: a forced rerun resumes, to the same model
+    caplog.clear()
+    monkeypatch.setattr(ntpipe.train, "source_digest", lambda *modules: "an upgraded ntpipe")
+    with caplog.at_level("INFO", logger="ntpipe.train"):
+        metrics = fit(train, valid, mcfg, tcfg, tmp_path, device="cpu")
+    assert "other training code: starting over" in caplog.text and "resuming from" not in caplog.text
+    assert metrics["epochs_run"] == 2
 
 
 def test_checkpoint_of_other_training_settings_is_not_resumed(tmp_path, caplog):
