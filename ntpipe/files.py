@@ -9,7 +9,7 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path", "source_digest", "is_gzip", "open_text", "text_lines", "not_text", "header_line"]
+__all__ = ["atomic_path", "workdir_path", "source_digest", "is_gzip", "open_text", "text_lines", "not_text", "header_line"]
 
 
 @contextmanager
@@ -35,6 +35,18 @@ def atomic_path(path, suffix=""):
     finally:
         if os.path.lexists(tmp):  # (unlink raises on a read-only folder even for a missing file)
             tmp.unlink()
+
+
+def workdir_path(path):
+    """``path`` as the workflow's rules name it: normalised (``./a/b`` and ``a//b`` are ``a/b``), and relative
+    to the working directory when it lies inside it (``/run/a/b`` from ``/run`` is ``a/b``), since Snakemake
+    tells files apart by the path given, so one file named two ways would be two inputs."""
+    path = os.path.normpath(path)
+    if os.path.isabs(path):
+        relative = os.path.relpath(path)
+        if not relative.startswith(os.pardir):
+            return relative
+    return path
 
 
 def source_digest(*modules):

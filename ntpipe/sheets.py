@@ -14,7 +14,7 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from .files import not_text
+from .files import not_text, workdir_path
 
 __all__ = ["SCHEMA_DIR", "with_demo_settings", "load_config", "load_training_sheet", "load_varieties_sheet", "thin_marks"]
 
@@ -129,9 +129,9 @@ def _read_sheet(path, kind, columns, required):
         if col not in sheet.columns:
             sheet[col] = ""
     sheet = sheet[columns].apply(lambda s: s.str.strip())
-    for col in FILE_COLUMNS:  # ./a/b and a//b name the file the workflow's rules write as a/b
+    for col in FILE_COLUMNS:  # ./a/b, a//b and /workdir/a/b name the file the workflow's rules write as a/b
         if col in sheet.columns:
-            sheet[col] = [os.path.normpath(f) if f else f for f in sheet[col]]
+            sheet[col] = [workdir_path(f) if f else f for f in sheet[col]]
     sheet.index = [i for i, _ in numbered[1:]]  # file line numbers, for messages
     return sheet
 

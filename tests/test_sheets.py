@@ -110,6 +110,12 @@ def test_file_paths_are_normalised(files):
     rows = [GOOD[0], ["A", "K4", "./demo//a.fa", "demo/./a.bed", "", ""]]
     sheet = load_training_sheet(_sheet(files / "t.tsv", rows), buildable_dir="demo")
     assert (sheet.genome.tolist(), sheet.peaks.tolist(), sheet.bam.tolist()) == (["demo/a.fa"], ["demo/a.bed"], [""])
+    # a path into the working directory given whole: the same file, named as the rules name it
+    outside = files.parent / f"{files.name}-outside.fa"
+    outside.write_text("x")
+    rows = [GOOD[0], ["A", "K4", str(files / "a.fa"), str(files / "demo" / "a.bed"), "", ""], ["B", "K4", str(outside), "b.K4.narrowPeak", "", ""]]
+    sheet = load_training_sheet(_sheet(files / "t.tsv", rows), buildable_dir="demo")
+    assert sheet.genome.tolist() == ["a.fa", str(outside)] and sheet.peaks.tolist()[0] == "demo/a.bed"
 
 
 def test_buildable_files_may_be_missing(files):

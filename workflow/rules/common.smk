@@ -8,6 +8,7 @@ from snakemake.utils import min_version, validate
 
 from ntpipe import checks, sheets, simulate, steps, vcfstore
 from ntpipe.device import nvidia_gpu_visible
+from ntpipe.files import workdir_path
 
 min_version("9.0")
 
@@ -16,9 +17,9 @@ min_version("9.0")
 _config, DEMO_SETTINGS = sheets.with_demo_settings(config)
 config.update(_config)
 validate(config, schema="../schemas/config.schema.yaml")
-for key in ("reference", "annotation"):  # ./a/b and a//b name the file the rules write as a/b (sheets: the same)
+for key in ("reference", "annotation"):  # ./a/b, a//b and /workdir/a/b name the file the rules write as a/b (sheets: the same)
     if config.get(key):
-        config[key] = os.path.normpath(config[key])
+        config[key] = workdir_path(config[key])
 try:  # model, training and window settings fail here, not in a job
     steps.check_settings(config)
 except ValueError as err:
