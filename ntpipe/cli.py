@@ -90,7 +90,7 @@ def main(argv=None):
                 batch_size=args.batch_size, device=args.device, reverse_complement=args.reverse_complement,
                 cache=args.cache,
             )
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError) as err:  # bad input, or a path that cannot be read or written: the message names it
         log.error("%s", err)
         return 2
     return 0

@@ -444,6 +444,16 @@ def test_cli_train_rejects_a_bad_setting_before_writing(tmp_path, tables, capsys
     assert not (tmp_path / "bad").exists()
 
 
+def test_cli_an_output_folder_that_is_a_file_is_an_error_naming_it(tmp_path, tables, capsys):
+    from ntpipe.cli import main
+
+    train, _ = tables
+    taken = tmp_path / "taken.txt"
+    taken.write_text("not a folder")
+    assert main(["train", "--sequences", str(train), "--out", str(taken), "--epochs", "1"]) == 2
+    assert "taken.txt" in capsys.readouterr().err and taken.read_text() == "not a folder"
+
+
 def test_regularisers_reach_training(tmp_path):
     train, valid = motif_task(128, 40, 0), motif_task(64, 40, 1)
     mcfg, tcfg = tiny_configs(epochs=1)

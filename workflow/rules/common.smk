@@ -247,7 +247,11 @@ def get_store_vcf(wildcards):
 
 def get_variants_store(wildcards):
     """A VCF variety's variants store: every sample's calls of its VCF (rule extract_variants)."""
-    return store_path(get_variety(wildcards)["vcf"])
+    vcf = get_variety(wildcards)["vcf"]
+    if not vcf:
+        raise ValueError(f"results/genomes/{wildcards.variety}.fa: consensus genomes are for VCF varieties;"
+                         f" {wildcards.variety!r} is a FASTA variety ({get_variety(wildcards)['genome']})")
+    return store_path(vcf)
 
 
 def get_effects_input(wildcards):
