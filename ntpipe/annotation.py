@@ -23,7 +23,7 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-from .chroms import match
+from .chroms import listed, match
 from .files import atomic_path, text_lines
 
 __all__ = ["read_genes", "scan_genes", "nearest_genes", "write_indexed_gff3"]
@@ -112,7 +112,7 @@ def _rename(path, first_lines, chrom_names, aliases):
         if not mapping:
             raise ValueError(message + ", nor is any other of the file's")
         notes.append(f"{message}; its features are skipped, as are those of the file's other chromosomes the reference"
-                     f" lacks ({len(absent)} of {len(first_lines)}: {', '.join(absent)})")
+                     f" lacks ({len(absent)} of {len(first_lines)}: {listed(absent)})")
     for seqid, name in mapping.items():
         if name != seqid:
             log.info("%s: chromosome %r is the reference's %r", path, seqid, name)

@@ -20,9 +20,10 @@ Scope (the model id)
     BLAKE2b hash of the model's config, every tensor of its ``state_dict``,
     the ``reverse_complement`` flag, the numeric mode (float32 on CPU,
     bfloat16 autocast on CUDA, as :func:`ntpipe.infer.predict_windows` runs
-    it) and the source of the inference code (``ntpipe/model.py``,
-    ``ntpipe/infer.py``: after an upgrade of either, nothing cached before is
-    served; ``rm -r results/cache`` reclaims its space). Different weights,
+    it) and the source of the code a cached value comes from
+    (``ntpipe/model.py``, ``infer.py``, ``encoding.py``, ``cache.py``: after an
+    upgrade of any, nothing cached before is served; ``rm -r results/cache``
+    reclaims its space). Different weights,
     settings, precisions or code never share entries;
     retraining one mark leaves the others' entries valid. ``model.json`` in
     each directory says which model it is (for people, not read back).
@@ -82,6 +83,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import uuid
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -147,7 +149,7 @@ def model_id(model, reverse_complement=False, device="cpu", _digest=None):
 
     Changes with the model's config, any weight, ``reverse_complement``, the
     numeric mode of ``device`` (float32 on CPU, bfloat16 autocast on CUDA) and
-    the inference code (``ntpipe/model.py``, ``ntpipe/infer.py``).
+    the code a cached value comes from (:func:`_inference_code`).
     """
     digest = _digest or _weights_digest(model)
     h = hashlib.blake2b(digest_size=16)
@@ -157,9 +159,9 @@ def model_id(model, reverse_complement=False, device="cpu", _digest=None):
 
 def _inference_code():
     """The digest of the code a window's probability comes from: an upgrade of it starts the cache afresh."""
-    from . import infer, model
+    from . import encoding, infer, model
 
-    return source_digest(model, infer)
+    return source_digest(model, infer, encoding, sys.modules[__name__])
 
 
 def _unique_rows(keys):

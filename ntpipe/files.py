@@ -44,7 +44,7 @@ def workdir_path(path):
     path = os.path.normpath(path)
     if os.path.isabs(path):
         relative = os.path.relpath(path)
-        if not relative.startswith(os.pardir):
+        if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
             return relative
     return path
 
@@ -66,7 +66,7 @@ def is_gzip(path):
 
 def open_text(path):
     """``path`` opened for reading text, through gzip when it is gzipped (:func:`is_gzip`)."""
-    return gzip.open(path, "rt") if is_gzip(path) else open(path)
+    return gzip.open(path, "rt", encoding="utf-8") if is_gzip(path) else open(path, encoding="utf-8")
 
 
 def text_lines(path, expected):

@@ -98,7 +98,7 @@ def _read_sheet(path, kind, columns, required):
         raise FileNotFoundError(f"{kind} sheet not found: {path}")
     # blank lines and lines starting with '#' are skipped; the rest keep their file line numbers
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ValueError(not_text(path, f"a tab-separated {kind} sheet")) from None
     numbered = [(i, line) for i, line in enumerate(text.splitlines(), start=1)

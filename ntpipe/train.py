@@ -299,9 +299,9 @@ def _set_rng_state(state, generators, device):
 def _fingerprint(*datasets):
     """SHA-1 of the training and validation data and of the training code, so a checkpoint resumes only on the
     same data with the same code (after an upgrade of ntpipe, a forced rerun trains afresh)."""
-    from . import config, data, model
+    from . import config, data, encoding, model, trainset
 
-    h = hashlib.sha1(source_digest(sys.modules[__name__], config, data, model).encode())
+    h = hashlib.sha1(source_digest(sys.modules[__name__], config, data, encoding, model, trainset).encode())
     for d in datasets:
         for a in d.digest_arrays():
             h.update(str(a.shape).encode())

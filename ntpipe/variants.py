@@ -96,17 +96,19 @@ def _within(lengths):
     return np.arange(total, dtype=np.int64) - np.repeat(firsts, lengths)
 
 
-def _ref_mismatch(ref_tokens, pos, rlen, ref_codes):
+def _ref_mismatch(ref_tokens, pos, rlen, ref_codes, breakend=None):
     """Index of the first record whose REF runs past the chromosome end or
     differs from the reference, else None. ``rlen``: each REF's length;
     ``ref_codes``: every REF's tokens, concatenated (so IUPAC codes equal N).
     Vectorised over all records. A telomere's breakend (REF ``N`` at POS 0 or
-    length + 1, the VCF specification's 5.4.9) lies outside the chromosome and
-    is not checked: its allele is skipped as a breakend."""
+    length + 1, the VCF specification's 5.4.9; ``breakend``: the records with
+    no sequence ALT) lies outside the chromosome and is not checked: its
+    allele is skipped as a breakend."""
     if not len(pos):
         return None
     starts = np.cumsum(rlen) - rlen
     telomere = ((pos == -1) | (pos == len(ref_tokens))) & (rlen == 1) & (ref_codes[starts] == N_TOKEN)
+    telomere &= np.zeros(len(pos), bool) if breakend is None else np.asarray(breakend, bool)
     bad = (pos + rlen > len(ref_tokens)) | (pos < 0)
     if len(ref_tokens):
         idx = np.clip(np.repeat(pos, rlen) + _within(rlen), 0, len(ref_tokens) - 1)
@@ -438,7 +440,7 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
             raise ValueError(f"{fasta.filename}: no sequence named {', '.join(map(repr, unknown))}")
         names = [c for c in names if c in set(chroms)]
     handle, sample = _open_vcf(vcf, sample, need_index=chroms is not None)
-    all_records = {name: ([], []) for name in names}  # every record: pos, REF (for the REF check)
+    all_records = {name: ([], [], []) for name in names}  # every record: pos, REF, no sequence ALT (for the REF check)
     applied = {name: ([], [], [], []) for name in names}  # pos, REF, allele, record number
     skipped = {"symbolic": 0, "overlapping": 0}
     first = {}  # (.fai index, record number) -> message of a call not applied
@@ -458,6 +460,7 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
             number = len(all_records[chrom][0])
             all_records[chrom][0].append(rec.start)
             all_records[chrom][1].append(rec.ref)
+            all_records[chrom][2].append(not any(_ALLELE.fullmatch(a) for a in rec.alts or ()))
             allele = _applied_allele(rec, sample, where)
             if allele is None or allele == "*":
                 continue
@@ -476,7 +479,7 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
         if len(pos):
             refs = all_records[name][1]
             rlen = np.fromiter(map(len, refs), dtype=np.int64, count=len(refs))
-            bad = _ref_mismatch(encode_chrom(fasta, name), pos, rlen, encode("".join(refs)))
+            bad = _ref_mismatch(encode_chrom(fasta, name), pos, rlen, encode("".join(refs)), all_records[name][2])
             if bad is not None:
                 raise ValueError(_ref_mismatch_message(vcf, fasta, name, int(pos[bad]), refs[bad]))
         a_pos, a_ref, a_alt, a_number = applied[name]

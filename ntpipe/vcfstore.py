@@ -302,12 +302,13 @@ class _Chromosome:
         pos = np.frombuffer(self.pos, np.int64)[base:].copy()
         rlen = astart[first[:-1] + 1] - astart[first[:-1]]
         refs = np.frombuffer(self.bases, np.uint8)[np.repeat(astart[first[:-1]], rlen) + _within(rlen)]
-        bad = _ref_mismatch(self.ref_tokens, pos, rlen, encode(refs))
+        kind = np.frombuffer(self.kinds, np.uint8)[first[0]:].copy()
+        sequence_alts = np.add.reduceat((kind == _SEQUENCE).astype(np.int64), first[:-1] - first[0]) - 1  # REF is one
+        bad = _ref_mismatch(self.ref_tokens, pos, rlen, encode(refs), breakend=sequence_alts == 0)
         if bad is not None:
             ref = self._allele(int(first[bad]))
             raise ValueError(_ref_mismatch_message(self.vcf, self.fasta, self.name, int(pos[bad]), ref))
         applied = self.applied[:m]
-        kind = np.frombuffer(self.kinds, np.uint8)[first[0]:].copy()
         odd = np.flatnonzero(np.minimum.reduceat(kind == _SEQUENCE, first[:-1] - first[0]) == 0)
         for i in odd:  # records with a symbolic or * ALT
             carried = kind[first[i] - first[0] + applied[i]]
@@ -454,7 +455,7 @@ def load_variants(store, sample, reference):
             and _small_file_digest(vcf, stat.st_size) == meta["vcf_sha256"])
         if not same:
             raise ValueError(f"{store}: {vcf} has changed since it was extracted ({meta['vcf_size']} bytes then,"
-                             f" {stat.st_size} now, or a newer modification time): extract it again (in the workflow:"
+                             f" {stat.st_size} now, or other content): extract it again (in the workflow:"
                              f" snakemake {store} --force, then the tracks it feeds)")
     s = meta["samples"].index(sample)
     variants = {c["name"]: _load_chrom(Path(store) / c["dir"], s, meta["chunk_records"]) if c["records"] else Variants()

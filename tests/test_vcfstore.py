@@ -185,6 +185,11 @@ def test_telomere_breakends_are_skipped_as_breakends(tmp_path, reference, caplog
             assert_same(load_variants(store, sample, reference), expected)
         assert list(expected["Chr1"].pos) == [1] and not len(expected["Chr2"])
         assert "1 symbolic or breakend allele(s)" in caplog.text
+    # REF N outside the chromosome with a sequence ALT is no breakend: the REF check names it
+    odd = write_vcf(tmp_path, [("Chr1", 0, "N", "A", "1/1", "0/0")], samples=("IRIS1", "IRIS2"), name="odd.vcf")
+    got = error_of(extract_variants, odd, reference, tmp_path / "odd")
+    assert got == error_of(read_variants, odd, "IRIS1", reference)
+    assert re.search(r"odd.vcf.gz: Chr1:0: REF 'N' lies outside Chr1 of the reference", got)
 
 
 def test_sample_choice_messages_are_read_variants(tmp_path, reference):

@@ -25,7 +25,7 @@ try:  # model, training and window settings fail here, not in a job
 except ValueError as err:
     raise ValueError(f"config: {err}") from None
 
-DEMO_DIR = Path(config["demo"]["outdir"])
+DEMO_DIR = Path(workdir_path(config["demo"]["outdir"]))  # as the rules and the sheets name it
 
 
 samples = sheets.load_training_sheet(config["samples"], buildable_dir=DEMO_DIR)
