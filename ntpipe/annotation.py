@@ -23,7 +23,7 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
-from .chroms import listed, match
+from .chroms import listed, match, other_naming
 from .files import atomic_path, text_lines
 
 __all__ = ["read_genes", "scan_genes", "nearest_genes", "write_indexed_gff3"]
@@ -76,14 +76,6 @@ def _attributes(text):
     return out
 
 
-def _other_naming(seqid, names):
-    try:
-        found = match([seqid], names).get(seqid)
-    except ValueError:
-        return ""
-    return f"; it is {found!r} there under another naming: set chrom_aliases: true" if found else ""
-
-
 def _rename(path, first_lines, chrom_names, aliases):
     """``({seqid: reference name}, notes)`` for the file's seqids (``{seqid: first line}``) the reference holds.
 
@@ -106,9 +98,9 @@ def _rename(path, first_lines, chrom_names, aliases):
     absent = {seqid: lineno for seqid, lineno in first_lines.items() if seqid not in mapping}
     if absent:
         seqid, lineno = next(iter(absent.items()))
-        shown = ", ".join(names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
         message = (f"{path}, line {lineno}, column 1: chromosome {seqid!r} is not in the reference"
-                   f" (its .fai names {shown}){'' if aliases else _other_naming(seqid, names)}")
+                   f" (its .fai names {listed(names)})"
+                   f"{'' if aliases else other_naming(seqid, names, 'set chrom_aliases: true')}")
         if not mapping:
             raise ValueError(message + ", nor is any other of the file's")
         notes.append(f"{message}; its features are skipped, as are those of the file's other chromosomes the reference"

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .chroms import listed
 from .files import atomic_path
 from .metrics import below_floor, format_auc
 
@@ -255,7 +256,7 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out, 
 
     unknown = [v["variety"] for v in varieties if not all(truth_bed(v, m).exists() for m in marks)]
     if unknown:
-        log.info("not scored, no simulated truth in %s (not the demo's own varieties): %s", truth_dir, ", ".join(unknown))
+        log.info("not scored, no simulated truth in %s (not the demo's own varieties): %s", truth_dir, listed(unknown))
     varieties = [v for v in varieties if v["variety"] not in unknown]
     rows, tracks = [], {}
     for v in varieties:

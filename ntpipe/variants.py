@@ -107,14 +107,14 @@ def _ref_mismatch(ref_tokens, pos, rlen, ref_codes, breakend=None):
     if not len(pos):
         return None
     starts = np.cumsum(rlen) - rlen
-    telomere = ((pos == -1) | (pos == len(ref_tokens))) & (rlen == 1) & (ref_codes[starts] == N_TOKEN)
-    telomere &= np.zeros(len(pos), bool) if breakend is None else np.asarray(breakend, bool)
     bad = (pos + rlen > len(ref_tokens)) | (pos < 0)
     if len(ref_tokens):
         idx = np.clip(np.repeat(pos, rlen) + _within(rlen), 0, len(ref_tokens) - 1)
         differs = ref_tokens[idx] != ref_codes
         bad |= np.logical_or.reduceat(differs, starts)  # every REF is >= 1 base
-    bad &= ~telomere
+    if breakend is not None:
+        outside = (pos == -1) | (pos == len(ref_tokens))
+        bad &= ~(outside & (rlen == 1) & (ref_codes[starts] == N_TOKEN) & np.asarray(breakend, bool))
     hits = np.flatnonzero(bad)
     return int(hits[0]) if hits.size else None
 
@@ -361,17 +361,17 @@ def _records(handle, vcf, chroms):
         yield rec
 
 
-def _gt_not_first(where, keys):
-    return (f"{where}: FORMAT {':'.join(keys)} holds GT, but not first; the VCF specification puts GT first, and"
-            " readers differ on such a file: rewrite it with GT first")
+def _check_gt_first(where, keys):
+    """ValueError for a record whose FORMAT ``keys`` hold GT, but not first (htslib then reads no genotype, cyvcf2 one)."""
+    if "GT" in keys and keys[0] != "GT":
+        raise ValueError(f"{where}: FORMAT {':'.join(keys)} holds GT, but not first; the VCF specification puts GT first,"
+                         " and readers differ on such a file: rewrite it with GT first")
 
 
 def _applied_allele(rec, sample, where):
     """The allele string the sample carries at ``rec`` (see the module's
     genotype rule), or None to keep the reference."""
-    keys = list(rec.format)
-    if "GT" in keys and keys[0] != "GT":
-        raise ValueError(_gt_not_first(where, keys))
+    _check_gt_first(where, list(rec.format))
     call = rec.samples[sample]
     gt = call.get("GT") if "GT" in call else None
     if not gt:
@@ -440,6 +440,7 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
             raise ValueError(f"{fasta.filename}: no sequence named {', '.join(map(repr, unknown))}")
         names = [c for c in names if c in set(chroms)]
     handle, sample = _open_vcf(vcf, sample, need_index=chroms is not None)
+    lengths = {name: len(fasta[name]) for name in names}
     all_records = {name: ([], [], []) for name in names}  # every record: pos, REF, no sequence ALT (for the REF check)
     applied = {name: ([], [], [], []) for name in names}  # pos, REF, allele, record number
     skipped = {"symbolic": 0, "overlapping": 0}
@@ -460,7 +461,8 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
             number = len(all_records[chrom][0])
             all_records[chrom][0].append(rec.start)
             all_records[chrom][1].append(rec.ref)
-            all_records[chrom][2].append(not any(_ALLELE.fullmatch(a) for a in rec.alts or ()))
+            outside = rec.start < 0 or rec.start >= lengths[chrom]  # (only there can a breakend be a telomere's)
+            all_records[chrom][2].append(outside and not any(_ALLELE.fullmatch(a) for a in rec.alts or ()))
             allele = _applied_allele(rec, sample, where)
             if allele is None or allele == "*":
                 continue

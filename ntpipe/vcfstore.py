@@ -76,7 +76,7 @@ from .variants import (
     _ALLELE,
     Variants,
     _contig_names,
-    _gt_not_first,
+    _check_gt_first,
     _overlap_message,
     _pick_sample,
     _ref_mismatch,
@@ -276,8 +276,7 @@ class _Chromosome:
             self.kinds.append(_SEQUENCE if _ALLELE.fullmatch(allele) else _STAR if allele == "*" else _SYMBOLIC)
         self.first_allele.append(len(self.astart) - 1)
         fmt = rec.FORMAT
-        if "GT" in fmt and fmt[0] != "GT":
-            raise ValueError(_gt_not_first(self._where(rec.start), fmt))
+        _check_gt_first(self._where(rec.start), fmt)
         self.applied[self.m] = _genotype_rule(rec.genotype.array(), len(alts)) if "GT" in fmt else 0
         self.m += 1
         if self.m == self.B:
@@ -303,13 +302,13 @@ class _Chromosome:
         rlen = astart[first[:-1] + 1] - astart[first[:-1]]
         refs = np.frombuffer(self.bases, np.uint8)[np.repeat(astart[first[:-1]], rlen) + _within(rlen)]
         kind = np.frombuffer(self.kinds, np.uint8)[first[0]:].copy()
-        sequence_alts = np.add.reduceat((kind == _SEQUENCE).astype(np.int64), first[:-1] - first[0]) - 1  # REF is one
-        bad = _ref_mismatch(self.ref_tokens, pos, rlen, encode(refs), breakend=sequence_alts == 0)
+        sequences = np.add.reduceat((kind == _SEQUENCE).astype(np.int64), first[:-1] - first[0])  # REF one of them
+        bad = _ref_mismatch(self.ref_tokens, pos, rlen, encode(refs), breakend=sequences == 1)
         if bad is not None:
             ref = self._allele(int(first[bad]))
             raise ValueError(_ref_mismatch_message(self.vcf, self.fasta, self.name, int(pos[bad]), ref))
         applied = self.applied[:m]
-        odd = np.flatnonzero(np.minimum.reduceat(kind == _SEQUENCE, first[:-1] - first[0]) == 0)
+        odd = np.flatnonzero(sequences < np.diff(first))
         for i in odd:  # records with a symbolic or * ALT
             carried = kind[first[i] - first[0] + applied[i]]
             for s in np.flatnonzero(carried == _SYMBOLIC):

@@ -247,11 +247,11 @@ def get_store_vcf(wildcards):
 
 def get_variants_store(wildcards):
     """A VCF variety's variants store: every sample's calls of its VCF (rule extract_variants)."""
-    vcf = get_variety(wildcards)["vcf"]
-    if not vcf:
+    row = get_variety(wildcards)
+    if not row["vcf"]:
         raise ValueError(f"results/genomes/{wildcards.variety}.fa: consensus genomes are for VCF varieties;"
-                         f" {wildcards.variety!r} is a FASTA variety ({get_variety(wildcards)['genome']})")
-    return store_path(vcf)
+                         f" {wildcards.variety!r} is a FASTA variety ({row['genome']})")
+    return store_path(row["vcf"])
 
 
 def get_effects_input(wildcards):
