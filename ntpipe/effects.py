@@ -33,7 +33,7 @@ from .bigwig import read_bins
 from .encoding import N_TOKEN, bin_layout, encode
 from .files import atomic_path
 from .genome import encode_chrom
-from .variants import _within
+from .variants import _within, allele_offsets, anchors, trim_calls
 
 __all__ = ["COLUMNS", "variant_effects", "single_variant_windows", "write_effects"]
 
@@ -87,7 +87,7 @@ def single_variant_windows(ref_tokens, variants, index, size, stride):
     Parameters
     ----------
     ref_tokens : uint8 tokens of the reference chromosome.
-    variants : :class:`ntpipe.variants.Variants` of that chromosome.
+    variants : :class:`ntpipe.variants.Variants` of that chromosome (trimmed here, as the readers trim them).
     index : indices of the variants to score.
     size, stride : the models' window and bin.
 
@@ -99,17 +99,19 @@ def single_variant_windows(ref_tokens, variants, index, size, stride):
     bins : int64 array, the bin of window ``j``.
     """
     length = len(ref_tokens)
+    variants = trim_calls(variants)
     index = np.asarray(index, dtype=np.int64)
     _, left, _ = bin_layout(length, size, stride)
     half = size // 2
     first, last = _bins_holding(variants.pos[index], variants.ref_len[index], length, size, stride)
+    head, tail = anchors(variants)
     pieces, starts, owner, bins, offset = [], [], [], [], 0
     for i, f, l in zip(index, first, last):
         pos, rlen, alt = int(variants.pos[i]), len(variants.ref[i]), encode(variants.alt[i])
         b = np.arange(f, l + 1, dtype=np.int64)
         centre = b * stride - left + half  # reference centres, mapped as apply_variants maps them
-        mapped = np.where(centre < pos, centre, np.where(centre < pos + rlen, pos + np.minimum(centre - pos, len(alt)),
-                                                         centre + len(alt) - rlen))
+        within = pos + allele_offsets(centre - pos, rlen, len(alt), head[i], tail[i])
+        mapped = np.where(centre < pos, centre, np.where(centre < pos + rlen, within, centre + len(alt) - rlen))
         lo, hi = min(int(mapped[0]) - half, pos), max(int(mapped[-1]) - half + size, pos + len(alt))
         stretch = np.concatenate([_reference_stretch(ref_tokens, lo, pos), alt,
                                   _reference_stretch(ref_tokens, pos + rlen, hi - len(alt) + rlen)])
@@ -156,6 +158,7 @@ def variant_effects(variants, reference, predict, ref_tracks, var_tracks, size, 
     for rank, (chrom, var) in enumerate(variants.items()):
         if not len(var):
             continue
+        var = trim_calls(var)  # the readers' are already
         ref_tokens = encode_chrom(reference, chrom)
         length = len(ref_tokens)
         first, last = _bins_holding(var.pos, var.ref_len, length, size, stride)

@@ -20,7 +20,14 @@ warning that counts it and names the first, as ``bcftools consensus`` does,
 so that one odd call of 3,000 samples does not cost a variety its tracks:
 symbolic or breakend alleles (``<DEL>``, ``N[Chr2:100[``), and a call that
 starts inside an earlier applied or skipped call of the same sample (a SNP
-inside a heterozygous deletion). FILTER is not looked at (as in ``bcftools
+inside a heterozygous deletion).
+
+A call is the change its allele makes: the bases REF and the allele share at
+their end, then at their start, are trimmed as ``bcftools norm`` trims them
+(keeping one base of each), so that a multi-allelic record's padding (``ACGTA``
+> ``TCGTA`` beside a deletion allele ``A``) is the SNP ``A>T`` and does not hide
+the sample's calls in the next records, and a padded indel (``ACGTA>AGTA``)
+places the bases after it as ``AC>A`` does. FILTER is not looked at (as in ``bcftools
 consensus``): filter the VCF first (``bcftools view -f PASS``) if only
 passing calls should count. Every record's REF must match the reference at
 its position (a telomere's breakend, REF ``N`` at POS 0 or length + 1, lies
@@ -56,8 +63,9 @@ class Variants:
 
     Attributes
     ----------
-    pos : numpy int64 array, 0-based position of each record's REF.
-    ref, alt : lists of str, the REF and the applied allele of each record.
+    pos : numpy int64 array, 0-based position of each call's REF.
+    ref, alt : lists of str, the REF and the applied allele of each call
+        (trimmed of shared bases by :func:`read_variants`, see the module docstring).
     """
 
     pos: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
@@ -87,6 +95,60 @@ class Variants:
     @cached_property
     def alt_len(self):
         return np.fromiter(map(len, self.alt), dtype=np.int64, count=len(self.alt))
+
+
+def _shared_ends(ref, alt):
+    """``(head, tail)``: the bases REF and an allele share at their end, then
+    at their start, that ``bcftools norm`` trims (one base of each is kept)."""
+    ref, alt = ref.upper(), alt.upper()
+    n = min(len(ref), len(alt)) - 1
+    tail = 0
+    while tail < n and ref[-1 - tail] == alt[-1 - tail]:
+        tail += 1
+    head = 0
+    while head < n - tail and ref[head] == alt[head]:
+        head += 1
+    return head, tail
+
+
+def trim_calls(variants):
+    """The same calls with REF and allele trimmed of the bases they share
+    (:func:`_shared_ends`), each ``pos`` moved by its trimmed head; the
+    Variants itself when none is (a normalised VCF's: only calls whose
+    alleles both have two bases or more are looked at)."""
+    longer = np.flatnonzero(np.minimum(variants.ref_len, variants.alt_len) > 1)
+    trims = [(i, *_shared_ends(variants.ref[i], variants.alt[i])) for i in longer]
+    trims = [(i, head, tail) for i, head, tail in trims if head or tail]
+    if not trims:
+        return variants
+    pos, refs, alts = variants.pos.copy(), list(variants.ref), list(variants.alt)
+    for i, head, tail in trims:
+        pos[i] += head
+        refs[i], alts[i] = refs[i][head: len(refs[i]) - tail], alts[i][head: len(alts[i]) - tail]
+    return Variants(pos, refs, alts)
+
+
+def allele_offsets(k, rlen, alen, head, tail):
+    """Where base ``k`` of a REF of ``rlen`` bases lands in its allele of
+    ``alen``: the first ``head`` bases (an indel's left anchor) and the last
+    ``tail`` (its right anchor, at a chromosome's first base) keep their
+    place; the others map to ``min(k, alen - tail)``, so a deleted base maps to
+    the first base after the deletion. Vectorised over arrays."""
+    return np.where(k < head, k, np.where(k >= rlen - tail, alen - rlen + k, np.minimum(k, alen - tail)))
+
+
+def anchors(variants, ref_codes=None, alt_codes=None):
+    """``(head, tail)`` of trimmed calls for :func:`allele_offsets`: an allele
+    sharing its first base with REF is anchored there, else one sharing its
+    last base is anchored at its end (int64 arrays). ``ref_codes``,
+    ``alt_codes``: the alleles' tokens, concatenated, when already encoded."""
+    rlen, alen = variants.ref_len, variants.alt_len
+    ref = encode("".join(variants.ref)) if ref_codes is None else ref_codes
+    alt = encode("".join(variants.alt)) if alt_codes is None else alt_codes
+    rend, aend = np.cumsum(rlen), np.cumsum(alen)
+    first = ref[rend - rlen] == alt[aend - alen]
+    last = ref[rend - 1] == alt[aend - 1]
+    return first.astype(np.int64), (last & ~first).astype(np.int64)
 
 
 def _within(lengths):
@@ -142,24 +204,25 @@ def _check_layout(length, variants):
 def apply_variants(ref_tokens, variants):
     """Apply one chromosome's variants to its reference tokens.
 
-    Vectorised: every reference base not covered by a record's REF is
+    Vectorised: every reference base not covered by a call's REF is
     scattered to its consensus position, every applied allele to where its REF
-    started; no per-base or per-record Python loop.
+    started; no per-base or per-record Python loop. Calls are trimmed first
+    (:func:`trim_calls`; the readers' already are).
 
     Parameters
     ----------
     ref_tokens : numpy uint8 array, the reference chromosome (``encode``).
-    variants : Variants or None, sorted and non-overlapping.
+    variants : Variants or None, sorted and, once trimmed, non-overlapping.
 
     Returns
     -------
     var_tokens : numpy uint8 array, the variety's consensus.
     ref_to_var : numpy int64 array of ``len(ref_tokens) + 1``: the consensus
-        position of every reference position. Base ``k`` of a record's REF
-        maps to base ``min(k, len(ALT))`` of its allele, so the deleted bases
-        of a deletion map to where the deletion is (the first base after the
-        allele); the last entry maps ``len(ref)`` to ``len(var)``. The array
-        is non-decreasing.
+        position of every reference position. Base ``k`` of a call's REF
+        maps to base ``allele_offsets(k, ...)`` of its allele: an anchor base
+        to itself, a deleted base to the first base after the deletion; the
+        last entry maps ``len(ref)`` to ``len(var)``. The array is
+        non-decreasing.
 
     Raises
     ------
@@ -170,8 +233,10 @@ def apply_variants(ref_tokens, variants):
     length = len(ref_tokens)
     if variants is None or len(variants) == 0:
         return ref_tokens.copy(), np.arange(length + 1, dtype=np.int64)
+    variants = trim_calls(variants)
     _check_layout(length, variants)
-    bad = _ref_mismatch(ref_tokens, variants.pos, variants.ref_len, encode("".join(variants.ref)))
+    ref_codes, alt_codes = encode("".join(variants.ref)), encode("".join(variants.alt))
+    bad = _ref_mismatch(ref_tokens, variants.pos, variants.ref_len, ref_codes)
     if bad is not None:
         raise ValueError(f"REF {variants.ref[bad]!r} at 0-based position {variants.pos[bad]} differs from the reference tokens")
     pos, rlen, alen = variants.pos, variants.ref_len, variants.alt_len
@@ -187,9 +252,11 @@ def apply_variants(ref_tokens, variants):
     kept = np.ones(length, dtype=bool)
     kept[covered] = False
     var_tokens[ref_to_var[:-1][kept]] = ref_tokens[kept]
-    var_tokens[np.repeat(ref_to_var[pos], alen) + _within(alen)] = encode("".join(variants.alt))
+    var_tokens[np.repeat(ref_to_var[pos], alen) + _within(alen)] = alt_codes
 
-    ref_to_var[covered] = np.repeat(ref_to_var[pos], rlen) + np.minimum(k_ref, np.repeat(alen, rlen))
+    head, tail = anchors(variants, ref_codes, alt_codes)
+    ref_to_var[covered] = np.repeat(ref_to_var[pos], rlen) + allele_offsets(
+        k_ref, np.repeat(rlen, rlen), np.repeat(alen, rlen), np.repeat(head, rlen), np.repeat(tail, rlen))
     return var_tokens, ref_to_var
 
 
@@ -305,9 +372,9 @@ def skipped_warning(vcf, sample, symbolic, overlapping, first):
 
 
 def overlapping_calls(pos, end, reach=-1):
-    """Which of a sample's calls (sorted by position) start inside an earlier
-    one: ``(mask, reach before each call)``; ``reach``: the furthest end of
-    its calls before these."""
+    """Which of a sample's calls (trimmed, in the order of their records)
+    start inside an earlier one: ``(mask, reach before each call)``;
+    ``reach``: the furthest end of its calls before these."""
     before = np.maximum.accumulate(np.r_[reach, end[:-1]]) if len(pos) else np.empty(0, np.int64)
     return pos < before, before
 
@@ -487,13 +554,14 @@ def read_variants(vcf, sample, reference, chroms=None, aliases=False):
         a_pos, a_ref, a_alt, a_number = applied[name]
         order = np.argsort(np.asarray(a_pos, dtype=np.int64), kind="stable")
         variants = Variants(np.asarray(a_pos, dtype=np.int64)[order], [a_ref[i] for i in order], [a_alt[i] for i in order])
-        inside, reach = overlapping_calls(variants.pos, variants.pos + variants.ref_len)
+        calls = trim_calls(variants)
+        inside, reach = overlapping_calls(calls.pos, calls.pos + calls.ref_len)
         for i in np.flatnonzero(inside):
             skipped["overlapping"] += 1
             first.setdefault((rank[name], a_number[order[i]]), _overlap_message(
                 vcf, name, sample, int(variants.pos[i]), variants.ref[i], variants.alt[i], int(reach[i])))
         keep = np.flatnonzero(~inside)
-        result[name] = Variants(variants.pos[keep], [variants.ref[i] for i in keep], [variants.alt[i] for i in keep])
+        result[name] = Variants(calls.pos[keep], [calls.ref[i] for i in keep], [calls.alt[i] for i in keep])
     if first:
         log.warning(skipped_warning(vcf, sample, skipped["symbolic"], skipped["overlapping"], first[min(first)]))
     log_applied(vcf, sample, sum(len(v) for v in result.values()), sum(len(r[0]) for r in all_records.values()))

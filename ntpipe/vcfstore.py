@@ -81,12 +81,14 @@ from .variants import (
     _pick_sample,
     _ref_mismatch,
     _ref_mismatch_message,
+    _shared_ends,
     _symbolic_message,
     _unknown_chrom_message,
     _within,
     log_applied,
     open_variant_file,
     skipped_warning,
+    trim_calls,
 )
 
 __all__ = ["extract_variants", "load_variants", "store_names"]
@@ -255,6 +257,7 @@ class _Chromosome:
         self.ref_tokens = encode_chrom(fasta, name)
         self.pos, self.first_allele = array.array("q"), array.array("q", [0])  # per record
         self.astart, self.kinds, self.bases = array.array("q", [0]), bytearray(), bytearray()  # per allele
+        self.trimmed = array.array("q"), array.array("q"), array.array("q")  # allele id, head, tail (_shared_ends)
         self.applied = np.zeros((chunk_records, self.S), np.uint8)  # the chunk's calls: allele index, 0 = REF
         self.m = 0  # records in the chunk
         self.reach = np.full(self.S, -1, np.int64)  # the furthest end of each sample's calls so far
@@ -270,11 +273,19 @@ class _Chromosome:
         if len(alts) > 255:
             raise ValueError(f"{self._where(rec.start)}: {len(alts)} ALT alleles; at most 255 are supported")
         self.pos.append(rec.start)
+        ref_id = len(self.astart) - 1
         for allele in (ref, *alts):
             self.bases += allele.encode()
             self.astart.append(len(self.bases))
             self.kinds.append(_SEQUENCE if _ALLELE.fullmatch(allele) else _STAR if allele == "*" else _SYMBOLIC)
         self.first_allele.append(len(self.astart) - 1)
+        if len(ref) > 1:
+            for j, allele in enumerate(alts, start=1):
+                if len(allele) > 1 and self.kinds[ref_id + j] == _SEQUENCE:
+                    head, tail = _shared_ends(ref, allele)
+                    if head or tail:
+                        for values, value in zip(self.trimmed, (ref_id + j, head, tail)):
+                            values.append(value)
         fmt = rec.FORMAT
         _check_gt_first(self._where(rec.start), fmt)
         self.applied[self.m] = _genotype_rule(rec.genotype.array(), len(alts)) if "GT" in fmt else 0
@@ -316,7 +327,7 @@ class _Chromosome:
                 self._skip(int(s), base + i, _symbolic_message(self._where(int(pos[i])), self.samples[s], allele))
             self.skipped[0] += carried == _SYMBOLIC
             applied[i, carried != _SEQUENCE] = 0
-        self._skip_overlaps(base, pos, pos + rlen, first, applied)
+        self._skip_overlaps(base, pos, rlen, first, applied)
 
         by_sample = np.ascontiguousarray(applied.T)  # (S, m)
         flat = np.flatnonzero(by_sample)  # sample-major; a sample's records in order
@@ -328,18 +339,30 @@ class _Chromosome:
         self.counts.append(np.diff(bounds))
         self.m = 0
 
-    def _skip_overlaps(self, base, pos, end, first, applied):
+    def _trims(self, allele_ids):
+        """``(head, tail)`` of each allele's call (:func:`ntpipe.variants._shared_ends`; 0 for most)."""
+        ids, heads, tails = (np.frombuffer(a, np.int64) for a in self.trimmed)  # ids ascending
+        head, tail = np.zeros(len(allele_ids), np.int64), np.zeros(len(allele_ids), np.int64)
+        if len(ids):
+            at = np.minimum(np.searchsorted(ids, allele_ids), len(ids) - 1)
+            found = ids[at] == allele_ids
+            head[found], tail[found] = heads[at[found]], tails[at[found]]
+        return head, tail
+
+    def _skip_overlaps(self, base, pos, rlen, first, applied):
         """Drop each call that starts inside an earlier call of its sample
-        (:func:`ntpipe.variants.overlapping_calls`, all samples at once)."""
+        (:func:`ntpipe.variants.overlapping_calls`, all samples at once; calls trimmed)."""
         s_idx, r_idx = np.nonzero(applied.T)  # sample-major, a sample's records in order
         if not len(s_idx):
             return
+        head, tail = self._trims(first[r_idx] + applied[r_idx, s_idx])
+        start, end = pos[r_idx] + head, pos[r_idx] + rlen[r_idx] - tail
         offset = np.int64(1) << np.int64(40)  # > any end: a running maximum of s * offset + end stays in its sample
-        key = s_idx * offset + end[r_idx]
+        key = s_idx * offset + end
         running = np.maximum.accumulate(key)
         new = np.r_[True, s_idx[1:] != s_idx[:-1]]  # a sample's first call in the chunk
         before = np.where(new, self.reach[s_idx], np.maximum(np.r_[0, running[:-1]] - s_idx * offset, self.reach[s_idx]))
-        inside = pos[r_idx] < before
+        inside = start < before
         last = np.r_[np.flatnonzero(new)[1:] - 1, len(s_idx) - 1]  # a sample's last call in the chunk
         np.maximum.at(self.reach, s_idx[last], running[last] - s_idx[last] * offset)
         for j in np.flatnonzero(inside):
@@ -475,7 +498,7 @@ def _load_chrom(directory, s, chunk_records):
     record = chunk + part("offset")[calls]
     first = part("first_allele")[record]
     alleles = part("allele_start"), part("bases")
-    return Variants(part("pos")[record], _strings(*alleles, first), _strings(*alleles, first + part("allele")[calls]))
+    return trim_calls(Variants(part("pos")[record], _strings(*alleles, first), _strings(*alleles, first + part("allele")[calls])))
 
 
 def _strings(allele_start, bases, ids):

@@ -101,6 +101,42 @@ def test_apply_variants_mapping():
         apply_variants(ref, Variants([8, 8], ["G", "G"], ["A", "C"]))
 
 
+def test_padded_alleles_apply_as_their_trimmed_form():
+    """A REF and allele sharing bases at their ends (a multi-allelic record's padding) is the change they make,
+    as bcftools norm writes it: the same consensus and the same map of every reference base."""
+    ref = encode(CHR1)
+    for padded, trimmed in [
+        (Variants([11], ["GTTTA"], ["GA"]), Variants([11], ["GTTT"], ["G"])),  # deletion padded at its end
+        (Variants([10], ["GGTTT"], ["GCTTT"]), Variants([11], ["G"], ["C"])),  # SNP padded on both sides
+        (Variants([16, 20], ["ACG", "ACGT"], ["ATTCG", "AC"]), Variants([16, 21], ["A", "CGT"], ["ATT", "C"])),
+    ]:
+        var, ref_to_var = apply_variants(ref, padded)
+        expected_var, expected_map = apply_variants(ref, trimmed)
+        assert decode(var) == decode(expected_var)
+        np.testing.assert_array_equal(ref_to_var, expected_map)
+    # at a chromosome's first base an indel is anchored at its end: that base keeps its place in the allele
+    var, ref_to_var = apply_variants(encode(CHR2), Variants([0], ["AC"], ["C"]))
+    assert decode(var) == CHR2[1:] and ref_to_var[:3].tolist() == [0, 0, 1]
+    var, ref_to_var = apply_variants(encode(CHR2), Variants([0], ["A"], ["TTA"]))
+    assert decode(var) == "TT" + CHR2 and ref_to_var[:2].tolist() == [2, 3]
+
+
+def test_a_padded_call_does_not_hide_the_next_records(tmp_path, reference):
+    """GATK's joint calls give a deletion and a SNP one long REF: the sample carrying the SNP keeps its
+    calls in the records the long REF spans (before, they were skipped as inside an earlier call)."""
+    records = [
+        ("Chr1", 12, "GTTTT", "G,CTTTT", "2/2", "1/1"),  # deletion of 12..15 or G>C at 0-based 11
+        ("Chr1", 14, "T", "A,*", "1/1", "2/2"),  # inside the deletion, not inside the SNP
+        ("Chr1", 18, "CGTA", "CA", "1/1", "0/0"),  # deletion of GT, padded with the A after it
+    ]
+    vcf = write_vcf(tmp_path, records, samples=("S1", "S2"))
+    s1, s2 = (read_variants(vcf, s, reference)["Chr1"] for s in ("S1", "S2"))
+    assert list(zip(s1.pos.tolist(), s1.ref, s1.alt)) == [(11, "G", "C"), (13, "T", "A"), (17, "CGT", "C")]
+    assert list(zip(s2.pos.tolist(), s2.ref, s2.alt)) == [(11, "GTTTT", "G")]
+    seqs = consensus_of(tmp_path, reference, records, sample="S1", samples=("S1", "S2"))
+    assert seqs["Chr1"] == CHR1[:11] + "CT" + "A" + CHR1[14:18] + CHR1[20:]
+
+
 def test_apply_variants_matches_string_edit():
     rng = np.random.default_rng(0)
     ref = rng.integers(0, 4, 300).astype(np.uint8)
