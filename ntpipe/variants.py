@@ -30,7 +30,7 @@ the sample's calls in the next records, and a padded indel (``ACGTA>AGTA``)
 places the bases after it as ``AC>A`` does. FILTER is not looked at (as in ``bcftools
 consensus``): filter the VCF first (``bcftools view -f PASS``) if only
 passing calls should count. Every record's REF must match the reference at
-its position (a telomere's breakend, REF ``N`` at POS 0 or length + 1, lies
+its position (where the reference has N or an IUPAC code, any base does; a telomere's breakend, REF ``N`` at POS 0 or length + 1, lies
 outside it and is skipped), checked before anything is written.
 
 Coordinates are 0-based; VCF positions in messages are the file's 1-based
@@ -162,7 +162,8 @@ def _ref_mismatch(ref_tokens, pos, rlen, ref_codes, breakend=None):
     """Index of the first record whose REF runs past the chromosome end or
     differs from the reference, else None. ``rlen``: each REF's length;
     ``ref_codes``: every REF's tokens, concatenated (so IUPAC codes equal N).
-    Vectorised over all records. A telomere's breakend (REF ``N`` at POS 0 or
+    A reference N (or IUPAC code) matches any base: callers write it resolved
+    (``A`` where the reference has ``R``). Vectorised over all records. A telomere's breakend (REF ``N`` at POS 0 or
     length + 1, the VCF specification's 5.4.9; ``breakend``: the records with
     no sequence ALT) lies outside the chromosome and is not checked: its
     allele is skipped as a breakend."""
@@ -172,7 +173,7 @@ def _ref_mismatch(ref_tokens, pos, rlen, ref_codes, breakend=None):
     bad = (pos + rlen > len(ref_tokens)) | (pos < 0)
     if len(ref_tokens):
         idx = np.clip(np.repeat(pos, rlen) + _within(rlen), 0, len(ref_tokens) - 1)
-        differs = ref_tokens[idx] != ref_codes
+        differs = (ref_tokens[idx] != ref_codes) & (ref_tokens[idx] != N_TOKEN)
         bad |= np.logical_or.reduceat(differs, starts)  # every REF is >= 1 base
     if breakend is not None:
         outside = (pos == -1) | (pos == len(ref_tokens))

@@ -173,6 +173,20 @@ def test_gt_not_first_in_format_is_an_error_of_both_readers(tmp_path, reference)
     assert re.search(r"calls.vcf.gz: Chr1:5: FORMAT DP:GT holds GT, but not first; .*rewrite it with GT first", got)
 
 
+def test_a_resolved_base_where_the_reference_has_n_or_an_iupac_code_matches(tmp_path):
+    """Callers write a resolved REF where the reference holds N or an IUPAC code (R: A or G); elsewhere a
+    differing REF still stops the extraction and the reader."""
+    reference = write_fasta(tmp_path / "ref.fa", {"Chr1": "ACGTRACGTNACGT"})
+    fine = write_vcf(tmp_path, [("Chr1", 5, "A", "T", "1/1"), ("Chr1", 10, "GA", "G", "1/1")], contigs=("Chr1",))
+    store = extract_variants(fine, reference, tmp_path / "store")
+    assert_same(load_variants(store, None, reference), read_variants(fine, None, reference))
+    assert read_variants(fine, None, reference)["Chr1"].alt == ["T", "G"]
+    wrong = write_vcf(tmp_path, [("Chr1", 4, "A", "T", "1/1")], contigs=("Chr1",), name="wrong.vcf")
+    for read in (lambda: extract_variants(wrong, reference, tmp_path / "store2"), lambda: read_variants(wrong, None, reference)):
+        with pytest.raises(ValueError, match="REF 'A' does not match"):
+            read()
+
+
 def test_telomere_breakends_are_skipped_as_breakends(tmp_path, reference, caplog):
     # the VCF specification's telomeres: REF N at POS 0 or length + 1, outside the chromosome
     records = [("Chr1", 0, "N", ".[Chr2:5[", "1/1", "0/0"), ("Chr1", 2, "A", "T", "1/1", "1/1"),
