@@ -33,7 +33,7 @@ from .bigwig import read_bins
 from .encoding import N_TOKEN, bin_layout, encode
 from .files import atomic_path
 from .genome import encode_chrom
-from .variants import _within, allele_offsets, anchors, trim_calls
+from .variants import Variants, _within, allele_offsets, anchors, trim_calls
 
 __all__ = ["COLUMNS", "variant_effects", "single_variant_windows", "write_effects"]
 
@@ -87,7 +87,8 @@ def single_variant_windows(ref_tokens, variants, index, size, stride):
     Parameters
     ----------
     ref_tokens : uint8 tokens of the reference chromosome.
-    variants : :class:`ntpipe.variants.Variants` of that chromosome (trimmed here, as the readers trim them).
+    variants : :class:`ntpipe.variants.Variants` of that chromosome, trimmed
+        (:func:`ntpipe.variants.trim_calls`; the readers' are).
     index : indices of the variants to score.
     size, stride : the models' window and bin.
 
@@ -99,18 +100,17 @@ def single_variant_windows(ref_tokens, variants, index, size, stride):
     bins : int64 array, the bin of window ``j``.
     """
     length = len(ref_tokens)
-    variants = trim_calls(variants)
     index = np.asarray(index, dtype=np.int64)
     _, left, _ = bin_layout(length, size, stride)
     half = size // 2
     first, last = _bins_holding(variants.pos[index], variants.ref_len[index], length, size, stride)
-    head, tail = anchors(variants)
+    head, tail = anchors(Variants(variants.pos[index], [variants.ref[i] for i in index], [variants.alt[i] for i in index]))
     pieces, starts, owner, bins, offset = [], [], [], [], 0
-    for i, f, l in zip(index, first, last):
+    for j, (i, f, l) in enumerate(zip(index, first, last)):
         pos, rlen, alt = int(variants.pos[i]), len(variants.ref[i]), encode(variants.alt[i])
         b = np.arange(f, l + 1, dtype=np.int64)
         centre = b * stride - left + half  # reference centres, mapped as apply_variants maps them
-        within = pos + allele_offsets(centre - pos, rlen, len(alt), head[i], tail[i])
+        within = pos + allele_offsets(centre - pos, rlen, len(alt), head[j], tail[j])
         mapped = np.where(centre < pos, centre, np.where(centre < pos + rlen, within, centre + len(alt) - rlen))
         lo, hi = min(int(mapped[0]) - half, pos), max(int(mapped[-1]) - half + size, pos + len(alt))
         stretch = np.concatenate([_reference_stretch(ref_tokens, lo, pos), alt,

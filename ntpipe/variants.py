@@ -19,8 +19,10 @@ record removes those bases). What cannot be applied is skipped, with a
 warning that counts it and names the first, as ``bcftools consensus`` does,
 so that one odd call of 3,000 samples does not cost a variety its tracks:
 symbolic or breakend alleles (``<DEL>``, ``N[Chr2:100[``), and a call that
-starts inside an earlier applied or skipped call of the same sample (a SNP
-inside a heterozygous deletion).
+starts before the end of an earlier (in the VCF's order) applied or skipped
+call of the same sample (a SNP inside a heterozygous deletion; rarely, a call
+before the change of a record that starts earlier, ``GGGGT>GGGGA`` being
+``T>A`` at its fifth base).
 
 A call is the change its allele makes: the bases REF and the allele share at
 their end, then at their start, are trimmed as ``bcftools norm`` trims them
@@ -362,8 +364,8 @@ def _ref_mismatch_message(vcf, fasta, name, start, ref):
 
 def _overlap_message(vcf, name, sample, pos, ref, alt, reach):
     """A call (0-based ``pos``) that starts before ``reach``, the end of an earlier call of the sample."""
-    return (f"{vcf}: {name}:{pos + 1}: call {ref}>{alt} of sample {sample!r} starts inside an earlier call of"
-            f" that sample (which reaches {name}:{reach})")
+    return (f"{vcf}: {name}:{pos + 1}: call {ref}>{alt} of sample {sample!r} starts before the end of an earlier"
+            f" call of that sample (which reaches {name}:{reach})")
 
 
 def skipped_warning(vcf, sample, symbolic, overlapping, first):
@@ -374,7 +376,7 @@ def skipped_warning(vcf, sample, symbolic, overlapping, first):
 
 def overlapping_calls(pos, end, reach=-1):
     """Which of a sample's calls (trimmed, in the order of their records)
-    start inside an earlier one: ``(mask, reach before each call)``;
+    start before the end of an earlier one: ``(mask, reach before each call)``;
     ``reach``: the furthest end of its calls before these."""
     before = np.maximum.accumulate(np.r_[reach, end[:-1]]) if len(pos) else np.empty(0, np.int64)
     return pos < before, before

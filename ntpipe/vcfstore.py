@@ -95,7 +95,7 @@ __all__ = ["extract_variants", "load_variants", "store_names"]
 
 log = logging.getLogger(__name__)
 
-FORMAT, VERSION = "ntpipe variants store", 2
+FORMAT, VERSION = "ntpipe variants store", 3  # 3: calls trimmed (variants.trim_calls) before the overlap rule
 _SYMBOLIC, _SEQUENCE, _STAR = 0, 1, 2  # kinds of allele
 CHUNK_RECORDS = 8192
 
@@ -350,7 +350,7 @@ class _Chromosome:
         return head, tail
 
     def _skip_overlaps(self, base, pos, rlen, first, applied):
-        """Drop each call that starts inside an earlier call of its sample
+        """Drop each call that starts before the end of an earlier call of its sample
         (:func:`ntpipe.variants.overlapping_calls`, all samples at once; calls trimmed)."""
         s_idx, r_idx = np.nonzero(applied.T)  # sample-major, a sample's records in order
         if not len(s_idx):

@@ -10,7 +10,7 @@ from ntpipe.effects import COLUMNS, _bins_holding, single_variant_windows, varia
 from ntpipe.encoding import bin_layout, called_bins, decode, pad_for_bins
 from ntpipe.genome import encode_chrom, open_fasta, write_fasta
 from ntpipe.infer import predict_windows
-from ntpipe.variants import Variants, variety_windows
+from ntpipe.variants import Variants, trim_calls, variety_windows
 
 SIZE, STRIDE = 100, 10  # left = 45: bin i's window is [10 i - 45, 10 i + 55)
 SIZES = {"Chr1": 500, "Chr2": 300}
@@ -90,7 +90,14 @@ def test_single_variant_windows_are_the_variety_windows_of_that_variant_alone(si
     pos = np.array([0, 3, 40, 41, 150, 200, 290, 297])
     rlen = np.array([1, 5, 1, 1, 12, 1, 3, 3])
     alt = [alleles(1), alleles(1), alleles(25), alleles(1), alleles(1), alleles(4), alleles(1), alleles(2)]
-    variants = Variants(pos, [decode(ref[p : p + r]) for p, r in zip(pos, rlen)], alt)
+    # a deletion anchored at its end, and a SNP padded on both sides (trimmed to its base)
+    seq = decode(ref)
+    d = next(p for p in range(90, 110) if seq[p] != seq[p + 11])  # its first base not its last: no left anchor
+    pos, rlen = np.r_[pos[:4], d, 120, pos[4:]], np.r_[rlen[:4], 12, 4, rlen[4:]]
+    swap = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    alt = alt[:4] + [seq[d + 11], seq[120] + swap[seq[121]] + seq[122:124]] + alt[4:]
+    variants = trim_calls(Variants(pos, [decode(ref[p : p + r]) for p, r in zip(pos, rlen)], alt))
+    pos, rlen, alt = variants.pos, variants.ref_len, variants.alt
     padded, starts, owner, bins = single_variant_windows(ref, variants, np.arange(len(pos)), size, stride)
     first, last = _bins_holding(pos, rlen, len(ref), size, stride)
     assert owner.tolist() == [i for i in range(len(pos)) for _ in range(first[i], last[i] + 1)]

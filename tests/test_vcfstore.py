@@ -173,6 +173,22 @@ def test_gt_not_first_in_format_is_an_error_of_both_readers(tmp_path, reference)
     assert re.search(r"calls.vcf.gz: Chr1:5: FORMAT DP:GT holds GT, but not first; .*rewrite it with GT first", got)
 
 
+def test_a_store_of_another_version_is_extracted_again(tmp_path, reference):
+    """A store written under another rule of which calls apply (version 2: calls not trimmed) is refused,
+    not read as if current; the workflow's extract rule has the version among its params, so it reruns."""
+    import json
+
+    from ntpipe import vcfstore
+
+    store = extract_variants(write_vcf(tmp_path, RECORDS, samples=SAMPLES), reference, tmp_path / "store")
+    meta = json.loads((store / "meta.json").read_text())
+    (store / "meta.json").write_text(json.dumps({**meta, "version": 2}))
+    with pytest.raises(ValueError, match=f"version 2; this ntpipe reads version {vcfstore.VERSION}: extract the VCF again"):
+        load_variants(store, "IRIS1", reference)
+    rule = (Path(__file__).parents[1] / "workflow" / "rules" / "variants.smk").read_text()
+    assert "store_version=vcfstore.VERSION" in rule
+
+
 def test_a_resolved_base_where_the_reference_has_n_or_an_iupac_code_matches(tmp_path):
     """Callers write a resolved REF where the reference holds N or an IUPAC code (R: A or G); elsewhere a
     differing REF still stops the extraction and the reader."""

@@ -15,6 +15,7 @@ rule extract_variants:
         "results/benchmarks/extract_variants/{vcf}.tsv"
     params:
         chrom_aliases=config["chrom_aliases"],
+        store_version=vcfstore.VERSION,  # a new layout or rule of the store extracts the VCFs again
     threads: 12
     resources:
         mem_mb=lambda wildcards, threads: 1000 + 600 * threads,
