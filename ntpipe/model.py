@@ -281,20 +281,33 @@ class KmerFrequencies(nn.Module):
     gathered and averaged (no (B, 4**k) array; 10x faster for 8-mers).
     """
 
-    def __init__(self, k):
+    def __init__(self, k, gated=False):
         super().__init__()
         self.k = k
         self.linear = nn.Linear(4**k, 1)
-        nn.init.zeros_(self.linear.weight)
-        nn.init.zeros_(self.linear.bias)
+        if gated:  # + z * (gate . f + gate bias), z the standardised score of a first fit (first . f + its bias)
+            self.first, self.gate = nn.Linear(4**k, 1), nn.Linear(4**k, 1)
+            self.register_buffer("first_scale", torch.tensor([0.0, 1.0]))  # the first score's mean and sd
+        self.gated = gated
+        for linear in (self.linear, *((self.first, self.gate) if gated else ())):
+            nn.init.zeros_(linear.weight)
+            nn.init.zeros_(linear.bias)
 
     def forward(self, tokens, lengths):
         # tokens (B, L) long, lengths (B,) -> (B,) float32, also under autocast
         codes, counted = self.codes(tokens, lengths)
         counted = counted.to(torch.float32)
         with torch.autocast(tokens.device.type, enabled=False):
-            total = (self.linear.weight[0][codes] * counted).sum(dim=1)  # sum of frequency x weight, unscaled
-            return total / counted.sum(dim=1).clamp(min=1.0) * 4**self.k + self.linear.bias
+            scale = 4**self.k / counted.sum(dim=1).clamp(min=1.0)
+
+            def term(linear):  # the frequencies times a linear's weights: their weights gathered, averaged
+                return (linear.weight[0][codes] * counted).sum(dim=1) * scale + linear.bias
+
+            out = term(self.linear)
+            if self.gated:
+                z = (term(self.first) - self.first_scale[0]) / self.first_scale[1]
+                out = out + z * term(self.gate)
+            return out
 
     def codes(self, tokens, lengths):
         """Each k-mer's weight column (B, n) long (its bases as a base-4 number), and whether it is counted (B, n) bool."""
@@ -327,7 +340,7 @@ class NucleicTransformer(nn.Module):
         self.head = nn.Linear(cfg.d_model, 1)
         self.apply(self._init_weights)
         self.kmer_linear = KmerFrequencies(cfg.kmer_linear) if cfg.kmer_linear else None
-        self.kmer_words = KmerFrequencies(cfg.kmer_words) if cfg.kmer_words else None
+        self.kmer_words = KmerFrequencies(cfg.kmer_words, cfg.word_gates) if cfg.kmer_words else None
         if cfg.zero_init_residual:  # each layer starts as its LayerNorms alone: LN(x + 0)
             for layer in self.layers:
                 nn.init.zeros_(layer.attn.proj.weight)

@@ -18,7 +18,7 @@ from .metrics import below_floor, format_auc
 
 log = logging.getLogger(__name__)
 
-__all__ = ["check_settings", "model_settings", "train_mark", "transfer_note", "model_summary", "evaluate_demo", "write_json"]
+__all__ = ["check_settings", "mark_model", "model_settings", "train_mark", "transfer_note", "model_summary", "evaluate_demo", "write_json"]
 
 
 def write_json(path, obj):
@@ -51,6 +51,16 @@ def model_settings(model, training, window=None):
     return preset, model_cfg, train_cfg
 
 
+def mark_model(model, mark):
+    """The config's ``model`` section for one mark: its ``mark_overrides`` over the ``overrides``
+    (the section itself, less ``mark_overrides``, for a mark without any)."""
+    own = dict(model.get("mark_overrides", {}).get(mark, {}))
+    section = {k: v for k, v in model.items() if k != "mark_overrides"}
+    if own:
+        section["overrides"] = {**model.get("overrides", {}), **own}
+    return section
+
+
 def check_settings(config):
     """Check what the config's schema cannot alone, before any job starts: the model and training
     settings (:func:`model_settings`) and the window's geometry. Raises ValueError naming the key."""
@@ -66,6 +76,11 @@ def check_settings(config):
         raise ValueError(f"labels.control_span {control_span} is shorter than labels.read_span {read_span}: "
                          f"the control's wide span (MACS2's local lambda) must hold the read span")
     model_settings(config["model"], config["training"], size)
+    for mark in config["model"].get("mark_overrides", {}):
+        try:
+            model_settings(mark_model(config["model"], mark), config["training"], size)
+        except ValueError as err:
+            raise ValueError(f"model.mark_overrides.{mark}: {err}") from None
 
 
 def train_mark(labels_path, out_dir, mark, window, split, model, training, chrom_aliases=False):

@@ -384,7 +384,10 @@ def fit_words(model, dataset, l1, seed, device):
     """Fit each part's sparse k-mer term (``kmer_words``) alone, as
     :func:`~ntpipe.baseline.sparse_logistic` of strength ``l1``, on a seeded draw of
     at most :data:`WORD_FIT_EXAMPLES` of ``dataset`` (with and without the mark, half each
-    where there are enough); returns how many of its weights are not zero."""
+    where there are enough); returns what it kept, for the log (``"248 of 65536 8-mers weigh"``).
+    With ``word_gates``, a second fit of the same strength on the words, their
+    products with the first fit's standardised score and that score gives the
+    term (the first fit's score stays inside it)."""
     targets = np.asarray(dataset.labels, dtype=np.float64)
     rng = np.random.default_rng(seed)
     pos, neg = np.flatnonzero(targets > 0), np.flatnonzero(targets <= 0)
@@ -399,11 +402,27 @@ def fit_words(model, dataset, l1, seed, device):
         scale = 4**term.k / np.maximum(counted.sum(axis=1), 1)  # the term's frequencies, as a sparse matrix
         rows.append(scipy.sparse.csr_matrix((scale[row], (row, codes[counted])), shape=(len(codes), 4**term.k)))
         labels.append(batch_labels.numpy())
-    weights, intercept = sparse_logistic(scipy.sparse.vstack(rows), np.concatenate(labels), l1)
+    x, y = scipy.sparse.vstack(rows).tocsr(), np.concatenate(labels)
+    weights, intercept = sparse_logistic(x, y, l1)
+    fitted = {"linear": (weights, intercept)}
+    if term.gated:
+        score = x @ weights + intercept
+        mean, sd = score.mean(), max(score.std(), 1e-6)
+        z = (score - mean) / sd
+        both, intercept2 = sparse_logistic(scipy.sparse.hstack([x, scipy.sparse.diags(z) @ x, z[:, None]]), y, l1)
+        d = x.shape[1]
+        fitted = {"first": (weights, intercept), "linear": (both[:d], intercept2), "gate": (both[d: 2 * d], both[2 * d])}
     for part in model.parts():
-        part.kmer_words.linear.weight.copy_(torch.as_tensor(weights, dtype=torch.float32)[None])
-        part.kmer_words.linear.bias.fill_(intercept)
-    return int(np.count_nonzero(weights))
+        for name, (w, b) in fitted.items():
+            getattr(part.kmer_words, name).weight.copy_(torch.as_tensor(w, dtype=torch.float32)[None])
+            getattr(part.kmer_words, name).bias.fill_(float(b))
+        if term.gated:
+            part.kmer_words.first_scale.copy_(torch.tensor([mean, sd], dtype=torch.float32))
+    kept = f"{np.count_nonzero(fitted['linear'][0])} of {4**term.k} {term.k}-mers weigh"
+    if term.gated:
+        kept += (f" alone and {np.count_nonzero(fitted['gate'][0])} beside the first fit's"
+                 f" {np.count_nonzero(weights)} (word_gates)")
+    return kept
 
 
 def _train_sampler(train_set, train_cfg, generator):
@@ -474,14 +493,13 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
 
     if model_cfg.kmer_words:  # the sparse word term first, alone, then fixed
         if run["epoch"] == 0:  # a fresh run (a resumed one has the term in its checkpoint)
-            nonzero = fit_words(model, train_set, train_cfg.kmer_l1, train_cfg.seed, device)
+            kept = fit_words(model, train_set, train_cfg.kmer_l1, train_cfg.seed, device)
             if ema is not None:
                 ema.load_state_dict(model.state_dict())
             alone = "-"
             if valid_loader is not None:  # what the words reach without the transformer
                 alone = f"{evaluate(model.parts()[0].kmer_words, valid_loader, device)[0]['auc']:.3f}"
-            log.info("word term fitted: %d of %d %d-mers weigh; its validation AUC alone %s", nonzero, 4**model_cfg.kmer_words,
-                     model_cfg.kmer_words, alone)
+            log.info("word term fitted: %s; its validation AUC alone %s", kept, alone)
         for part in model.parts():
             part.kmer_words.requires_grad_(False)
 

@@ -544,3 +544,51 @@ def test_word_term_fit_reads_the_terms_own_features():
     weights, intercept = sparse_logistic(dense, labels, 0.003)
     np.testing.assert_allclose(model.kmer_words.linear.weight[0].detach().numpy(), weights, rtol=1e-4, atol=1e-5)
     assert model.kmer_words.linear.bias.item() == pytest.approx(intercept, rel=1e-4, abs=1e-5)
+
+
+def conjunction_task(n, length, seed):
+    """Random sequences, a quarter each with MOTIF, with PARTNER, with both, with neither; label 1: both."""
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, 4, (n, length)).astype(np.uint8)
+    kind = np.arange(n) % 4  # 0 neither, 1 MOTIF, 2 PARTNER, 3 both
+    for i in range(n):
+        if kind[i] & 1:
+            tokens[i, 5 : 5 + len(MOTIF)] = encode(MOTIF)
+        if kind[i] & 2:
+            tokens[i, 40 : 40 + len(PARTNER)] = encode(PARTNER)
+    return tokens, np.full(n, length), (kind == 3).astype(np.int64), kind
+
+
+PARTNER = "CCATGGAA"
+
+
+def test_gated_word_term_reads_a_word_that_matters_only_beside_another():
+    """With word_gates the term's response to PARTNER depends on MOTIF being there (a conjunction); the plain
+    term adds the same for PARTNER either way. The gated term is the second regression's logit."""
+    from ntpipe.baseline import kmer_features, sparse_logistic
+    from ntpipe.data import SequenceDataset
+    from ntpipe.model import from_config
+    from ntpipe.train import fit_words
+
+    tokens, lengths, labels, _ = conjunction_task(800, 80, 0)
+    test_tokens, test_lengths, _, kind = conjunction_task(400, 80, 1)
+    mcfg, _ = tiny_configs()
+    gain = {}
+    for gates in (False, True):
+        model = from_config(model_config("small", **{**asdict(mcfg), "kmer_words": 4, "word_gates": gates}))
+        fit_words(model, SequenceDataset(tokens, lengths, labels), 0.002, 0, torch.device("cpu"))
+        with torch.no_grad():
+            score = model.kmer_words(torch.as_tensor(test_tokens).long(), torch.as_tensor(test_lengths)).numpy()
+        mean = [score[kind == k].mean() for k in range(4)]
+        gain[gates] = (mean[3] - mean[1]) - (mean[2] - mean[0])  # PARTNER's effect beside MOTIF, less alone
+    assert abs(gain[False]) < 0.5 and gain[True] > 1.0, gain
+    # the gated term computes the second fit: words, their products with the first fit's score, that score
+    x = kmer_features(tokens, lengths, k=4) * 4**4
+    first_w, first_b = sparse_logistic(x, labels, 0.002)
+    z = (x @ first_w + first_b - (x @ first_w + first_b).mean()) / (x @ first_w + first_b).std()
+    both, b = sparse_logistic(np.hstack([x, z[:, None] * x, z[:, None]]), labels, 0.002)
+    with torch.no_grad():
+        got = model.kmer_words(torch.as_tensor(tokens).long(), torch.as_tensor(lengths)).numpy()
+    np.testing.assert_allclose(got, np.hstack([x, z[:, None] * x, z[:, None]]) @ both + b, rtol=1e-3, atol=1e-3)
+    with pytest.raises(ValueError, match="word_gates needs kmer_words"):
+        model_config("small", word_gates=True)

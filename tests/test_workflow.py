@@ -97,6 +97,8 @@ def test_plain_snakemake_uses_the_workstation_profile(tmp_path):
     ("window:\n  size: 1000\n  stride: 2000\n", "window.stride 2000 is longer than window.size 1000"),
     ("labels:\n  read_span: 50\n", "labels.read_span 50 is shorter than the bin (window.stride 100 bp)"),
     ("labels:\n  control_span: 400\n", "labels.control_span 400 is shorter than labels.read_span 500"),
+    ("model:\n  mark_overrides:\n    H3K4me3: {word_gates: 1}\n", "model.mark_overrides.H3K4me3: ModelConfig.word_gates"),
+    ("model:\n  mark_overrides:\n    H3K9me2: {pool: 8}\n", "model.mark_overrides names H3K9me2: not a mark of the training sheet"),
 ])
 def test_bad_model_settings_fail_before_any_job(tmp_path, text, expected):
     bad = tmp_path / "bad.yaml"
@@ -335,6 +337,19 @@ def test_how_tracks_are_made_reruns_nothing_what_they_hold_does(finished, tmp_pa
 
     assert "Nothing to be done" in planned({"batch_size": 16, "cache": False, "device": "cpu"})
     assert "predict_variety" in planned({"reverse_complement": True})  # averages in the other strand: new values
+
+
+@pytest.mark.slow
+def test_a_marks_own_model_settings_change_that_marks_params_alone(finished, tmp_path):
+    """model.mark_overrides reach one mark's training; the other's params stay (it retrains only because the
+    genomes both read, temporary, are encoded again)."""
+    (tmp_path / "more.yaml").write_text(yaml.safe_dump({"model": {"mark_overrides": {"H3K27me3": {"dropout": 0.2}}}}))
+    out = snakemake("-n", "-s", str(REPO / "Snakefile"), "--directory", str(finished), "--configfile",
+                    str(finished / "config.yaml"), str(tmp_path / "more.yaml"), "--cores", "2", "--resources", "gpu=1").stdout
+    reasons = {block.split("wildcards: mark=")[1].split()[0]: block.split("reason:")[1].split("\n")[0]
+               for block in out.split("rule train_model:")[1:]}
+    assert "Params have changed" in reasons["H3K27me3"] and "'dropout': 0.2" in reasons["H3K27me3"]
+    assert "Params have changed" not in reasons.get("H3K4me3", "")
 
 
 @pytest.mark.slow

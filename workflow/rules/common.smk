@@ -82,6 +82,10 @@ DEMO_WRITES = [DEMO_DIR / f for f in simulate.panel_files(config["demo"]["scale"
 DEMO_FILES = _demo_files()
 
 MARKS = sorted(samples["mark"].unique())
+_unknown = sorted(set(config["model"]["mark_overrides"]) - set(MARKS))
+if _unknown:
+    raise ValueError(f"config: model.mark_overrides names {', '.join(_unknown)}: not a mark of the training sheet"
+                     f" {config['samples']} (its marks: {', '.join(MARKS)})")
 CULTIVARS = sorted(samples["cultivar"].unique())
 VARIETIES = list(varieties.index)
 # only VCF varieties on the reference's coordinates share bins (panel); FASTA varieties are on their own assemblies

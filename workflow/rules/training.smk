@@ -104,7 +104,7 @@ rule train_model:
     params:
         window=config["window"],
         split=config["split"],
-        model=config["model"],
+        model=lambda wildcards: steps.mark_model(config["model"], wildcards.mark),
         training=config["training"],
     threads: train_threads
     resources:
