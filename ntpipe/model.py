@@ -298,10 +298,10 @@ class KmerFrequencies(nn.Module):
         codes, counted = self.codes(tokens, lengths)
         counted = counted.to(torch.float32)
         with torch.autocast(tokens.device.type, enabled=False):
-            scale = 4**self.k / counted.sum(dim=1).clamp(min=1.0)
+            n = counted.sum(dim=1).clamp(min=1.0)
 
             def term(linear):  # the frequencies times a linear's weights: their weights gathered, averaged
-                return (linear.weight[0][codes] * counted).sum(dim=1) * scale + linear.bias
+                return (linear.weight[0][codes] * counted).sum(dim=1) / n * 4**self.k + linear.bias
 
             out = term(self.linear)
             if self.gated:
