@@ -109,14 +109,22 @@ def test_bad_model_settings_fail_before_any_job(tmp_path, text, expected):
     assert "simulate_demo" not in proc.stdout  # no job planned
 
 
-def test_a_run_on_another_reference_gets_none_of_the_demos_settings(test_panel):
-    # the README's command on your own data: the demo's settings (its simulated genes) stay the demo's
+def test_a_run_on_another_reference_gets_none_of_the_demos_settings(test_panel, tmp_path):
+    # the README's command on your own data: the demo's settings (its simulated genes, H3K27me3's word gates)
+    # stay the demo's, so a sheet without H3K27me3 runs
+    from ntpipe.sheets import with_demo_settings
+
+    shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert with_demo_settings(shipped)[0]["model"]["mark_overrides"] == {"H3K27me3": {"word_gates": True}}
+    assert "mark_overrides" not in with_demo_settings({**shipped, "reference": str(test_panel / "reference.fa")})[0]["model"]
+    sheet = pd.read_csv(test_panel / "training.tsv", sep="\t")
+    sheet[sheet["mark"] == "H3K4me3"].to_csv(tmp_path / "k4.tsv", sep="\t", index=False)
     demo = snakemake("-n", "--forceall", "--cores", "1")
     assert "The demo's panel (reference in demo.outdir resources/demo)" in demo.stdout + demo.stderr
     assert "rule annotation_track:" in demo.stdout
     unset = snakemake("-n", "--forceall", "--cores", "1", "--config", "annotation=")  # what the command line sets wins
     assert "rule train_model:" in unset.stdout and "annotation_track" not in unset.stdout
-    own = snakemake("-n", "--forceall", "--cores", "1", "--config", f"samples={test_panel / 'training.tsv'}",
+    own = snakemake("-n", "--forceall", "--cores", "1", "--config", f"samples={tmp_path / 'k4.tsv'}",
                     f"varieties={test_panel / 'varieties.tsv'}", f"reference={test_panel / 'reference.fa'}",
                     "split={valid_chroms: [Chr9], test_chroms: [Chr10]}")
     out = own.stdout + own.stderr

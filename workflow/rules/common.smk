@@ -30,6 +30,10 @@ DEMO_DIR = Path(workdir_path(config["demo"]["outdir"]))  # as the rules and the 
 
 samples = sheets.load_training_sheet(config["samples"], buildable_dir=DEMO_DIR)
 varieties = sheets.load_varieties_sheet(config["varieties"], buildable_dir=DEMO_DIR)
+_unknown = sorted(set(config["model"]["mark_overrides"]) - set(samples["mark"]))
+if _unknown:  # a misspelt mark would change nothing: say so before the (long) input checks
+    raise ValueError(f"config: model.mark_overrides names {', '.join(_unknown)}: not a mark of the training sheet"
+                     f" {config['samples']} (its marks: {', '.join(sorted(set(samples['mark'])))})")
 validate(samples, schema="../schemas/training.schema.yaml")
 validate(varieties, schema="../schemas/varieties.schema.yaml")
 # FASTA, VCF, BAM and peaks files fail here, before any job (files the demo rule makes are skipped);
@@ -82,10 +86,6 @@ DEMO_WRITES = [DEMO_DIR / f for f in simulate.panel_files(config["demo"]["scale"
 DEMO_FILES = _demo_files()
 
 MARKS = sorted(samples["mark"].unique())
-_unknown = sorted(set(config["model"]["mark_overrides"]) - set(MARKS))
-if _unknown:
-    raise ValueError(f"config: model.mark_overrides names {', '.join(_unknown)}: not a mark of the training sheet"
-                     f" {config['samples']} (its marks: {', '.join(MARKS)})")
 CULTIVARS = sorted(samples["cultivar"].unique())
 VARIETIES = list(varieties.index)
 # only VCF varieties on the reference's coordinates share bins (panel); FASTA varieties are on their own assemblies
