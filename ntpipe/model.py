@@ -277,6 +277,9 @@ class KmerFrequencies(nn.Module):
 
     K-mers holding N or reaching past the true length are not counted. The
     frequencies are scaled by 4**k (1 on average); the term starts at zero.
+    ``gated`` (``ModelConfig.word_gates``): the term is ``linear(f) + z *
+    gate(f)``, z the standardised score of a first fit ``first(f)``, so that
+    a k-mer can weigh only where others already speak for the mark.
     It is computed without them: the weights of the sequence's k-mers are
     gathered and averaged (no (B, 4**k) array; 10x faster for 8-mers).
     """
