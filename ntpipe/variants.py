@@ -193,7 +193,7 @@ def _first_overlap(pos, rlen):
 def _check_layout(length, variants):
     pos, rlen = variants.pos, variants.ref_len
     if len(pos) and (pos[0] < 0 or np.any(np.diff(pos) < 0)):
-        raise ValueError("variants must be sorted by position and start at 0 or later")
+        raise ValueError("variants must be sorted by position once trimmed and start at 0 or later")
     j = _first_overlap(pos, rlen)
     if j is not None:
         raise ValueError(
@@ -215,7 +215,7 @@ def apply_variants(ref_tokens, variants):
     Parameters
     ----------
     ref_tokens : numpy uint8 array, the reference chromosome (``encode``).
-    variants : Variants or None, sorted and, once trimmed, non-overlapping.
+    variants : Variants or None; once trimmed, sorted and non-overlapping (as the readers' calls are).
 
     Returns
     -------
@@ -371,7 +371,7 @@ def _overlap_message(vcf, name, sample, pos, ref, alt, reach):
 def skipped_warning(vcf, sample, symbolic, overlapping, first):
     """The warning for a sample's calls that were not applied (the module docstring)."""
     return (f"{vcf}, sample {sample}: not applied (its track keeps the reference there): {symbolic} symbolic or"
-            f" breakend allele(s), {overlapping} call(s) inside an earlier one; the first: {first}")
+            f" breakend allele(s), {overlapping} call(s) starting before the end of an earlier one; the first: {first}")
 
 
 def overlapping_calls(pos, end, reach=-1):

@@ -21,7 +21,7 @@ GT naming an allele the record lacks counts as missing, as pysam reads it).
 Problems of a record, whatever the sample (a REF that is not a sequence or
 differs from the reference, a chromosome the reference lacks), fail the
 extraction. A sample's calls that cannot be applied (a symbolic allele, a
-call inside an earlier one) are skipped, counted in ``meta.json`` and logged;
+call that starts before the end of an earlier one) are skipped, counted in ``meta.json`` and logged;
 loading that sample warns of them as read_variants does. Every sample is extracted, not only those a
 varieties sheet names: a store depends on the VCF and the reference alone, so
 adding a variety to the sheet neither re-reads the VCF nor puts the other
@@ -261,7 +261,7 @@ class _Chromosome:
         self.applied = np.zeros((chunk_records, self.S), np.uint8)  # the chunk's calls: allele index, 0 = REF
         self.m = 0  # records in the chunk
         self.reach = np.full(self.S, -1, np.int64)  # the furthest end of each sample's calls so far
-        self.skipped = np.zeros((2, self.S), np.int64)  # calls not applied: symbolic, inside an earlier call
+        self.skipped = np.zeros((2, self.S), np.int64)  # calls not applied: symbolic, starting before the end of an earlier call
         self.first = {}  # sample index -> (record, message): its first call not applied
         self.counts = []
         self.out.mkdir(parents=True)

@@ -262,10 +262,10 @@ def test_calls_that_cannot_be_applied_are_skipped_with_a_warning(tmp_path, refer
     warnings = [r.getMessage() for r in caplog.records]
     assert warnings == [
         f"{vcf}, sample S2: not applied (its track keeps the reference there): 0 symbolic or breakend allele(s), 1 call(s)"
-        f" inside an earlier one; the first: {vcf}: Chr1:14: call T>A of sample 'S2' starts before the end of an"
+        f" starting before the end of an earlier one; the first: {vcf}: Chr1:14: call T>A of sample 'S2' starts before the end of an"
         " earlier call of that sample (which reaches Chr1:15)",
         f"{vcf}, sample S4: not applied (its track keeps the reference there): 1 symbolic or breakend allele(s), 1 call(s)"
-        f" inside an earlier one; the first: {vcf}: Chr1:2: sample 'S4' carries the symbolic or breakend allele '<DEL>',"
+        f" starting before the end of an earlier one; the first: {vcf}: Chr1:2: sample 'S4' carries the symbolic or breakend allele '<DEL>',"
         " which cannot be applied",
     ]
     out = tmp_path / "S4.fa"

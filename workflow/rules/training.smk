@@ -2,6 +2,9 @@
 # cultivar's peaks or BAM, merged across cultivars; then one model per mark.
 # A cultivar given as a VCF against the reference gets its consensus genome
 # first; its peaks or BAM, on the reference, are lifted onto it.
+# The consensus genomes and the encoded ones are kept, not temp(): a job that
+# writes one again (to retrain one mark) would make Snakemake retrain every
+# other mark that reads it.
 
 
 rule cultivar_genome:
@@ -9,8 +12,8 @@ rule cultivar_genome:
         variants=lambda wildcards: get_cultivar_vcf(wildcards)["store"],
         reference=config["reference"],
     output:
-        temp("results/genomes/cultivars/{cultivar}.fa"),
-        temp("results/genomes/cultivars/{cultivar}.fa.fai"),
+        "results/genomes/cultivars/{cultivar}.fa",
+        "results/genomes/cultivars/{cultivar}.fa.fai",
     log:
         "logs/cultivar_genome/{cultivar}.log",
     params:
@@ -28,7 +31,7 @@ rule encode_genome:
     input:
         get_cultivar_genome,
     output:
-        temp("results/encoded/{cultivar}.npy"),
+        "results/encoded/{cultivar}.npy",
     log:
         "logs/encode_genome/{cultivar}.log",
     benchmark:
