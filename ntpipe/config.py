@@ -106,7 +106,9 @@ class TrainConfig:
 
     epochs: int = 20
     batch_size: int = 64
-    cuda_batch_size: int = 64  # batch size used on CUDA (the GPU can take more)
+    # batch size used on CUDA; an epoch is counted in windows, so a larger batch is fewer steps (the warmup and
+    # the moving average count steps)
+    cuda_batch_size: int = 64
     lr_scale: float = 0.1
     warmup: int = 3200
     nmute: int = 0  # random point mutations per training sequence
@@ -151,7 +153,7 @@ PRESETS = {
             kmer_linear=4,
         ),
         "train": TrainConfig(
-            epochs=30, batch_size=32, cuda_batch_size=256, lr_scale=0.1, warmup=300, nmute=18, patience=6,
+            epochs=30, batch_size=32, cuda_batch_size=32, lr_scale=0.1, warmup=300, nmute=18, patience=6,
             rc_augment=True, weight_decay=0.05,
         ),
     },

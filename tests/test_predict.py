@@ -137,6 +137,7 @@ def test_cuda_engine_matches_cpu(tmp_path):
     np.testing.assert_allclose(gpu, cpu, atol=2e-2)  # bf16 autocast on CUDA
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_forward_never_waits_for_the_device():
     # full-length windows: no host-device sync in a forward pass, so the engine can queue batches ahead

@@ -222,12 +222,13 @@ def test_end_to_end_writes_every_track_and_session(finished, test_panel):
         final = torch.load(finished / "results" / "models" / mark / "model.pt", weights_only=True)["meta"]
         assert final["trained_on"] == "all chromosomes" and final["holdout_metrics"]["auc"] == metrics["auc"]
     assert (finished / "logs" / "predict_variety").is_dir()
-    # reference-mapped cultivars (vcf rows) were trained on, from their consensus genomes (temporary, gone)
+    # reference-mapped cultivars (vcf rows) were trained on, from their consensus genomes (kept, as the encoded ones)
     training = pd.read_csv(test_panel / "training.tsv", sep="\t", dtype=str, keep_default_na=False)
     for row in training[training.vcf != ""].itertuples():
         assert f"{row.cultivar}: labelled" in (finished / "logs" / "build_labels" / f"{row.mark}.log").read_text()
         assert (finished / "logs" / "cultivar_genome" / f"{row.cultivar}.log").exists()
-        assert not (finished / "results" / "genomes" / "cultivars" / f"{row.cultivar}.fa").exists()
+        assert (finished / "results" / "genomes" / "cultivars" / f"{row.cultivar}.fa").exists()
+        assert (finished / "results" / "encoded" / f"{row.cultivar}.npy").exists()
 
 
 @pytest.mark.slow
