@@ -261,7 +261,7 @@ class _Chromosome:
         self.applied = np.zeros((chunk_records, self.S), np.uint8)  # the chunk's calls: allele index, 0 = REF
         self.m = 0  # records in the chunk
         self.reach = np.full(self.S, -1, np.int64)  # the furthest end of each sample's calls so far
-        self.skipped = np.zeros((2, self.S), np.int64)  # calls not applied: symbolic, starting before the end of an earlier call
+        self.skipped = np.zeros((2, self.S), np.int64)  # calls not applied: symbolic, starting before an earlier call's end
         self.first = {}  # sample index -> (record, message): its first call not applied
         self.counts = []
         self.out.mkdir(parents=True)
