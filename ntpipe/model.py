@@ -114,13 +114,16 @@ class KmerAggregate(nn.Module):
         Kept between calls without autograd (inference), rebuilt when the
         weights, the length or the device change (keyed on each tensor's
         storage and in-place version counter); built afresh when autograd
-        records, so no graph outlives its call.
+        records, so no graph outlives its call, and under torch.compile.
         """
-        tensors = [embedding, *(p for conv in self.convs for p in (conv.weight, conv.bias))]
-        key = (L, pe.device, pe.dtype, *((t.data_ptr(), t._version) for t in tensors))
-        cached = getattr(self, "_lookup", None)  # (key, tables): one attribute, so worker threads never see half an update
-        if not torch.is_grad_enabled() and cached is not None and cached[0] == key:
-            return cached[1]
+        # torch.compile cannot trace storage pointers: a compiled model builds its tables inside the graph
+        cacheable = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        if cacheable:
+            tensors = [embedding, *(p for conv in self.convs for p in (conv.weight, conv.bias))]
+            key = (L, pe.device, pe.dtype, *((t.data_ptr(), t._version) for t in tensors))
+            cached = getattr(self, "_lookup", None)  # (key, tables): one attribute, so threads never see half an update
+            if cached is not None and cached[0] == key:
+                return cached[1]
         V = embedding.size(0)
         built = []
         with torch.autocast(pe.device.type, enabled=False):  # float32 tables, even under bf16 autocast
@@ -132,7 +135,7 @@ class KmerAggregate(nn.Module):
                     tables.append(sum(per_position[first + j][digits[:, j]] for j in range(g)))  # (V**g, C)
                 tables.append(conv(pe[:L].T.unsqueeze(0))[0].T)  # (L-k+1, C): positions and bias
                 built.append(torch.cat(tables))
-        if not torch.is_grad_enabled():
+        if cacheable:
             self._lookup = (key, built)
         return built
 
