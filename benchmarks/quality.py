@@ -3,6 +3,7 @@
     make quality                                    # every set, 5-fold CV, small preset
     python benchmarks/quality.py --sets ecoli,H3K27me3 --folds 5 --set nmute=18 --set pool=2
     python benchmarks/quality.py --demo-results results   # adds the demo's figures when they exist
+    python benchmarks/quality.py --device cuda --preset seed --sets ecoli   # on a GPU (issue #10's seed-preset run)
 
 For each set, ``ntpipe.train.train_table(..., folds=K)`` trains K models (the
 stratified, seeded folds of ``ntpipe.train.fold_splits``) and the 4-mer
@@ -68,10 +69,11 @@ def _cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def machine(threads):
-    """One line naming the CPU, cores, torch threads, torch version and date."""
+def machine(threads, device="cpu"):
+    """One line naming the CPU (or the GPU it trained on), cores, torch threads, torch version and date."""
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    return (f"Measured {now} on **{_cpu_model()}**, {os.cpu_count()} cores ({threads} torch thread(s); the machine "
+    gpu = f"**{torch.cuda.get_device_name(torch.device(device))}** (bf16 autocast), beside " if device.startswith("cuda") else ""
+    return (f"Measured {now} on {gpu}**{_cpu_model()}**, {os.cpu_count()} cores ({threads} torch thread(s); the machine "
             f"shared with other jobs, so times are upper bounds), torch {torch.__version__}, "
             f"Python {platform.python_version()}.")
 
@@ -80,11 +82,11 @@ def _mean(per_fold):
     return {k: float(np.mean([m[k] for m in per_fold])) for k in METRICS}
 
 
-def cross_validate(path, folds, preset, overrides, work):
+def cross_validate(path, folds, preset, overrides, work, device="cpu"):
     """K-fold figures of the model (``train_table``) and of the 4-mer LR on the same folds."""
     data = read_table(path)
     t0 = time.time()
-    model = train_table(path, work, folds=folds, preset=preset, device="cpu", seed=0, overrides=overrides)
+    model = train_table(path, work, folds=folds, preset=preset, device=device, seed=0, overrides=overrides)
     seconds = time.time() - t0
     t0 = time.time()
     lr_folds = kmer_logistic_folds(data, fold_splits(data[2], folds, seed=0), k=4)
@@ -210,6 +212,7 @@ def parse_arguments(argv=None):
                    help="ModelConfig/TrainConfig override, e.g. --set nmute=18 --set kmers=[9] (repeat)")
     p.add_argument("--demo-results", default=os.fspath(ROOT / "results"), help="demo results folder (skipped when missing)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (where the models train)")
     p.add_argument("--out", default=os.fspath(HERE), help="folder for quality.md and quality.json")
     p.add_argument("--render-only", action="store_true", help="rewrite quality.md from --out's quality.json and stop")
     p.add_argument("--fresh", action="store_true", help="drop the sets of an earlier quality.json in --out (default: keep those not rerun)")
@@ -239,13 +242,15 @@ def main(argv=None):
     except ValueError as err:
         raise SystemExit(str(err)) from None
     torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: no CUDA device visible")
     command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
     report = {"preset": args.preset, "overrides": overrides, "folds": args.folds, "targets": TARGETS, "sets": {}}
     with tempfile.TemporaryDirectory() as work:
         for key, path in paths.items():
             log.info("%s: %d-fold cross-validation", key, args.folds)
-            res = cross_validate(path, args.folds, args.preset, overrides, os.path.join(work, key))
-            report["sets"][key] = res = {**res, "command": command, "machine": machine(args.threads)}
+            res = cross_validate(path, args.folds, args.preset, overrides, os.path.join(work, key), args.device)
+            report["sets"][key] = res = {**res, "command": command, "machine": machine(args.threads, args.device)}
             log.info("%s: model AUC %.4f acc %.4f MCC %.4f (%.0f s); 4-mer LR AUC %.4f acc %.4f MCC %.4f", key,
                      res["model"]["auc"], res["model"]["acc"], res["model"]["mcc"], res["model"]["seconds"],
                      res["kmer4_lr"]["auc"], res["kmer4_lr"]["acc"], res["kmer4_lr"]["mcc"])

@@ -4,6 +4,7 @@ VCF varieties (extraction once, the store per variety: benchmarks/vcf_store.py).
 
     make bench                          # CPU figures, < 10 min on 2 cores
     python benchmarks/run.py --gpu      # GPU figures (seed preset, bf16 + SDPA, torch.compile)
+    python benchmarks/run.py --only gpu # only those, merged into results.json (benchmarks/gpu_session.sh)
     python benchmarks/run.py --only vcf # one part, merged into results.json
 
 Writes ``benchmarks/README.md`` (table + prose) and ``benchmarks/results.json``.
@@ -561,8 +562,9 @@ The seed preset costs {seed_gflop_200:.1f} GFLOP per 200 bp window and
 {seed_gflop_1k:.1f} GFLOP per 1 kb window (DESIGN.md's estimate: ~9 and ~56); on
 CPU it is only measured on a handful of windows.
 
-**GPU.** {gpu_state} `run.py --gpu`
-measures the seed preset through the same engine (bf16 autocast + SDPA flash
+**GPU.** {gpu_state} `run.py --gpu` (or `--only gpu`, as
+`benchmarks/gpu_session.sh` runs it on a lent machine, with the GPU tests and
+the seed preset on the real sets) measures the seed preset through the same engine (bf16 autocast + SDPA flash
 kernels) at batch sizes 16-512 and 200 bp / 1 kb windows, reports windows/s,
 achieved TFLOP/s and model FLOP utilisation (achieved / the card's dense bf16
 peak, looked up from the device name or given with `--peak-tflops`), and tries
@@ -638,7 +640,7 @@ def main(argv=None):
     p.add_argument("--cache-stride", type=int, default=500)
     p.add_argument("--out", default=str(HERE))
     p.add_argument("--report-only", action="store_true", help="rewrite README.md from results.json")
-    p.add_argument("--only", choices=["vcf"], help="run one part and merge it into the existing results.json")
+    p.add_argument("--only", choices=["vcf", "gpu"], help="run one part and merge it into the existing results.json")
     p.add_argument("--rss-child", nargs=3, metavar=("MODEL", "GENOME", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rss_child:
@@ -653,12 +655,16 @@ def main(argv=None):
     out = Path(args.out)
     if args.only:
         results = json.loads((out / "results.json").read_text())
-        with tempfile.TemporaryDirectory(prefix="ntpipe-bench-") as tmp:
-            results["vcf"] = vcf_bench.bench_vcf(Path(tmp), seed_windows_per_s(results))
-        results["vcf"]["machine"] = machine()
+        if args.only == "vcf":
+            with tempfile.TemporaryDirectory(prefix="ntpipe-bench-") as tmp:
+                results["vcf"] = vcf_bench.bench_vcf(Path(tmp), seed_windows_per_s(results))
+        else:  # the GPU rows, measured on a machine of their own (the device tool's) beside the CPU figures
+            results["gpu"] = bench_gpu(args.peak_tflops)
+            results["machine"]["gpu"] = f"{results['gpu']['device']} (its rows measured {machine()['date']}, on a machine of its own)"
+        results[args.only]["machine"] = machine()
         (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
         write_report(results, out / "README.md")
-        log.info("vcf part done in %.0f s", time.perf_counter() - t0)
+        log.info("%s part done in %.0f s", args.only, time.perf_counter() - t0)
         return 0
     results = {"machine": machine()}
     with tempfile.TemporaryDirectory(prefix="ntpipe-bench-") as tmp:
