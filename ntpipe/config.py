@@ -106,9 +106,7 @@ class TrainConfig:
 
     epochs: int = 20
     batch_size: int = 64
-    # batch size used on CUDA; an epoch is counted in windows, so a larger batch is fewer steps (the warmup and
-    # the moving average count steps)
-    cuda_batch_size: int = 64
+    cuda_batch_size: int = 64  # batch size used on CUDA (see train_config)
     lr_scale: float = 0.1
     warmup: int = 3200
     nmute: int = 0  # random point mutations per training sequence
@@ -172,7 +170,13 @@ def model_config(preset="small", **overrides):
 
 
 def train_config(preset="small", **overrides):
-    """The :class:`TrainConfig` of a preset, with keyword overrides (unknown keys -> ValueError)."""
+    """The :class:`TrainConfig` of a preset, with keyword overrides (unknown keys -> ValueError).
+
+    A ``batch_size`` without a ``cuda_batch_size`` sets both: an epoch counts windows, so a GPU at a larger
+    batch would take fewer steps than the CPU, and the warmup and moving average count steps.
+    """
+    if "batch_size" in overrides:
+        overrides.setdefault("cuda_batch_size", overrides["batch_size"])
     return _override(_preset(preset)["train"], overrides)
 
 

@@ -44,10 +44,7 @@ def model_settings(model, training, window=None):
 
     preset = model.get("preset", "small")
     model_cfg = model_config(preset, **model.get("overrides", {}))
-    training = {k: v for k, v in training.items() if k != "device"}
-    if "batch_size" in training:  # on either device, as ntpipe train --batch-size; cuda_batch_size, if set, on a GPU
-        training.setdefault("cuda_batch_size", training["batch_size"])
-    train_cfg = train_config(preset, **training)
+    train_cfg = train_config(preset, **{k: v for k, v in training.items() if k != "device"})
     if window is not None and window > model_cfg.max_len:
         raise ValueError(f"window.size {window} is longer than the model reads: its max_len is {model_cfg.max_len} bp "
                          f"(model.overrides.max_len raises it)")

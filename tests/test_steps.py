@@ -4,6 +4,8 @@ config's model and training settings."""
 import json
 import math
 
+import numpy as np
+
 from ntpipe.steps import model_settings, model_summary, transfer_note
 
 
@@ -56,3 +58,10 @@ def test_a_gpu_trains_with_the_batch_a_cpu_does_unless_told_otherwise():
     assert chosen.batch_size == chosen.cuda_batch_size == 16
     _, _, both = model_settings({}, {"batch_size": 16, "cuda_batch_size": 128})
     assert (both.batch_size, both.cuda_batch_size) == (16, 128)
+
+
+def test_a_tables_batch_size_setting_holds_on_a_gpu_too():
+    from ntpipe.train import _configs
+
+    _, cfg = _configs("small", np.zeros((2, 100), np.uint8), None, None, 0, {"batch_size": 8})
+    assert cfg.batch_size == cfg.cuda_batch_size == 8
