@@ -11,9 +11,11 @@ from that log.
 """
 
 import argparse
+import datetime
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -66,19 +68,27 @@ def run(args):
                         m = fit(train, valid, mcfg, tcfg, tmp, device="cpu")
                 row = {"set": key, "variant": name, "overrides": overrides, "preset": args.preset, "fold": i,
                        "folds": args.folds, "auc": m["auc"], "auprc": m["auprc"], "acc": m["acc"], "mcc": m["mcc"],
-                       "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"], "seconds": round(time.time() - t0, 1)}
+                       "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"], "seconds": round(time.time() - t0, 1),
+                       "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
                 log.info("%s", json.dumps(row))
                 with open(args.log, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
 
 
+# when the rows logged without a date were last reported (all were measured by then)
+UNDATED = "2026-11-24 03:52"
+
+
 def report(args):
     logs = args.logs or [args.log]
     rows = [json.loads(line) for path in logs for line in open(path) if line.strip()]
+    latest = max((r.get("date", UNDATED) for r in rows), default=UNDATED)
+    # a report measures nothing: its header dates the newest logged row, not the rewrite
+    measured = re.sub(r"^Measured [0-9-]+ [0-9:]+", f"Measured up to {latest}", machine(args.threads))
     groups = {}
     for r in rows:
         groups.setdefault((r["set"], r["variant"], json.dumps(r["overrides"], sort_keys=True), r["folds"]), []).append(r)
-    lines = ["# Ablations on the real sequence sets", "", machine(args.threads), "",
+    lines = ["# Ablations on the real sequence sets", "", measured, "",
              "Every row: held-out folds of the stratified, seeded 5-fold split (`ntpipe.train.fold_splits`, seed 0), "
              "the same folds for every variant (compare variants fold by fold; means over different folds are "
              "not comparable). Settings are overrides of the `small` preset. Each model is early-stopped on the "
