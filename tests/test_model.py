@@ -272,6 +272,22 @@ def test_presets_lie_in_range():
         assert from_dict(TrainConfig, asdict(train_config(preset))) == train_config(preset)
 
 
+def test_a_gpu_trains_with_the_batch_a_cpu_does_unless_told_otherwise():
+    # an epoch counts windows: a larger batch on a GPU would be fewer steps, and the warmup counts steps
+    from ntpipe.steps import model_settings
+    from ntpipe.train import _configs
+
+    assert train_config("small").cuda_batch_size == train_config("small").batch_size == 32
+    chosen = train_config("small", batch_size=16)
+    assert chosen.batch_size == chosen.cuda_batch_size == 16
+    both = train_config("small", batch_size=16, cuda_batch_size=128)
+    assert (both.batch_size, both.cuda_batch_size) == (16, 128)
+    # the workflow's training section and a table's --set reach it
+    workflow = model_settings({}, {"batch_size": 16, "device": "cuda"})[2]
+    table = _configs("small", np.zeros((2, 100), np.uint8), None, None, 0, {"batch_size": 8})[1]
+    assert (workflow.cuda_batch_size, table.cuda_batch_size) == (16, 8)
+
+
 def test_config_accepts_ints_for_floats():
     cfg = model_config("small", dropout=0, attn_dropout=None)
     assert cfg.dropout == 0.0 and isinstance(cfg.dropout, float) and cfg.attn_dropout is None

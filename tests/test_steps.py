@@ -1,12 +1,9 @@
-"""ntpipe.steps: the end-of-run summary (each mark's held-out AUC against the k-mer baseline's) and the
-config's model and training settings."""
+"""The end-of-run summary: each mark's held-out AUC against the k-mer baseline's."""
 
 import json
 import math
 
-import numpy as np
-
-from ntpipe.steps import model_settings, model_summary, transfer_note
+from ntpipe.steps import model_summary, transfer_note
 
 
 def _write(folder, auc, baseline_auc=None):
@@ -48,20 +45,3 @@ def test_the_summary_covers_the_trained_marks_only(tmp_path):
     for text in ("null", '{"best_epoch": 3}'):  # JSON, but not the metrics of a hold-out run
         (tmp_path / "H3K27me3" / "metrics.json").write_text(text)
         assert "holds no test AUC" in model_summary(tmp_path, ["H3K27me3"])[1]
-
-
-def test_a_gpu_trains_with_the_batch_a_cpu_does_unless_told_otherwise():
-    # an epoch counts windows: a larger batch on a GPU would be fewer steps, and the warmup counts steps
-    _, _, preset = model_settings({"preset": "small"}, {})
-    assert preset.cuda_batch_size == preset.batch_size == 32
-    _, _, chosen = model_settings({}, {"batch_size": 16, "device": "cuda"})
-    assert chosen.batch_size == chosen.cuda_batch_size == 16
-    _, _, both = model_settings({}, {"batch_size": 16, "cuda_batch_size": 128})
-    assert (both.batch_size, both.cuda_batch_size) == (16, 128)
-
-
-def test_a_tables_batch_size_setting_holds_on_a_gpu_too():
-    from ntpipe.train import _configs
-
-    _, cfg = _configs("small", np.zeros((2, 100), np.uint8), None, None, 0, {"batch_size": 8})
-    assert cfg.batch_size == cfg.cuda_batch_size == 8
