@@ -33,7 +33,8 @@ def parse_arguments(argv=None):
     group.add_argument("--folds", type=int, help="stratified K-fold cross-validation")
     p.add_argument("--preset", default="small", help="model preset: small or seed")
     p.add_argument("--epochs", type=int, help="maximum epochs (default: the training config's)")
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=int, help="windows per training step on any device (default: the preset's; "
+                   "--set cuda_batch_size=N gives a GPU its own)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="settings",

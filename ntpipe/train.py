@@ -559,7 +559,7 @@ def _configs(preset, tokens, epochs, batch_size, seed, overrides=None):
     if epochs is not None:
         train_overrides["epochs"] = epochs
     if batch_size is not None:
-        train_overrides.update(batch_size=batch_size, cuda_batch_size=batch_size)
+        train_overrides["batch_size"] = batch_size  # and the GPU's, unless a cuda_batch_size is set too
     return mcfg, train_config(preset, **train_overrides)
 
 

@@ -286,6 +286,11 @@ def test_a_gpu_trains_with_the_batch_a_cpu_does_unless_told_otherwise():
     workflow = model_settings({}, {"batch_size": 16, "device": "cuda"})[2]
     table = _configs("small", np.zeros((2, 100), np.uint8), None, None, 0, {"batch_size": 8})[1]
     assert (workflow.cuda_batch_size, table.cuda_batch_size) == (16, 8)
+    # --batch-size sets both, and gives way to a --set cuda_batch_size
+    flag = _configs("small", np.zeros((2, 100), np.uint8), None, 24, 0)[1]
+    flag_and_set = _configs("small", np.zeros((2, 100), np.uint8), None, 24, 0, {"cuda_batch_size": 256})[1]
+    assert (flag.batch_size, flag.cuda_batch_size) == (24, 24)
+    assert (flag_and_set.batch_size, flag_and_set.cuda_batch_size) == (24, 256)
 
 
 def test_config_accepts_ints_for_floats():
