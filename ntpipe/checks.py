@@ -229,10 +229,12 @@ def check_split(genomes, valid_chroms, test_chroms, aliases=False):
         for name, chroms in (("valid_chroms", valid_chroms), ("test_chroms", test_chroms)):
             missing = [c for c in chroms if key(c) not in keys]
             if missing:
+                hint = other_naming(missing[0], sizes, "set chrom_aliases: true in the config to match it")
                 raise ValueError(
                     f"config split.{name}: {missing[0]!r} is not a chromosome of {genome} ({where});"
                     f" its .fai names {listed(sizes)}"
-                    + other_naming(missing[0], sizes, "set chrom_aliases: true in the config to match it")
+                    + (hint or "; name your genome's held-out chromosomes in the config's split, e.g."
+                       " --config 'split={valid_chroms: [A], test_chroms: [B, C]}'")
                 )
         if not keys - held_out:
             raise ValueError(

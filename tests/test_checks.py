@@ -215,7 +215,8 @@ def test_peaks_and_bams_in_another_naming_pass_with_chrom_aliases(tmp_path):
 def test_split_chromosomes_in_every_genome_and_some_left_to_train():
     genomes = {"t.tsv, line 2": ("a.fa", SIZES), "t.tsv, line 3": ("b.fa", {"Chr1": 10, "Chr3": 10, "Chr4": 10})}
     checks.check_split(genomes, ["Chr1"], ["Chr3"])
-    with pytest.raises(ValueError, match=r"config split.valid_chroms: 'Chr2' is not a chromosome of b.fa \(t.tsv, line 3\); its .fai names Chr1, Chr3, Chr4"):
+    with pytest.raises(ValueError, match=r"config split.valid_chroms: 'Chr2' is not a chromosome of b.fa \(t.tsv, line 3\); its .fai names Chr1, Chr3, Chr4;"
+                                         r" name your genome's held-out chromosomes in the config's split, e\.g\. --config 'split="):
         checks.check_split(genomes, ["Chr2"], ["Chr3"])
     with pytest.raises(ValueError, match=r"hold out every chromosome of a.fa \(t.tsv, line 2\); expected at least one left to train on"):
         checks.check_split(genomes, ["Chr1", "Chr2"], ["Chr3"])
