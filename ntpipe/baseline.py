@@ -5,7 +5,7 @@ import numpy as np
 from .encoding import N_TOKEN
 from .metrics import binary_metrics
 
-__all__ = ["kmer_features", "kmer_logistic", "kmer_logistic_folds", "sparse_logistic"]
+__all__ = ["kmer_features", "kmer_logistic", "kmer_logistic_folds", "sparse_logistic", "strand_gaps"]
 
 
 def kmer_features(tokens, lengths=None, k=4):
@@ -56,18 +56,20 @@ def kmer_logistic(train, test, k=4, C=1.0, seed=0):
     -------
     :func:`~ntpipe.metrics.binary_metrics` of the test set.
     """
+    clf = _fitted(kmer_features(train[0], train[1], k), train[2], C, seed)
+    return binary_metrics(test[2], clf.predict_proba(kmer_features(test[0], test[1], k))[:, 1])
+
+
+def _fitted(x, labels, C, seed):
+    """A standardised logistic regression fitted on features ``x``."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x_train = kmer_features(train[0], train[1], k)
-    x_test = kmer_features(test[0], test[1], k)
-    y_train = np.asarray(train[2]).astype(np.int64)
-    if len(np.unique(y_train)) < 2:
+    y = np.asarray(labels).astype(np.int64)
+    if len(np.unique(y)) < 2:
         raise ValueError("the training set needs both labels (0 and 1)")
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed))
-    clf.fit(x_train, y_train)
-    return binary_metrics(test[2], clf.predict_proba(x_test)[:, 1])
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=seed)).fit(x, y)
 
 
 def kmer_logistic_folds(data, splits, k=4, C=1.0, seed=0):
@@ -90,6 +92,37 @@ def kmer_logistic_folds(data, splits, k=4, C=1.0, seed=0):
         return tokens[idx], lengths[idx], labels[idx]
 
     return [kmer_logistic(part(train_idx), part(valid_idx), k=k, C=C, seed=seed) for train_idx, valid_idx in splits]
+
+
+def strand_gaps(data, splits, k=3, C=0.1, seed=0):
+    """Per fold, how much better a k-mer regression scores held-out sequences than their reverse complements.
+
+    Fitted on each fold's training sequences; the AUC on its held-out sequences
+    minus the AUC on their reverse complements (the same k-mer frequencies, each
+    read as its reverse complement). About 0 where the labels have no strand, as
+    a histone mark's windows (the rice sets' means within 0.01 at k 3); clearly
+    above 0 where they have one (E. coli promoters: 0.04-0.05 on every fold).
+
+    Parameters
+    ----------
+    data : (tokens (n, L), lengths or None, labels)
+    splits : (train_idx, valid_idx) pairs, e.g. :func:`ntpipe.train.fold_splits`
+
+    Returns
+    -------
+    list of floats, one per split.
+    """
+    tokens, lengths, labels = data
+    labels = np.asarray(labels)
+    x = kmer_features(tokens, lengths, k)
+    digits = (np.arange(4**k)[:, None] // 4 ** np.arange(k)) % 4  # (4**k, k): last base first
+    flipped = x[:, (3 - digits) @ (4 ** np.arange(k - 1, -1, -1))]  # column j: the reverse complement of k-mer j
+    gaps = []
+    for train_idx, valid_idx in splits:
+        clf = _fitted(x[train_idx], labels[train_idx], C, seed)
+        auc = [binary_metrics(labels[valid_idx], clf.predict_proba(f[valid_idx])[:, 1])["auc"] for f in (x, flipped)]
+        gaps.append(auc[0] - auc[1])
+    return gaps
 
 
 def sparse_logistic(x, targets, l1):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ntpipe.baseline import kmer_features, kmer_logistic, kmer_logistic_folds, sparse_logistic
-from ntpipe.encoding import encode
+from ntpipe.baseline import kmer_features, kmer_logistic, kmer_logistic_folds, sparse_logistic, strand_gaps
+from ntpipe.encoding import encode, reverse_complement
 
 
 def test_kmer_features_counts():
@@ -46,6 +46,22 @@ def test_kmer_logistic_folds_scores_each_held_out_fold():
     assert [m["n_pos"] + m["n_neg"] for m in per_fold] == [len(v) for _, v in splits]
     t, v = splits[1]
     assert per_fold[1] == kmer_logistic((tokens[t], None, labels[t]), (tokens[v], None, labels[v]))
+
+
+def test_strand_gaps_score_the_reverse_complements_of_the_held_out_sequences():
+    from ntpipe.train import fold_splits
+
+    rng = np.random.default_rng(0)
+    tokens, labels = rng.integers(0, 4, (300, 60)).astype(np.uint8), np.arange(300) % 2
+    tokens[labels == 1, 20:28] = encode("CCACGAAG")  # a motif on one strand: its reverse complement reads CTTCGTGG
+    splits = fold_splits(labels, 3, seed=0)
+    gaps = strand_gaps((tokens, None, labels), splits, k=3, C=0.1)
+    flipped = np.ascontiguousarray(reverse_complement(tokens))
+    for gap, (t, v) in zip(gaps, splits):
+        # the same regression, fitted by hand: its AUC on the sequences minus on their reverse complements
+        fitted = [kmer_logistic((tokens[t], None, labels[t]), (x[v], None, labels[v]), k=3, C=0.1) for x in (tokens, flipped)]
+        assert gap == pytest.approx(fitted[0]["auc"] - fitted[1]["auc"], abs=1e-9)
+        assert gap > 0.02
 
 
 def test_sparse_logistic_keeps_the_informative_features():

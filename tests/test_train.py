@@ -19,16 +19,16 @@ from ntpipe.train import HISTORY_COLUMNS, evaluate_table, fit, lr_at, predict_pr
 MOTIF = "TGACGTCA"
 
 
-def motif_task(n, length, seed, min_length=None):
-    """Random sequences; label 1 ones carry MOTIF at a random place."""
+def motif_task(n, length, seed, min_length=None, motif=MOTIF, either_strand=False):
+    """Random sequences; label 1 ones carry ``motif`` at a random place (on either strand if asked)."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(min_length or length, length + 1, n)
     tokens = rng.integers(0, 4, (n, length)).astype(np.uint8)
     labels = rng.permutation(np.arange(n) % 2)
-    motif = encode(MOTIF)
     for i in np.flatnonzero(labels):
-        start = rng.integers(0, lengths[i] - len(motif) + 1)
-        tokens[i, start : start + len(motif)] = motif
+        word = reverse_complement(encode(motif)) if either_strand and rng.random() < 0.5 else encode(motif)
+        start = rng.integers(0, lengths[i] - len(word) + 1)
+        tokens[i, start : start + len(word)] = word
     tokens[np.arange(length)[None, :] >= lengths[:, None]] = 4
     return tokens, lengths, labels
 
@@ -380,6 +380,25 @@ def test_finished_run_rerun_after_its_outputs_were_removed(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="ntpipe.train"):
         assert fit(train, valid, mcfg, tcfg, tmp_path, device="cpu") == first
     assert "model.pt is gone: starting over" in caplog.text
+
+
+def test_a_table_whose_labels_have_a_strand_trains_without_reverse_complements(tmp_path, caplog):
+    # promoters are read 5' to 3' and a reverse complement is not one; a mark's windows read either way
+    # MOTIF reads the same on both strands; this one does not
+    stranded = write_table(tmp_path / "stranded.tsv", *motif_task(300, 60, 0, motif="CCACGAAG"))
+    either = write_table(tmp_path / "either.tsv", *motif_task(300, 60, 0, motif="CCACGAAG", either_strand=True))
+    with caplog.at_level(logging.INFO, logger="ntpipe.train"):
+        train_table(stranded, tmp_path / "s", epochs=1, batch_size=32)
+    assert "stranded.tsv: the labels have a strand" in caplog.text
+    meta = load_model(tmp_path / "s" / "model.pt")[2]
+    assert meta["rc_augment"] is False and min(meta["strand_gaps"]) > 0 and np.mean(meta["strand_gaps"]) >= 0.02
+    train_table(either, tmp_path / "e", epochs=1, batch_size=32)
+    meta = load_model(tmp_path / "e" / "model.pt")[2]
+    assert meta["rc_augment"] is True and np.mean(meta["strand_gaps"]) < 0.02
+    # asked for: kept, and not tested
+    train_table(stranded, tmp_path / "k", epochs=1, batch_size=32, overrides={"rc_augment": True})
+    meta = load_model(tmp_path / "k" / "model.pt")[2]
+    assert meta["rc_augment"] is True and "strand_gaps" not in meta
 
 
 def test_train_table_overrides(tmp_path, tables):
