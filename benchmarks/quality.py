@@ -94,6 +94,7 @@ def cross_validate(path, folds, preset, overrides, work, device="cpu"):
     model_folds = [{k: m[k] for k in (*METRICS, "best_epoch", "epochs_run")} for m in model["folds"]]
     return {
         "table": os.fspath(path), "n": len(data[2]), "folds": folds, "preset": preset, "overrides": dict(overrides),
+        "rc_augment": model.get("rc_augment"), "strand_gaps": model.get("strand_gaps"),
         "model": {**_mean(model["folds"]), "seconds": seconds, "per_fold": model_folds},
         "kmer4_lr": {**_mean(lr_folds), "seconds": lr_seconds, "per_fold": [{k: m[k] for k in METRICS} for m in lr_folds]},
     }
@@ -162,6 +163,9 @@ def render(report):
     for key, res in report["sets"].items():
         m, b = res["model"], res["kmer4_lr"]
         settings = ", ".join(f"{k}={json.dumps(v)}" for k, v in res["overrides"].items()) or "as it is"
+        if res.get("strand_gaps") and res.get("rc_augment") is False:
+            settings += (" (its labels have a strand: reverse-complement augmentation off, strand gap "
+                         f"{sum(res['strand_gaps']) / len(res['strand_gaps']):.3f})")
         lines += [f"## {key} (`{os.path.basename(res['table'])}`, {res['n']:,} sequences)", "",
                   f"Model: preset `{res['preset']}`, {settings}; {res['folds']} folds. {res['machine']}", "",
                   f"Command: `{res['command']}`", "",

@@ -657,18 +657,19 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
                      sequences, np.mean(meta["strand_gaps"]))
     mcfg, tcfg = _configs(preset, tokens, epochs, batch_size, seed, overrides)
     meta["rc_augment"] = tcfg.rc_augment
+    chosen = {k: meta[k] for k in ("rc_augment", "strand_gaps") if k in meta}  # also in metrics.json
 
     # the 4-mer floor first: seconds, and nothing is written if it cannot be fitted
     if vdata is not None:
         floor = kmer_logistic(data, vdata, seed=seed)
         metrics = fit(data, vdata, mcfg, tcfg, out, meta={**meta, "n_train": len(labels)}, device=device)
-        return _with_baseline(out, metrics, floor)
+        return _with_baseline(out, {**metrics, **chosen}, floor)
     if folds is None:
         train_idx, valid_idx = train_test_split(np.arange(len(labels)), test_size=0.1, stratify=labels, random_state=seed)
         train, held = _subset(data, train_idx), _subset(data, valid_idx)
         floor = kmer_logistic(train, held, seed=seed)
         metrics = fit(train, held, mcfg, tcfg, out, meta={**meta, "n_train": len(train_idx)}, device=device)
-        return _with_baseline(out, metrics, floor)
+        return _with_baseline(out, {**metrics, **chosen}, floor)
 
     splits = list(fold_splits(labels, folds, seed))
     baselines = kmer_logistic_folds(data, splits, seed=seed)
@@ -684,7 +685,7 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
     with atomic_path(os.path.join(out, "model.pt")) as tmp:
         shutil.copyfile(os.path.join(out, f"fold{best_fold}", "model.pt"), tmp)
     baseline = {**_fold_mean(baselines, keys), "folds": baselines}
-    return _with_baseline(out, {"folds": per_fold, "mean": mean, "best_fold": best_fold, **mean}, baseline)
+    return _with_baseline(out, {"folds": per_fold, "mean": mean, "best_fold": best_fold, **mean, **chosen}, baseline)
 
 
 def _fold_mean(per_fold, keys):

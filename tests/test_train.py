@@ -392,6 +392,8 @@ def test_a_table_whose_labels_have_a_strand_trains_without_reverse_complements(t
     assert "stranded.tsv: the labels have a strand" in caplog.text
     meta = load_model(tmp_path / "s" / "model.pt")[2]
     assert meta["rc_augment"] is False and min(meta["strand_gaps"]) > 0 and np.mean(meta["strand_gaps"]) >= 0.02
+    written = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    assert (written["rc_augment"], written["strand_gaps"]) == (False, meta["strand_gaps"])
     train_table(either, tmp_path / "e", epochs=1, batch_size=32)
     meta = load_model(tmp_path / "e" / "model.pt")[2]
     assert meta["rc_augment"] is True and np.mean(meta["strand_gaps"]) < 0.02
