@@ -6,6 +6,8 @@ directory that holds results/ (tracks, reference tracks, models). Bins of 100 bp
 variety's track against its truth, and a 5-mer logistic regression fitted on every bin of the
 cultivars' chr01-chr04 (their peaks as labels) scored on the same bins; then the truth domains
 a variety lost or gained against the reference, and whether its track moved the right way.
+It reads FASTA, BED and VCF and counts k-mers with code of its own, not ntpipe's, on purpose:
+a scorer that shares the readers of the pipeline it judges would share their mistakes.
 
 Run from the repository root with the ntpipe venv's python (numpy, pyBigWig, pysam, sklearn)
 after the workflow (about 2 minutes):
