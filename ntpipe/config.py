@@ -61,7 +61,8 @@ prediction, worth it for a table, not for a genome's millions of windows.
 import json
 from dataclasses import dataclass, field, fields, replace
 
-__all__ = ["ModelConfig", "TrainConfig", "PRESETS", "model_config", "train_config", "from_dict", "parse_settings"]
+__all__ = ["ModelConfig", "TrainConfig", "PRESETS", "model_config", "train_config", "check_together", "from_dict",
+           "parse_settings"]
 
 
 @dataclass
@@ -84,9 +85,9 @@ class ModelConfig:
     # wavelength changes under a shift of a few bases, and so does every score that reads it
     min_wavelength: int = 0
     kmer_linear: int = 0  # k of a linear term over the sequence's k-mer frequencies, added to the logit; 0 = none
-    # k of a second such term, sparse: fitted first, alone, as an L1-penalised logistic regression
-    # (TrainConfig.kmer_l1), then kept fixed while the rest trains; 0 = none
-    kmer_words: int = 0
+    # k of a second such term, or a list of sizes fitted together: sparse, fitted first, alone, as an
+    # L1-penalised logistic regression (TrainConfig.kmer_l1), then kept fixed while the rest trains; 0 or [] = none
+    kmer_words: list[int] = field(default_factory=list)
     # the word term refitted on its words and their products with its first fit's score (standardised), in
     # one more L1 fit: a word that matters only beside others (a core promoter beside a repressive cluster)
     word_gates: bool = False
@@ -94,6 +95,10 @@ class ModelConfig:
 
     def __post_init__(self):  # also for dataclasses.replace and a config read back from a model file
         # (types and ranges are _checked_types's; this checks only what no single field can)
+        if isinstance(self.kmer_words, int):  # one size, as written before sizes could be listed
+            self.kmer_words = [self.kmer_words] if self.kmer_words else []
+        if len(set(self.kmer_words)) != len(self.kmer_words) or 0 in self.kmer_words:
+            raise ValueError(f"ModelConfig.kmer_words must list each size once (or be 0 for none), got {self.kmer_words}")
         if self.word_gates and not self.kmer_words:
             raise ValueError("ModelConfig.word_gates needs kmer_words: it refits the word term's words")
         if isinstance(self.n_heads, int) and self.n_heads >= 1 and self.d_model % self.n_heads:
@@ -129,6 +134,9 @@ class TrainConfig:
     # labelled genome windows (the workflow; tables use every row every epoch):
     negative_ratio: float = 1.0  # negatives drawn afresh each epoch per example with the mark
     gc_match: bool = False  # draw negatives to match the positives' GC content
+    # share of each epoch's negatives drawn by the word term's probability (ModelConfig.kmer_words): decoys
+    # the words call marked come up more often; 0 = every negative alike
+    hard_negatives: float = 0.0
     epoch_size: int | None = None  # at most this many examples per epoch (None: every positive + ratio x negatives)
     eval_size: int | None = 20000  # at most this many validation/test examples (a fixed, seeded draw)
     final_fit: bool = True  # after the hold-out run, refit on every chromosome for the tracks
@@ -138,6 +146,13 @@ class TrainConfig:
         if self.consistency and not (self.nmute or self.max_indel):
             raise ValueError("TrainConfig.consistency needs nmute or max_indel above 0: its copies of a window must be "
                              f"changed apart, got consistency {self.consistency} with neither")
+
+
+def check_together(model_cfg, train_cfg):
+    """ValueError where a training setting needs a model setting the model lacks."""
+    if train_cfg.hard_negatives and not model_cfg.kmer_words:
+        raise ValueError(f"TrainConfig.hard_negatives ({train_cfg.hard_negatives}) needs ModelConfig.kmer_words: "
+                         "the negatives are drawn by the word term's probability")
 
 
 PRESETS = {
@@ -205,6 +220,8 @@ def _checked_value(cls, name, kind, value):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
     elif kind == list[int]:
+        if name == "kmer_words" and isinstance(value, int) and not isinstance(value, bool):
+            return value  # one size (0: none): ModelConfig makes it a list
         ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         value = list(value) if ok else value
     elif kind in (float | None, int | None):
@@ -234,7 +251,7 @@ _RANGES = {
     "weight_decay": _NOT_NEGATIVE, "label_smoothing": _FRACTION, "ema_decay": _FRACTION,
     "kmer_l1": _POSITIVE,
     "num_workers": _NOT_NEGATIVE, "eval_batch_size": _AT_LEAST_1, "negative_ratio": _POSITIVE,
-    "epoch_size": _AT_LEAST_1, "eval_size": (lambda v: v >= 2, "at least 2"), "min_final_epochs": _AT_LEAST_1,
+    "hard_negatives": (lambda v: 0 <= v <= 1, "0 to 1"), "epoch_size": _AT_LEAST_1, "eval_size": (lambda v: v >= 2, "at least 2"), "min_final_epochs": _AT_LEAST_1,
 }
 
 

@@ -278,8 +278,13 @@ class GeM(nn.Module):
 class KmerFrequencies(nn.Module):
     """A linear term over the sequence's k-mer frequencies: the k-mer logistic regression inside the model.
 
+    ``k`` is one size or a list of sizes (one weight per k-mer of each size).
     K-mers holding N or reaching past the true length are not counted. The
-    frequencies are scaled by 4**k (1 on average); the term starts at zero.
+    frequencies are scaled by 4**k (1 on average), those of a size k below
+    the longest K by a further 2**(K - k): a k-mer's count is about Poisson,
+    so its spread grows as the square root of its mean, and so scaled every
+    size's values spread alike and an L1 fit weighs the sizes alike
+    (:func:`ntpipe.train.fit_words`). The term starts at zero.
     ``gated`` (``ModelConfig.word_gates``): the term is ``linear(f) + z *
     gate(f)``, z the standardised score of a first fit ``first(f)``, so that
     a k-mer can weigh only where others already speak for the mark.
@@ -289,10 +294,12 @@ class KmerFrequencies(nn.Module):
 
     def __init__(self, k, gated=False):
         super().__init__()
-        self.k = k
-        self.linear = nn.Linear(4**k, 1)
+        self.ks = [k] if isinstance(k, int) else list(k)
+        self.offsets = np.cumsum([0] + [4**k for k in self.ks]).tolist()  # each size's first weight column
+        self.scales = [4**k * 2 ** (max(self.ks) - k) for k in self.ks]  # a count's value, times the k-mers counted
+        self.linear = nn.Linear(self.offsets[-1], 1)
         if gated:  # + z * (gate . f + gate bias), z the standardised score of a first fit (first . f + its bias)
-            self.first, self.gate = nn.Linear(4**k, 1), nn.Linear(4**k, 1)
+            self.first, self.gate = nn.Linear(self.offsets[-1], 1), nn.Linear(self.offsets[-1], 1)
             self.register_buffer("first_scale", torch.tensor([0.0, 1.0]))  # the first score's mean and sd
         self.gated = gated
         for linear in (self.linear, *((self.first, self.gate) if gated else ())):
@@ -301,13 +308,18 @@ class KmerFrequencies(nn.Module):
 
     def forward(self, tokens, lengths):
         # tokens (B, L) long, lengths (B,) -> (B,) float32, also under autocast
-        codes, counted = self.codes(tokens, lengths)
-        counted = counted.to(torch.float32)
+        sizes = []  # per size: its weight columns, whether each k-mer is counted, their number, its scale
+        for k, offset, scale in zip(self.ks, self.offsets, self.scales):
+            codes, counted = self.codes(tokens, lengths, k)
+            counted = counted.to(torch.float32)
+            sizes.append((codes + offset, counted, counted.sum(dim=1).clamp(min=1.0), scale))
         with torch.autocast(tokens.device.type, enabled=False):
-            n = counted.sum(dim=1).clamp(min=1.0)
 
             def term(linear):  # the frequencies times a linear's weights: their weights gathered, averaged
-                return (linear.weight[0][codes] * counted).sum(dim=1) / n * 4**self.k + linear.bias
+                out = linear.bias
+                for columns, counted, n, scale in sizes:
+                    out = out + (linear.weight[0][columns] * counted).sum(dim=1) / n * scale
+                return out
 
             out = term(self.linear)
             if self.gated:
@@ -315,18 +327,19 @@ class KmerFrequencies(nn.Module):
                 out = out + z * term(self.gate)
             return out
 
-    def codes(self, tokens, lengths):
-        """Each k-mer's weight column (B, n) long (its bases as a base-4 number), and whether it is counted (B, n) bool."""
-        if tokens.size(1) < self.k:  # not one whole k-mer: pad with N (nothing counted, the bias alone)
-            tokens = F.pad(tokens, (0, self.k - tokens.size(1)), value=N_TOKEN)
-        n = tokens.size(1) - self.k + 1
+    @staticmethod
+    def codes(tokens, lengths, k):
+        """Each k-mer's code (B, n) long (its bases as a base-4 number), and whether it is counted (B, n) bool."""
+        if tokens.size(1) < k:  # not one whole k-mer: pad with N (nothing counted, the bias alone)
+            tokens = F.pad(tokens, (0, k - tokens.size(1)), value=N_TOKEN)
+        n = tokens.size(1) - k + 1
         bases = tokens.long().clamp(max=N_TOKEN - 1)
         codes = bases[:, :n]
-        for j in range(1, self.k):
+        for j in range(1, k):
             codes = codes * 4 + bases[:, j : j + n]
         n_before = F.pad((tokens == N_TOKEN).cumsum(dim=1), (1, 0))  # (B, L + 1): Ns before each position
-        no_n = n_before[:, self.k :] == n_before[:, :n]
-        return codes, no_n & (torch.arange(n, device=tokens.device) <= (lengths[:, None] - self.k))
+        no_n = n_before[:, k:] == n_before[:, :n]
+        return codes, no_n & (torch.arange(n, device=tokens.device) <= (lengths[:, None] - k))
 
 
 def min_length(cfg):

@@ -40,11 +40,12 @@ def model_settings(model, training, window=None):
     ``window`` (bp) the model cannot read, so that the workflow can check them
     before any job starts.
     """
-    from .config import model_config, train_config
+    from .config import check_together, model_config, train_config
 
     preset = model.get("preset", "small")
     model_cfg = model_config(preset, **model.get("overrides", {}))
     train_cfg = train_config(preset, **{k: v for k, v in training.items() if k != "device"})
+    check_together(model_cfg, train_cfg)
     if window is not None and window > model_cfg.max_len:
         raise ValueError(f"window.size {window} is longer than the model reads: its max_len is {model_cfg.max_len} bp "
                          f"(model.overrides.max_len raises it)")

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .config import ModelConfig, TrainConfig, model_config, train_config
+from .config import ModelConfig, TrainConfig, check_together, model_config, train_config
 from .data import (
     EpochSampler,
     SequenceDataset,
@@ -397,10 +397,13 @@ def fit_words(model, dataset, l1, seed, device):
     term = model.parts()[0].kmer_words
     rows, labels = [], []
     for tokens, lengths, batch_labels in make_loader(dataset, 256, sampler=chosen.tolist()):
-        codes, counted = (t.cpu().numpy() for t in term.codes(tokens.to(device), lengths.to(device)))
-        row = np.broadcast_to(np.arange(len(codes))[:, None], codes.shape)[counted]
-        scale = 4**term.k / np.maximum(counted.sum(axis=1), 1)  # the term's frequencies, as a sparse matrix
-        rows.append(scipy.sparse.csr_matrix((scale[row], (row, codes[counted])), shape=(len(codes), 4**term.k)))
+        sizes = []  # the term's frequencies, one sparse matrix per size, side by side
+        for k, scale in zip(term.ks, term.scales):
+            codes, counted = (t.cpu().numpy() for t in term.codes(tokens.to(device), lengths.to(device), k))
+            row = np.broadcast_to(np.arange(len(codes))[:, None], codes.shape)[counted]
+            scale = scale / np.maximum(counted.sum(axis=1), 1)
+            sizes.append(scipy.sparse.csr_matrix((scale[row], (row, codes[counted])), shape=(len(codes), 4**k)))
+        rows.append(scipy.sparse.hstack(sizes).tocsr())
         labels.append(batch_labels.numpy())
     x, y = scipy.sparse.vstack(rows).tocsr(), np.concatenate(labels)
     weights, intercept = sparse_logistic(x, y, l1)
@@ -418,19 +421,43 @@ def fit_words(model, dataset, l1, seed, device):
             getattr(part.kmer_words, name).bias.fill_(float(b))
         if term.gated:
             part.kmer_words.first_scale.copy_(torch.tensor([mean, sd], dtype=torch.float32))
-    kept = f"{np.count_nonzero(fitted['linear'][0])} of {4**term.k} {term.k}-mers weigh"
+    kept = " and ".join(f"{np.count_nonzero(fitted['linear'][0][a:b])} of {b - a} {k}-mers"
+                        for k, a, b in zip(term.ks, term.offsets, term.offsets[1:])) + " weigh"
     if term.gated:
         kept += (f" alone and {np.count_nonzero(fitted['gate'][0])} beside the first fit's"
                  f" {np.count_nonzero(weights)} (word_gates)")
     return kept
 
 
-def _train_sampler(train_set, train_cfg, generator):
-    """Fresh negatives every epoch for genome windows; every row, reshuffled, for tables."""
+def _train_sampler(train_set, train_cfg, generator, words=None, device=None):
+    """Fresh negatives every epoch for genome windows; every row, reshuffled, for tables.
+
+    With ``train_cfg.hard_negatives`` h (and a fitted word term ``words``), a negative is
+    drawn with weight (1 - h) / n + h x its share of the word term's probabilities: the
+    windows the words call marked and the mark is not (a decoy, words out of order) come
+    up more often, so that what the words cannot tell apart the rest learns.
+    """
     if not isinstance(train_set, WindowDataset):
         return None
     weights = gc_match_weights(train_set.examples) if train_cfg.gc_match else None
+    if train_cfg.hard_negatives and words is not None:
+        neg = np.flatnonzero(np.asarray(train_set.labels) <= 0)
+        prob = torch.sigmoid(torch.from_numpy(_scores(words, train_set, neg, device))).numpy()
+        hard = np.zeros(len(train_set))
+        hard[neg] = (1 - train_cfg.hard_negatives) / len(neg) + train_cfg.hard_negatives * prob / prob.sum()
+        weights = hard if weights is None else weights * hard
+        top = np.sort(prob)[::-1][: max(1, len(prob) // 100)]
+        log.info("hard negatives: %.0f%% of each epoch's negatives drawn by the word term's probability "
+                 "(its top 1%% of %d negatives at %.2f-%.2f)", 100 * train_cfg.hard_negatives, len(neg), top[-1], top[0])
     return EpochSampler(train_set.labels, train_cfg.negative_ratio, generator, weights, train_cfg.epoch_size)
+
+
+@torch.no_grad()
+def _scores(term, dataset, indices, device):
+    """A term's logits (float64) for ``dataset``'s examples ``indices``."""
+    out = [term(tokens.to(device), lengths.to(device)).double().cpu().numpy()
+           for tokens, lengths, _ in make_loader(dataset, 256, sampler=indices.tolist())]
+    return np.concatenate(out) if out else np.zeros(0)
 
 
 def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, device="auto"):
@@ -459,6 +486,7 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     dict: test metrics when ``test`` is given, else the validation metrics of
     the best epoch, plus ``best_epoch`` and ``epochs_run`` (NaN written as None).
     """
+    check_together(model_cfg, train_cfg)
     train_set = _check_split("train", train)
     valid_set = _check_split("valid", valid) if valid is not None else None
     test_set = _check_split("test", test) if test is not None else None
@@ -487,8 +515,6 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
     cuda = device.type == "cuda"
     batch_size = train_cfg.cuda_batch_size if cuda else train_cfg.batch_size
     loader_args = {"num_workers": train_cfg.num_workers, "pin_memory": cuda}
-    sampler = _train_sampler(train_set, train_cfg, generators["shuffle"])
-    train_loader = make_loader(train_set, batch_size, shuffle=True, generator=generators["shuffle"], sampler=sampler, **loader_args)
     valid_loader = make_loader(valid_set, train_cfg.eval_batch_size, **loader_args) if valid_set is not None else None
 
     if model_cfg.kmer_words:  # the sparse word term first, alone, then fixed
@@ -502,6 +528,9 @@ def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, devic
             log.info("word term fitted: %s; its validation AUC alone %s", kept, alone)
         for part in model.parts():
             part.kmer_words.requires_grad_(False)
+    words = model.parts()[0].kmer_words if model_cfg.kmer_words else None
+    sampler = _train_sampler(train_set, train_cfg, generators["shuffle"], words, device)
+    train_loader = make_loader(train_set, batch_size, shuffle=True, generator=generators["shuffle"], sampler=sampler, **loader_args)
 
     while run["epoch"] < train_cfg.epochs and not run["stopped"]:
         run["epoch"] += 1

@@ -160,6 +160,36 @@ def test_kmer_linear_on_sequences_shorter_than_its_k():
     torch.testing.assert_close(model.kmer_linear(x, torch.tensor([2, 1])), model.kmer_linear.linear.bias.expand(2))
 
 
+def test_kmer_term_of_several_sizes_is_the_sum_of_each_sizes_term():
+    from ntpipe.model import KmerFrequencies
+
+    both, two, three = KmerFrequencies([2, 3]), KmerFrequencies(2), KmerFrequencies(3)
+    torch.nn.init.normal_(both.linear.weight)
+    torch.nn.init.normal_(both.linear.bias)
+    with torch.no_grad():  # the weights of the 16 2-mers first (their frequencies scaled 2x more), then the 64 3-mers
+        two.linear.weight.copy_(both.linear.weight[:, :16] * 2)
+        three.linear.weight.copy_(both.linear.weight[:, 16:])
+        two.linear.bias.copy_(both.linear.bias)
+    x = torch.randint(0, 5, (5, 30), generator=torch.Generator().manual_seed(4))
+    lengths = torch.tensor([30, 25, 3, 2, 0])  # a row with 2-mers and no 3-mer; rows with neither
+    torch.testing.assert_close(both(x, lengths), two(x, lengths) + three(x, lengths), atol=1e-5, rtol=1e-5)
+    assert both.ks == [2, 3] and both.linear.weight.shape == (1, 16 + 64)
+
+
+def test_model_files_from_before_kmer_words_were_listed_load(tmp_path):
+    model = make(kmer_words=3)
+    assert model.cfg.kmer_words == [3] and model.kmer_words.ks == [3]
+    path = tmp_path / "model.pt"
+    save_model(path, model, model.cfg)
+    raw = torch.load(path, weights_only=True)
+    raw["model_config"]["kmer_words"] = 3  # as written when it was one size
+    torch.save(raw, path)
+    loaded, cfg, _ = load_model(path)
+    assert cfg.kmer_words == [3]
+    x = torch.randint(0, 5, (2, 40))
+    torch.testing.assert_close(loaded(x), model(x), atol=0, rtol=0)
+
+
 def test_model_files_from_before_kmer_linear_load(tmp_path):
     model = make(kmer_linear=0)
     path = tmp_path / "model.pt"
@@ -246,6 +276,8 @@ def test_config_rejects_mistyped_values(field, value, expected):
     (ModelConfig, "gem_p", -1, "ModelConfig.gem_p must be above 0"),
     (ModelConfig, "kmer_linear", 9, "ModelConfig.kmer_linear must be 0 \\(none\\) to 8, got 9"),
     (ModelConfig, "members", 0, "ModelConfig.members must be at least 1, got 0"),
+    (ModelConfig, "kmer_words", [6, 9], r"each item of ModelConfig.kmer_words must be 0 \(none\) to 8, got \[6, 9\]"),
+    (ModelConfig, "kmer_words", [8, 8], r"ModelConfig.kmer_words must list each size once \(or be 0 for none\), got \[8, 8\]"),
     (ModelConfig, "d_model", 30, r"ModelConfig.d_model must be a multiple of n_heads \(\d\), got 30"),
     (TrainConfig, "ema_decay", 1, "TrainConfig.ema_decay must be at least 0 and below 1, got 1$"),
     (TrainConfig, "label_smoothing", -0.1, "TrainConfig.label_smoothing must be at least 0 and below 1"),

@@ -551,7 +551,8 @@ def test_word_term_is_fitted_first_and_kept(tmp_path, caplog):
     assert model.kmer_linear.linear.weight.abs().sum() > 0
 
 
-def test_word_term_fit_reads_the_terms_own_features():
+@pytest.mark.parametrize("sizes", [3, [2, 3]])
+def test_word_term_fit_reads_the_terms_own_features(sizes):
     from ntpipe.baseline import kmer_features, sparse_logistic
     from ntpipe.data import SequenceDataset
     from ntpipe.model import from_config
@@ -559,10 +560,13 @@ def test_word_term_fit_reads_the_terms_own_features():
 
     tokens, lengths, labels = motif_task(120, 50, 3, min_length=20)  # padded rows: only true k-mers count
     mcfg, _ = tiny_configs()
-    model = from_config(model_config("small", **{**asdict(mcfg), "kmer_words": 3}))
-    fit_words(model, SequenceDataset(tokens, lengths, labels), 0.003, 0, torch.device("cpu"))
-    dense = kmer_features(tokens, lengths, k=3) * 4**3  # the term's input: frequencies scaled by 4**k
+    model = from_config(model_config("small", **{**asdict(mcfg), "kmer_words": sizes}))
+    kept = fit_words(model, SequenceDataset(tokens, lengths, labels), 0.003, 0, torch.device("cpu"))
+    # the term's input: each size's frequencies scaled by 4**k (the 2-mers' by 2 more: 2**(3 - 2)), side by side
+    dense = np.hstack([kmer_features(tokens, lengths, k=k) * 4**k * 2 ** (3 - k) for k in model.kmer_words.ks])
     weights, intercept = sparse_logistic(dense, labels, 0.003)
+    counts = [f"{np.count_nonzero(weights[:16])} of 16 2-mers and "] if sizes == [2, 3] else []
+    assert kept == "".join(counts) + f"{np.count_nonzero(weights[-64:])} of 64 3-mers weigh"
     np.testing.assert_allclose(model.kmer_words.linear.weight[0].detach().numpy(), weights, rtol=1e-4, atol=1e-5)
     assert model.kmer_words.linear.bias.item() == pytest.approx(intercept, rel=1e-4, abs=1e-5)
 
