@@ -39,9 +39,13 @@
 Neither preset has ``kmer_words``, a second k-mer term that training fits
 first, alone, as an L1-penalised logistic regression (``TrainConfig.kmer_l1``:
 a few hundred non-zero weights on the demo), and keeps fixed while the rest trains. The
-demo's config sets 8: on its grammar of 8-10 bp words among decoys the
+shipped config sets [6, 8]: on the demo's grammar of 8-10 bp words among decoys the
 transformer alone recalled the training loci and missed the words, and the
-sparse regression finds them (``benchmarks/ablations.md``, "Words first").
+sparse regression finds them (``benchmarks/ablations.md``, "Words first"); the
+6-mers read an outside panel's 6 bp motifs. Nor do they set
+``TrainConfig.hard_negatives`` (the config: 0.5), which draws half of each
+epoch's negatives by the word term's probability, so that the decoys its
+words call marked are learnt (``benchmarks/ablations.md``, "Short words; hard negatives").
 Its ``word_gates`` refit (the words, their products with the first fit's
 score, that score) lets a word weigh only beside others: the demo sets it for
 H3K27me3, whose repressive cluster counts only beside a core promoter
