@@ -255,7 +255,8 @@ _RANGES = {
     "weight_decay": _NOT_NEGATIVE, "label_smoothing": _FRACTION, "ema_decay": _FRACTION,
     "kmer_l1": _POSITIVE,
     "num_workers": _NOT_NEGATIVE, "eval_batch_size": _AT_LEAST_1, "negative_ratio": _POSITIVE,
-    "hard_negatives": (lambda v: 0 <= v <= 1, "0 to 1"), "epoch_size": _AT_LEAST_1, "eval_size": (lambda v: v >= 2, "at least 2"), "min_final_epochs": _AT_LEAST_1,
+    "hard_negatives": (lambda v: 0 <= v <= 1, "0 to 1"),
+    "epoch_size": _AT_LEAST_1, "eval_size": (lambda v: v >= 2, "at least 2"), "min_final_epochs": _AT_LEAST_1,
 }
 
 
