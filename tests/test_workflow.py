@@ -115,7 +115,8 @@ def test_a_run_on_another_reference_gets_none_of_the_demos_settings(test_panel, 
     from ntpipe.sheets import with_demo_settings
 
     shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert with_demo_settings(shipped)[0]["model"]["mark_overrides"] == {"H3K27me3": {"word_gates": True}}
+    demo_marks = {"H3K27me3": {"word_gates": True, "kmer_words": 8}}
+    assert with_demo_settings(shipped)[0]["model"]["mark_overrides"] == demo_marks
     assert "mark_overrides" not in with_demo_settings({**shipped, "reference": str(test_panel / "reference.fa")})[0]["model"]
     sheet = pd.read_csv(test_panel / "training.tsv", sep="\t")
     sheet[sheet["mark"] == "H3K4me3"].to_csv(tmp_path / "k4.tsv", sep="\t", index=False)
