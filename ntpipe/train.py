@@ -442,7 +442,7 @@ def _train_sampler(train_set, train_cfg, generator, words=None, device=None):
     weights = gc_match_weights(train_set.examples) if train_cfg.gc_match else None
     if train_cfg.hard_negatives and words is not None:
         neg = np.flatnonzero(np.asarray(train_set.labels) <= 0)
-        prob = torch.sigmoid(torch.from_numpy(_scores(words, train_set, neg, device))).numpy()
+        prob = torch.sigmoid(_logits(words, make_loader(train_set, 256, sampler=neg.tolist()), device).double()).numpy()
         hard = np.zeros(len(train_set))
         hard[neg] = (1 - train_cfg.hard_negatives) / len(neg) + train_cfg.hard_negatives * prob / prob.sum()
         weights = hard if weights is None else weights * hard
@@ -450,14 +450,6 @@ def _train_sampler(train_set, train_cfg, generator, words=None, device=None):
         log.info("hard negatives: %.0f%% of each epoch's negatives drawn by the word term's probability "
                  "(its top 1%% of %d negatives at %.2f-%.2f)", 100 * train_cfg.hard_negatives, len(neg), top[-1], top[0])
     return EpochSampler(train_set.labels, train_cfg.negative_ratio, generator, weights, train_cfg.epoch_size)
-
-
-@torch.no_grad()
-def _scores(term, dataset, indices, device):
-    """A term's logits (float64) for ``dataset``'s examples ``indices``."""
-    out = [term(tokens.to(device), lengths.to(device)).double().cpu().numpy()
-           for tokens, lengths, _ in make_loader(dataset, 256, sampler=indices.tolist())]
-    return np.concatenate(out) if out else np.zeros(0)
 
 
 def fit(train, valid, model_cfg, train_cfg, out_dir, test=None, meta=None, device="auto"):

@@ -339,6 +339,7 @@ def test_hard_negatives_draw_what_the_word_term_calls_marked(tmp_path):
 
     data, _, _ = _panel(tmp_path)
     ds = WindowDataset(data["genomes"], data["examples"], data["offsets"], SIZE, STRIDE)
+    cpu = torch.device("cpu")
     words = KmerFrequencies([2, 3])
     torch.nn.init.normal_(words.linear.weight, std=0.3)
     neg = np.flatnonzero(ds.labels <= 0)
@@ -346,13 +347,13 @@ def test_hard_negatives_draw_what_the_word_term_calls_marked(tmp_path):
         logits = np.concatenate([words(t, n).numpy() for t, n, _ in make_loader(ds, 64)])
     prob = 1 / (1 + np.exp(-logits[neg]))
     assert prob.std() > 0.05  # the term tells the negatives apart
-    sampler = _train_sampler(ds, train_config("small", hard_negatives=0.75), torch.Generator().manual_seed(0), words, "cpu")
+    sampler = _train_sampler(ds, train_config("small", hard_negatives=0.75), torch.Generator().manual_seed(0), words, cpu)
     expected = 0.25 / len(neg) + 0.75 * prob / prob.sum()  # a share drawn alike, the rest by the words' probability
     np.testing.assert_allclose(sampler.p, expected / expected.sum(), rtol=1e-5)
     # without it, or without a word term, every negative alike: the sampler of before, draw for draw
     plain = EpochSampler(ds.labels, 1.0, torch.Generator().manual_seed(0))
     for cfg, term in ((train_config("small"), words), (train_config("small", hard_negatives=0.75), None)):
-        same = _train_sampler(ds, cfg, torch.Generator().manual_seed(0), term, "cpu")
+        same = _train_sampler(ds, cfg, torch.Generator().manual_seed(0), term, cpu)
         assert same.p is None and list(same) == list(plain)
         plain = EpochSampler(ds.labels, 1.0, torch.Generator().manual_seed(0))
     # a setting that needs the word term, checked before any training
