@@ -24,7 +24,7 @@ import math
 import os
 import shutil
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import scipy.sparse
@@ -669,14 +669,14 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
     meta = {"preset": preset, "overrides": dict(overrides or {}), "sequences": os.fspath(sequences),
             "valid": None if valid is None else os.fspath(valid)}
     overrides = dict(overrides or {})
-    if "rc_augment" not in overrides and train_config(preset).rc_augment:
+    mcfg, tcfg = _configs(preset, tokens, epochs, batch_size, seed, overrides)  # a bad setting fails first
+    if "rc_augment" not in overrides and tcfg.rc_augment:
         meta["strand_gaps"] = _strand_gaps(data, seed)
         if _stranded(meta["strand_gaps"]):
-            overrides["rc_augment"] = False
+            tcfg = replace(tcfg, rc_augment=False)
             log.info("%s: the labels have a strand (a 3-mer regression scores held-out sequences %.3f AUC better than "
                      "their reverse complements): reverse-complement augmentation off (--set rc_augment=true keeps it)",
                      sequences, np.mean(meta["strand_gaps"]))
-    mcfg, tcfg = _configs(preset, tokens, epochs, batch_size, seed, overrides)
     meta["rc_augment"] = tcfg.rc_augment
     chosen = {k: meta[k] for k in ("rc_augment", "strand_gaps") if k in meta}  # also in metrics.json
 

@@ -294,11 +294,13 @@ def split_by_chrom(data, valid_chroms, test_chroms, aliases=False):
 
 def eval_subset(examples, n, seed=0):
     """A fixed, seeded draw of at most ``n`` examples for validation or test:
-    every example with the mark if they fill at most half, negatives for the rest."""
+    every example with the mark (target >= 0.5, as the metrics count it) if they
+    fill at most half, the others for the rest."""
     if n is None or len(examples) <= n:
         return examples
     rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(examples["target"] > 0), np.flatnonzero(examples["target"] <= 0)
+    marked = examples["target"] >= 0.5
+    pos, neg = np.flatnonzero(marked), np.flatnonzero(~marked)
     pos = pos if len(pos) <= n // 2 else rng.choice(pos, n // 2, replace=False)
     neg = rng.choice(neg, min(len(neg), n - len(pos)), replace=False)
     return examples[np.sort(np.concatenate([pos, neg]))]

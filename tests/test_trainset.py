@@ -278,6 +278,16 @@ def test_eval_subset_is_fixed_and_keeps_the_marked():
     assert len(eval_subset(ex, None)) == 1000
 
 
+def test_eval_subset_counts_marked_as_the_metrics_do():
+    """A soft target below 0.5 scores as unmarked, so it is drawn with the unmarked, not kept with the marked."""
+    ex = np.zeros(1000, EXAMPLE_DTYPE)
+    ex["target"][:30] = 1
+    ex["target"][30:330] = 0.1  # marked in one cultivar of ten: a negative for the metrics
+    sub = eval_subset(ex, 100, seed=3)
+    assert len(sub) == 100 and (sub["target"] >= 0.5).sum() == 30
+    assert (sub["target"] == 0.1).sum() < 70  # drawn among 970 unmarked, not all kept (300 > 70)
+
+
 def test_train_mark_holdout_metrics_and_final_fit(tmp_path, test_panel):
     """metrics.json comes from the hold-out model; model.pt is the final fit on every chromosome."""
     import pandas as pd
