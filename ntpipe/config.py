@@ -43,7 +43,7 @@ shipped config sets [6, 8]: on the demo's grammar of 8-10 bp words among decoys 
 transformer alone recalled the training loci and missed the words, and the
 sparse regression finds them (``benchmarks/ablations.md``, "Words first"); the
 6-mers read an outside panel's 6 bp motifs. Nor do they set
-``TrainConfig.hard_negatives`` (the config: 0.5), which draws half of each
+``TrainConfig.hard_negatives`` (the config: 0.8), which draws that share of each
 epoch's negatives by the word term's probability, so that the decoys its
 words call marked are learnt (``benchmarks/ablations.md``, "Short words; hard negatives").
 Its ``word_gates`` refit (the words, their products with the first fit's
