@@ -91,7 +91,8 @@ class ModelConfig:
     kmer_linear: int = 0  # k of a linear term over the sequence's k-mer frequencies, added to the logit; 0 = none
     # k of a second such term, or a list of sizes fitted together: sparse, fitted first, alone, as an
     # L1-penalised logistic regression (TrainConfig.kmer_l1), then kept fixed while the rest trains; 0 or [] = none
-    kmer_words: list[int] = field(default_factory=list)
+    # (one size is given as an int, as model files of before lists hold it: __post_init__ makes it a list)
+    kmer_words: list[int] | int = field(default_factory=list)
     # the word term refitted on its words and their products with its first fit's score (standardised), in
     # one more L1 fit: a word that matters only beside others (a core promoter beside a repressive cluster)
     word_gates: bool = False
@@ -223,9 +224,10 @@ def _checked_value(cls, name, kind, value):
     elif kind is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+    elif kind == list[int] | int:  # one size or a list of sizes
+        one = isinstance(value, int) and not isinstance(value, bool)
+        return _checked_value(cls, name, int if one else list[int], value)
     elif kind == list[int]:
-        if name == "kmer_words" and isinstance(value, int) and not isinstance(value, bool):
-            return value  # one size (0: none): ModelConfig makes it a list
         ok = isinstance(value, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
         value = list(value) if ok else value
     elif kind in (float | None, int | None):

@@ -193,8 +193,7 @@ class EpochSampler(torch.utils.data.Sampler):
     """
 
     def __init__(self, targets, negative_ratio, generator, weights=None, epoch_size=None):
-        targets = np.asarray(targets)
-        self.pos, self.neg = np.flatnonzero(targets > 0), np.flatnonzero(targets <= 0)
+        self.pos, self.neg = self.split(targets)
         if not len(self.pos):
             raise ValueError("no training example carries the mark")
         self.generator, self.ratio = generator, float(negative_ratio)
@@ -202,6 +201,12 @@ class EpochSampler(torch.utils.data.Sampler):
         self.p = None if p is None or not len(p) else p / p.sum()
         n_pos = len(self.pos) if epoch_size is None else min(len(self.pos), max(1, round(epoch_size / (1 + self.ratio))))
         self.n_pos, self.n_neg = n_pos, min(len(self.neg), round(n_pos * self.ratio))
+
+    @staticmethod
+    def split(targets):
+        """Indices of the examples with the mark (target > 0) and of those without."""
+        targets = np.asarray(targets)
+        return np.flatnonzero(targets > 0), np.flatnonzero(targets <= 0)
 
     def __len__(self):
         return self.n_pos + self.n_neg

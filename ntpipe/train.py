@@ -441,7 +441,7 @@ def _train_sampler(train_set, train_cfg, generator, words=None, device=None):
         return None
     weights = gc_match_weights(train_set.examples) if train_cfg.gc_match else None
     if train_cfg.hard_negatives and words is not None:
-        neg = np.flatnonzero(np.asarray(train_set.labels) <= 0)
+        neg = EpochSampler.split(train_set.labels)[1]
         prob = torch.sigmoid(_logits(words, make_loader(train_set, 256, sampler=neg.tolist()), device).double()).numpy()
         hard = np.zeros(len(train_set))
         hard[neg] = (1 - train_cfg.hard_negatives) / len(neg) + train_cfg.hard_negatives * prob / prob.sum()

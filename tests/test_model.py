@@ -261,6 +261,8 @@ def test_config_from_dict_rejects_unknown_keys():
     ("dropout", "0.1", "ModelConfig.dropout must be a number"),
     ("kmers", [7, "13"], "ModelConfig.kmers must be a list of integers"),
     ("attn_dropout", "none", "ModelConfig.attn_dropout must be a number"),
+    ("kmer_words", True, "ModelConfig.kmer_words must be a list of integers"),  # one size is an int, not a bool
+    ("kmer_words", "8", "ModelConfig.kmer_words must be a list of integers"),
 ])
 def test_config_rejects_mistyped_values(field, value, expected):
     with pytest.raises(ValueError, match=expected):
@@ -278,6 +280,7 @@ def test_config_rejects_mistyped_values(field, value, expected):
     (ModelConfig, "members", 0, "ModelConfig.members must be at least 1, got 0"),
     (ModelConfig, "kmer_words", [6, 9], r"each item of ModelConfig.kmer_words must be 0 \(none\) to 8, got \[6, 9\]"),
     (ModelConfig, "kmer_words", [8, 8], r"ModelConfig.kmer_words must list each size once \(or be 0 for none\), got \[8, 8\]"),
+    (ModelConfig, "kmer_words", 9, r"ModelConfig.kmer_words must be 0 \(none\) to 8, got 9"),
     (ModelConfig, "d_model", 30, r"ModelConfig.d_model must be a multiple of n_heads \(\d\), got 30"),
     (TrainConfig, "ema_decay", 1, "TrainConfig.ema_decay must be at least 0 and below 1, got 1$"),
     (TrainConfig, "label_smoothing", -0.1, "TrainConfig.label_smoothing must be at least 0 and below 1"),
