@@ -146,8 +146,9 @@ class KmerAggregate(nn.Module):
             n_valid = (lengths - k + 1).clamp(min=0)  # conv tokens that see no padding
             if self.pool > 1:
                 # max, not mean: a motif seen by one k-mer token must survive pooling
-                T = y.size(1) // self.pool
-                y = y[:, : T * self.pool].unflatten(1, (T, self.pool)).amax(dim=2)  # (B, T, C), no transposes
+                # (B, T, C), a last stretch shorter than a pool dropped; max_pool1d's backward routes each
+                # gradient to its maximum by index (amax's compares every input with the maximum: 5x slower)
+                y = F.max_pool1d(y.transpose(1, 2), self.pool).transpose(1, 2)
                 n_valid = n_valid // self.pool  # pooled token i valid iff (i+1)*p <= n_valid
             T = y.size(1)
             outputs.append(y)

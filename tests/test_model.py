@@ -423,6 +423,27 @@ def test_kmer_lookup_gradients_equal_the_convolution_gradients():
     torch.testing.assert_close(out, model.eval()(tokens, lengths), rtol=1e-4, atol=1e-5)
 
 
+def test_pooling_keeps_each_stretch_maximum_and_routes_its_gradient_there():
+    # pooled token t is the maximum of conv tokens [t*p, (t+1)*p) per channel; a last stretch shorter than p is dropped
+    torch.manual_seed(3)
+    pool, k, L = 4, 5, 43
+    model = NucleicTransformer(model_config("small", dropout=0.0, kmers=[k], pool=pool)).train()
+    unpooled = NucleicTransformer(model_config("small", dropout=0.0, kmers=[k], pool=1))
+    unpooled.load_state_dict(model.state_dict())
+    tokens, lengths = torch.randint(0, 5, (2, L)), torch.tensor([L, 30])
+    conv, _ = unpooled.kmer.from_tokens(tokens, unpooled.embed.weight, unpooled.pos.pe, lengths)  # (2, L-k+1, C)
+    T = (L - k + 1) // pool
+    expected = conv[:, : T * pool].reshape(2, T, pool, -1).amax(dim=2)
+    pooled, valid = model.kmer.from_tokens(tokens, model.embed.weight, model.pos.pe, lengths)
+    assert pooled.shape == expected.shape == (2, T, model.cfg.d_model)
+    torch.testing.assert_close(pooled, expected, rtol=0, atol=0)
+    assert valid.tolist() == [[t < T for t in range(T)], [(t + 1) * pool <= 30 - k + 1 for t in range(T)]]
+    weights = torch.randn_like(pooled)
+    grad = torch.autograd.grad((pooled * weights).sum(), model.embed.weight)[0]
+    expected_grad = torch.autograd.grad((expected * weights).sum(), unpooled.embed.weight)[0]
+    torch.testing.assert_close(grad, expected_grad, rtol=1e-5, atol=1e-6)
+
+
 def test_mish_by_exp_equals_mish():
     from ntpipe.model import mish_by_exp
 
