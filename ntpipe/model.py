@@ -146,9 +146,10 @@ class KmerAggregate(nn.Module):
             n_valid = (lengths - k + 1).clamp(min=0)  # conv tokens that see no padding
             if self.pool > 1:
                 # max, not mean: a motif seen by one k-mer token must survive pooling
-                # (B, T, C), a last stretch shorter than a pool dropped; max_pool1d's backward routes each
-                # gradient to its maximum by index (amax's compares every input with the maximum: 5x slower)
-                y = F.max_pool1d(y.transpose(1, 2), self.pool).transpose(1, 2)
+                # (B, T, C), a last stretch shorter than a pool dropped. With its indices, max_pool1d takes
+                # a fast kernel on this layout, and its backward routes each gradient to its maximum by index
+                # (amax's compares every input with the maximum: 3x slower to train; without indices 10x slower)
+                y = F.max_pool1d(y.transpose(1, 2), self.pool, return_indices=True)[0].transpose(1, 2)
                 n_valid = n_valid // self.pool  # pooled token i valid iff (i+1)*p <= n_valid
             T = y.size(1)
             outputs.append(y)
