@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from quality import SETS, machine  # noqa: E402
+from quality import SETS, _cpu_model, machine  # noqa: E402
 
 from ntpipe.baseline import kmer_logistic  # noqa: E402
 from ntpipe.config import parse_settings  # noqa: E402
@@ -69,22 +69,25 @@ def run(args):
                 row = {"set": key, "variant": name, "overrides": overrides, "preset": args.preset, "fold": i,
                        "folds": args.folds, "auc": m["auc"], "auprc": m["auprc"], "acc": m["acc"], "mcc": m["mcc"],
                        "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"], "seconds": round(time.time() - t0, 1),
-                       "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+                       "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": _cpu_model()}
                 log.info("%s", json.dumps(row))
                 with open(args.log, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
 
 
-# when the rows logged without a date were last reported (all were measured by then)
+# when the rows logged without a date were last reported (all were measured by then), and where: every row
+# logged before rows named their CPU was measured on the AMD machines of those sessions
 UNDATED = "2026-11-24 03:52"
+UNNAMED_CPU = "AMD EPYC"
 
 
 def report(args):
     logs = args.logs or [args.log]
-    rows = [json.loads(line) for path in logs for line in open(path) if line.strip()]
+    rows = [json.loads(line) for path in logs for line in Path(path).read_text().splitlines() if line.strip()]
     latest = max((r.get("date", UNDATED) for r in rows), default=UNDATED)
-    # a report measures nothing: its header dates the newest logged row, not the rewrite
-    measured = re.sub(r"^Measured [0-9-]+ [0-9:]+", f"Measured up to {latest}", machine(args.threads))
+    # a report measures nothing: its header dates the newest logged row and names the rows' CPUs, not the rewrite's
+    cpus = " and ".join(f"**{c}**" for c in dict.fromkeys(r.get("cpu", UNNAMED_CPU) for r in rows)) or f"**{UNNAMED_CPU}**"
+    measured = re.sub(r"^Measured [0-9-]+ [0-9:]+ on \*\*[^*]+\*\*", f"Measured up to {latest} on {cpus}", machine(args.threads))
     groups = {}
     for r in rows:
         groups.setdefault((r["set"], r["variant"], json.dumps(r["overrides"], sort_keys=True), r["folds"]), []).append(r)

@@ -63,3 +63,25 @@ def test_rerun_keeps_other_sets(quality):
     merged = quality.merge_sets({"H3K9ac": {"n": 1}, "ecoli": {"n": 2}}, {"ecoli": {"n": 3}, "H3K4me3": {"n": 4}})
     assert merged == {"ecoli": {"n": 3}, "H3K4me3": {"n": 4}, "H3K9ac": {"n": 1}}
 
+
+
+def test_ablation_report_names_the_cpus_its_rows_were_measured_on(tmp_path):
+    # a report measures nothing: the header names the logged rows' CPUs (rows without one: the AMD machines
+    # of the sessions before rows named theirs), never the CPU that rewrites it
+    spec = importlib.util.spec_from_file_location("ablate", ROOT / "benchmarks" / "ablate.py")
+    ablate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablate)
+    row = {"set": "ecoli", "variant": "base", "overrides": {}, "preset": "small", "fold": 0, "folds": 5, "auc": 0.9,
+           "auprc": 0.9, "acc": 0.8, "mcc": 0.6, "best_epoch": 3, "epochs_run": 5, "seconds": 1.0}
+    old, new = tmp_path / "old.jsonl", tmp_path / "new.jsonl"
+    old.write_text(json.dumps(row) + "\n")
+    new.write_text(json.dumps({**row, "fold": 1, "date": "2026-11-26 15:00", "cpu": "Some Other CPU"}) + "\n")
+    notes = tmp_path / "notes.md"
+    notes.write_text("")
+    for logs, expected in (([old], "on **AMD EPYC**, "), ([old, new], "Measured up to 2026-11-26 15:00 on **AMD EPYC** and **Some Other CPU**, ")):
+        out = tmp_path / "ablations.md"
+        ablate.main(["--report", "--logs", *map(str, logs), "--notes", str(notes), "--out", str(out)])
+        header = out.read_text().splitlines()[2]
+        assert expected in header, header
+        if ablate._cpu_model() not in ("AMD EPYC", "Some Other CPU"):
+            assert ablate._cpu_model() not in header
