@@ -15,7 +15,6 @@ import datetime
 import json
 import logging
 import os
-import re
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from quality import SETS, _cpu_model, machine  # noqa: E402
+from quality import SETS, cpu_model, machine  # noqa: E402
 
 from ntpipe.baseline import kmer_logistic  # noqa: E402
 from ntpipe.config import parse_settings  # noqa: E402
@@ -69,7 +68,7 @@ def run(args):
                 row = {"set": key, "variant": name, "overrides": overrides, "preset": args.preset, "fold": i,
                        "folds": args.folds, "auc": m["auc"], "auprc": m["auprc"], "acc": m["acc"], "mcc": m["mcc"],
                        "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"], "seconds": round(time.time() - t0, 1),
-                       "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": _cpu_model()}
+                       "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "cpu": cpu_model()}
                 log.info("%s", json.dumps(row))
                 with open(args.log, "a") as fh:
                     fh.write(json.dumps(row) + "\n")
@@ -86,8 +85,8 @@ def report(args):
     rows = [json.loads(line) for path in logs for line in Path(path).read_text().splitlines() if line.strip()]
     latest = max((r.get("date", UNDATED) for r in rows), default=UNDATED)
     # a report measures nothing: its header dates the newest logged row and names the rows' CPUs, not the rewrite's
-    cpus = " and ".join(f"**{c}**" for c in dict.fromkeys(r.get("cpu", UNNAMED_CPU) for r in rows)) or f"**{UNNAMED_CPU}**"
-    measured = re.sub(r"^Measured [0-9-]+ [0-9:]+ on \*\*[^*]+\*\*", f"Measured up to {latest} on {cpus}", machine(args.threads))
+    cpus = list(dict.fromkeys(r.get("cpu", UNNAMED_CPU) for r in rows)) or [UNNAMED_CPU]
+    measured = machine(args.threads, when=f"up to {latest}", cpus=cpus)
     groups = {}
     for r in rows:
         groups.setdefault((r["set"], r["variant"], json.dumps(r["overrides"], sort_keys=True), r["folds"]), []).append(r)

@@ -58,7 +58,7 @@ PUBLISHED = {"ecoli": "Nucleic Transformer paper: acc 0.8806, MCC 0.7612 (5-fold
 METRICS = ("auc", "auprc", "acc", "mcc")
 
 
-def _cpu_model():
+def cpu_model():
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
@@ -69,11 +69,14 @@ def _cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def machine(threads, device="cpu"):
-    """One line naming the CPU (or the GPU it trained on), cores, torch threads, torch version and date."""
-    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+def machine(threads, device="cpu", when=None, cpus=None):
+    """One line naming the CPU (or the GPU it trained on), cores, torch threads, torch version and date.
+
+    ``when`` (default: now) and ``cpus`` (default: this machine's) are for a report of rows measured earlier."""
+    when = when or datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    cpus = " and ".join(f"**{c}**" for c in (cpus or [cpu_model()]))
     gpu = f"**{torch.cuda.get_device_name(torch.device(device))}** (bf16 autocast), beside " if device.startswith("cuda") else ""
-    return (f"Measured {now} on {gpu}**{_cpu_model()}**, {os.cpu_count()} cores ({threads} torch thread(s); the machine "
+    return (f"Measured {when} on {gpu}{cpus}, {os.cpu_count()} cores ({threads} torch thread(s); the machine "
             f"shared with other jobs, so times are upper bounds), torch {torch.__version__}, "
             f"Python {platform.python_version()}.")
 

@@ -64,7 +64,6 @@ def test_rerun_keeps_other_sets(quality):
     assert merged == {"ecoli": {"n": 3}, "H3K4me3": {"n": 4}, "H3K9ac": {"n": 1}}
 
 
-
 def test_ablation_report_names_the_cpus_its_rows_were_measured_on(tmp_path):
     # a report measures nothing: the header names the logged rows' CPUs (rows without one: the AMD machines
     # of the sessions before rows named theirs), never the CPU that rewrites it
@@ -83,5 +82,5 @@ def test_ablation_report_names_the_cpus_its_rows_were_measured_on(tmp_path):
         ablate.main(["--report", "--logs", *map(str, logs), "--notes", str(notes), "--out", str(out)])
         header = out.read_text().splitlines()[2]
         assert expected in header, header
-        if ablate._cpu_model() not in ("AMD EPYC", "Some Other CPU"):
-            assert ablate._cpu_model() not in header
+        if ablate.cpu_model() not in ("AMD EPYC", "Some Other CPU"):
+            assert ablate.cpu_model() not in header
