@@ -377,6 +377,7 @@ def _record_epoch(run, train_loss, val, patience):
 
 
 WORD_FIT_EXAMPLES = 20_000  # at most this many training examples fit the word term (half with the mark)
+HARD_NEGATIVE_POOL = 200_000  # negatives scored for the hard-negative draw: at most this many, or 10 epochs' worth
 
 
 @torch.no_grad()
@@ -435,20 +436,30 @@ def _train_sampler(train_set, train_cfg, generator, words=None, device=None):
     With ``train_cfg.hard_negatives`` h (and a fitted word term ``words``), a negative is
     drawn with weight (1 - h) / n + h x its share of the word term's probabilities: the
     windows the words call marked and the mark is not (a decoy, words out of order) come
-    up more often, so that what the words cannot tell apart the rest learns.
+    up more often, so that what the words cannot tell apart the rest learns. The word term
+    scores at most :data:`HARD_NEGATIVE_POOL` negatives, or ten epochs' worth where that is
+    more (drawn with ``train_cfg.seed``; all where there are no more): the others keep the first
+    share, so that on a whole genome the scoring costs a few epochs, not hours.
     """
     if not isinstance(train_set, WindowDataset):
         return None
     weights = gc_match_weights(train_set.examples) if train_cfg.gc_match else None
     if train_cfg.hard_negatives and words is not None:
         neg = EpochSampler.split(train_set.labels)[1]
-        prob = torch.sigmoid(_logits(words, make_loader(train_set, 256, sampler=neg.tolist()), device).double()).numpy()
+        per_epoch = EpochSampler(train_set.labels, train_cfg.negative_ratio, generator, epoch_size=train_cfg.epoch_size).n_neg
+        pool, scored = max(HARD_NEGATIVE_POOL, 10 * per_epoch), neg
+        if len(neg) > pool:
+            # seeded apart from the epochs' draws: a resumed run scores the same ones and draws as before
+            scored = np.sort(np.random.default_rng(train_cfg.seed).choice(neg, pool, replace=False))
+        prob = torch.sigmoid(_logits(words, make_loader(train_set, 256, sampler=scored.tolist()), device).double()).numpy()
         hard = np.zeros(len(train_set))
-        hard[neg] = (1 - train_cfg.hard_negatives) / len(neg) + train_cfg.hard_negatives * prob / prob.sum()
+        hard[neg] = (1 - train_cfg.hard_negatives) / len(neg)
+        hard[scored] += train_cfg.hard_negatives * prob / prob.sum()
         weights = hard if weights is None else weights * hard
         top = np.sort(prob)[::-1][: max(1, len(prob) // 100)]
         log.info("hard negatives: %.0f%% of each epoch's negatives drawn by the word term's probability "
-                 "(its top 1%% of %d negatives at %.2f-%.2f)", 100 * train_cfg.hard_negatives, len(neg), top[-1], top[0])
+                 "(its top 1%% of %d negatives scored, of %d, at %.2f-%.2f)", 100 * train_cfg.hard_negatives,
+                 len(scored), len(neg), top[-1], top[0])
     return EpochSampler(train_set.labels, train_cfg.negative_ratio, generator, weights, train_cfg.epoch_size)
 
 

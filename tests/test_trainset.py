@@ -341,7 +341,8 @@ def test_train_mark_holdout_metrics_and_final_fit(tmp_path, test_panel):
     assert not (tmp_path / "nofinal" / "final").exists()
 
 
-def test_hard_negatives_draw_what_the_word_term_calls_marked(tmp_path):
+def test_hard_negatives_draw_what_the_word_term_calls_marked(tmp_path, monkeypatch):
+    from ntpipe import train as train_module
     from ntpipe.config import train_config
     from ntpipe.data import make_loader
     from ntpipe.model import KmerFrequencies
@@ -366,6 +367,24 @@ def test_hard_negatives_draw_what_the_word_term_calls_marked(tmp_path):
         same = _train_sampler(ds, cfg, torch.Generator().manual_seed(0), term, cpu)
         assert same.p is None and list(same) == list(plain)
         plain = EpochSampler(ds.labels, 1.0, torch.Generator().manual_seed(0))
+    # on a genome of more negatives than the pool, the word term scores a seeded draw of them (10 epochs' worth
+    # here); the others keep the first share alone, and every negative can still be drawn
+    monkeypatch.setattr(train_module, "HARD_NEGATIVE_POOL", 5)
+    cfg = train_config("small", hard_negatives=0.75, epoch_size=4)  # 2 negatives per epoch: a pool of 20
+    assert len(neg) > 20
+    capped = _train_sampler(ds, cfg, torch.Generator().manual_seed(0), words, cpu)
+    weights = np.zeros(len(ds))
+    weights[neg] = capped.p
+    scored = np.flatnonzero(weights > weights[neg].min() * (1 + 1e-9))
+    assert len(scored) == 20 and set(scored) <= set(neg)
+    p_scored = 1 / (1 + np.exp(-logits[scored]))
+    expected = np.full(len(ds), 0.25 / len(neg))
+    expected[scored] += 0.75 * p_scored / p_scored.sum()
+    np.testing.assert_allclose(capped.p, expected[neg] / expected[neg].sum(), rtol=1e-5)
+    again = _train_sampler(ds, cfg, torch.Generator().manual_seed(5), words, cpu)  # the pool does not follow the epochs' draws
+    np.testing.assert_array_equal(again.p, capped.p)
+    drawn = {int(i) for _ in range(200) for i in capped if ds.labels[i] <= 0}
+    assert drawn - set(scored)
     # a setting that needs the word term, checked before any training
     from ntpipe.steps import model_settings
 
