@@ -445,9 +445,9 @@ def _train_sampler(train_set, train_cfg, generator, words=None, device=None):
         return None
     weights = gc_match_weights(train_set.examples) if train_cfg.gc_match else None
     if train_cfg.hard_negatives and words is not None:
-        neg = EpochSampler.split(train_set.labels)[1]
-        per_epoch = EpochSampler(train_set.labels, train_cfg.negative_ratio, generator, epoch_size=train_cfg.epoch_size).n_neg
-        pool, scored = max(HARD_NEGATIVE_POOL, 10 * per_epoch), neg
+        plain = EpochSampler(train_set.labels, train_cfg.negative_ratio, generator, epoch_size=train_cfg.epoch_size)
+        neg, pool = plain.neg, max(HARD_NEGATIVE_POOL, 10 * plain.n_neg)  # every negative; ten epochs' worth
+        scored = neg
         if len(neg) > pool:
             # seeded apart from the epochs' draws: a resumed run scores the same ones and draws as before
             scored = np.sort(np.random.default_rng(train_cfg.seed).choice(neg, pool, replace=False))
