@@ -182,6 +182,29 @@ class WindowDataset(torch.utils.data.Dataset):
         return self.examples, self.starts, np.array([len(g) for g in self.genomes])
 
 
+def weighted_sample(rng, cdf, size):
+    """``size`` distinct indices, each drawn with probability proportional to
+    its weight among those not drawn yet (numpy's ``choice(replace=False, p=...)``).
+
+    ``cdf`` holds the cumulative weights, the last 1. Draws with replacement and
+    drops repeats, which is the same distribution in O(size log n) instead of
+    numpy's O(n) per call; where most draws repeat (the sample holds most of the
+    weight) the cumulative weights are rebuilt without the drawn ones.
+    """
+    found = np.empty(0, dtype=np.int64)
+    while len(found) < size:
+        new = np.searchsorted(cdf, rng.random(size - len(found)), side="right")
+        both = np.concatenate([found, new])
+        first = np.sort(np.unique(both, return_index=True)[1])  # the drawn ones, then new ones in order of draw
+        accepted, found = len(first) - len(found), both[first]
+        if accepted < len(new) / 2:
+            weight = np.diff(cdf, prepend=0.0)
+            weight[found] = 0
+            cdf = np.cumsum(weight)
+            cdf /= cdf[-1]
+    return found
+
+
 class EpochSampler(torch.utils.data.Sampler):
     """Each epoch: every example with the mark (target > 0) and a fresh draw of
     ``negative_ratio`` times as many without it, shuffled.
@@ -197,10 +220,14 @@ class EpochSampler(torch.utils.data.Sampler):
         if not len(self.pos):
             raise ValueError("no training example carries the mark")
         self.generator, self.ratio = generator, float(negative_ratio)
-        p = None if weights is None else np.asarray(weights, dtype=np.float64)[self.neg]
-        self.p = None if p is None or not len(p) else p / p.sum()
+        # the negatives' cumulative weights, once: an epoch's draw then costs O(n_neg log n), not O(n)
+        self.cdf = None
+        if weights is not None and len(self.neg):
+            self.cdf = np.cumsum(np.asarray(weights, dtype=np.float64)[self.neg])
+            self.cdf /= self.cdf[-1]
         n_pos = len(self.pos) if epoch_size is None else min(len(self.pos), max(1, round(epoch_size / (1 + self.ratio))))
-        self.n_pos, self.n_neg = n_pos, min(len(self.neg), round(n_pos * self.ratio))
+        drawable = len(self.neg) if self.cdf is None else np.count_nonzero(np.diff(self.cdf, prepend=0.0))
+        self.n_pos, self.n_neg = n_pos, min(drawable, round(n_pos * self.ratio))
 
     @staticmethod
     def split(targets):
@@ -211,10 +238,18 @@ class EpochSampler(torch.utils.data.Sampler):
     def __len__(self):
         return self.n_pos + self.n_neg
 
+    @property
+    def p(self):
+        """Each negative's chance to be drawn first (None: all alike)."""
+        return None if self.cdf is None else np.diff(self.cdf, prepend=0.0)
+
     def __iter__(self):
         rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=self.generator)))
         pos = self.pos if self.n_pos == len(self.pos) else rng.choice(self.pos, self.n_pos, replace=False)
-        neg = rng.choice(self.neg, self.n_neg, replace=False, p=self.p)
+        if self.cdf is None:
+            neg = rng.choice(self.neg, self.n_neg, replace=False)
+        else:
+            neg = self.neg[weighted_sample(rng, self.cdf, self.n_neg)]
         chosen = np.concatenate([pos, neg])
         return iter(chosen[rng.permutation(len(chosen))].tolist())
 
