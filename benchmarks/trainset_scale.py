@@ -8,7 +8,9 @@ that each carry two subpopulation SNP sets (1 per 500 bp) and private SNPs (1
 per 5 kb), peaks covering about 3% of the genome; then, in a fresh process,
 the workflow's steps: ``encode_genome`` for every cultivar, ``build_labels``
 (every bin labelled, identical windows merged), and loading the examples with
-one epoch drawn and batched. Peak RSS is the child's ``ru_maxrss``. The
+one epoch drawn and batched; then a GC-weighted sampler's set-up and one
+epoch's draw of the shipped config's 2,000 windows, beside numpy's weighted choice without replacement on the same
+negatives (what the sampler used before). Peak RSS is the child's ``ru_maxrss``. The
 figures scale linearly with the genome (see the written table), so the last
 column extrapolates to 20 genomes of 373 Mb. Writes ``benchmarks/trainset.md``.
 """
@@ -17,7 +19,6 @@ import argparse
 import datetime
 import json
 import multiprocessing
-import platform
 import resource
 import sys
 import tempfile
@@ -33,6 +34,7 @@ from ntpipe.encoding import decode  # noqa: E402
 from ntpipe.genome import write_fasta  # noqa: E402
 
 RICE_MB = 373
+EPOCH_SIZE = 2000  # config/config.yaml's training.epoch_size
 N_CHROMS = 12
 
 
@@ -66,7 +68,7 @@ def _child(rows, tmp, queue):
 
     from ntpipe.data import EpochSampler, WindowDataset, make_loader
     from ntpipe.labels import LabelConfig
-    from ntpipe.trainset import build_labels, encode_genome, load_labels
+    from ntpipe.trainset import build_labels, encode_genome, gc_match_weights, load_labels
 
     times = {}
     t = time.perf_counter()
@@ -81,6 +83,18 @@ def _child(rows, tmp, queue):
     loader = make_loader(ds, 256, sampler=EpochSampler(ds.labels, 1.0, torch.Generator().manual_seed(0)))
     windows = sum(len(y) for _, _, y in loader)
     times["epoch_load_s"] = time.perf_counter() - t
+    # a weighted epoch of the shipped config's size (GC matching; hard negatives alike): set up once, then each
+    # epoch's draw, beside numpy's choice
+    w = gc_match_weights(data["examples"])
+    t = time.perf_counter()
+    sampler = EpochSampler(ds.labels, 1.0, torch.Generator().manual_seed(0), weights=w, epoch_size=EPOCH_SIZE)
+    times["weighted_setup_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    list(sampler)
+    times["weighted_epoch_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    np.random.default_rng(0).choice(sampler.neg, sampler.n_neg, replace=False, p=w[sampler.neg] / w[sampler.neg].sum())
+    times["numpy_draw_s"] = time.perf_counter() - t
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     queue.put({**summary, **times, "epoch_windows": windows, "peak_rss_mb": rss_mb,
                "labels_file_mb": (tmp / "labels.npz").stat().st_size / 2**20})
@@ -99,18 +113,22 @@ def measure(mb, n_cultivars):
 
 
 def write_report(results, path):
+    from quality import cpu_model  # here, not at the top: the spawned child would count torch's and pandas' memory
+
     lines = [
         "# Training data at scale",
         "",
-        f"`python benchmarks/trainset_scale.py` on {platform.processor() or platform.machine()}, "
+        f"`python benchmarks/trainset_scale.py` on {cpu_model()}, "
         f"{multiprocessing.cpu_count()} cores, {datetime.date.today()}; one process.",
         "",
-        "| genome | cultivars | labelled windows | examples (merged) | encode | labels | one epoch loaded | peak RSS | labels file |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| genome | cultivars | labelled windows | examples (merged) | encode | labels | one epoch loaded "
+        f"| weighted sampler: set up / an epoch's draw of {EPOCH_SIZE:,} (numpy's choice) | peak RSS | labels file |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(f"| {r['mb']} Mb | {r['cultivars']} | {r['copies']:,} | {r['examples']:,} | {r['encode_s']:.1f} s | "
                      f"{r['labels_s']:.1f} s | {r['epoch_load_s']:.1f} s ({r['epoch_windows']:,} windows) | "
+                     f"{r['weighted_setup_s']:.2f} s / {r['weighted_epoch_s']:.3f} s ({r['numpy_draw_s']:.2f} s) | "
                      f"{r['peak_rss_mb']:,.0f} MB | {r['labels_file_mb']:,.0f} MB |")
     if len(results) >= 2:
         a, b = results[-2], results[-1]
@@ -123,7 +141,10 @@ def write_report(results, path):
             f"about {rss / 1024:.1f} GB ({per_mb:.0f} MB per Mb of genome), encode + labels about {secs / 60:.0f} min "
             "in one job. The tokens are never copied: most of that RSS is the encoded genomes "
             f"({b['cultivars']} bytes per base of genome, memory-mapped files the kernel can drop and re-read), "
-            "the examples take 16 bytes each, and the per-chromosome working arrays are freed chromosome by chromosome.",
+            "the examples take 16 bytes each, and the per-chromosome working arrays are freed chromosome by chromosome. "
+            f"A weighted epoch's draw costs {b['weighted_epoch_s']:.3f} s at the last size, numpy's choice "
+            f"{b['numpy_draw_s']:.2f} s, which grows with the negatives: about "
+            f"{b['numpy_draw_s'] * RICE_MB / b['mb']:.0f} s per epoch at {RICE_MB} Mb.",
         ]
     path.write_text("\n".join(lines) + "\n")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ntpipe.data import EpochSampler, WindowDataset
+from ntpipe.data import EpochSampler, WindowDataset, weighted_sample
 from ntpipe.encoding import pad_for_bins, sliding_windows
 from ntpipe.genome import encode_chrom, open_fasta, write_fasta
 from ntpipe.labels import LabelConfig
@@ -256,6 +256,30 @@ def test_epoch_sampler_draws_fresh_negatives():
     # epoch_size caps an epoch and keeps the ratio
     capped = np.array(list(EpochSampler(targets, 2.0, torch.Generator().manual_seed(0), epoch_size=12)))
     assert len(capped) == 12 and (targets[capped] > 0).sum() == 4
+
+
+def test_weighted_sample_draws_as_numpy_without_replacement():
+    w = np.array([20.0, 10, 5, 0] + [1] * 25 + [0])
+    cdf = np.cumsum(w) / w.sum()
+    rng_ours, rng_numpy = np.random.default_rng(0), np.random.default_rng(1)
+    ours, theirs = np.zeros(len(w)), np.zeros(len(w))
+    for _ in range(4000):
+        drawn = weighted_sample(rng_ours, cdf, 8)
+        assert len(set(drawn)) == 8
+        ours[drawn] += 1
+        theirs[rng_numpy.choice(len(w), 8, replace=False, p=w / w.sum())] += 1
+    # each index's chance to be in the sample: the same law (a uniform or with-replacement draw is 0.2-0.5 off)
+    np.testing.assert_allclose(ours / 4000, theirs / 4000, atol=0.04)
+    assert ours[3] == ours[-1] == 0 and ours[0] / 4000 > 0.95
+    # a sample that holds nearly all the weight still ends, with every index drawable once
+    heavy = np.cumsum([1e9, 1e9, 0, 1, 1, 1]) / (2e9 + 3)
+    for size in (4, 5):
+        drawn = weighted_sample(np.random.default_rng(2), heavy, size)
+        assert len(set(drawn)) == size and 2 not in drawn and {0, 1} <= set(drawn)
+    # more negatives asked for than have weight: the sampler draws those that have it
+    targets = np.array([1.0] * 4 + [0.0] * 10)
+    sampler = EpochSampler(targets, 2.0, torch.Generator().manual_seed(0), weights=np.r_[np.ones(4), np.ones(5), np.zeros(5)])
+    assert len(sampler) == 9 and set(list(sampler)) == set(range(9))
 
 
 def test_gc_match_weights_draw_negatives_like_the_positives():
