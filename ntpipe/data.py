@@ -186,19 +186,20 @@ def weighted_sample(rng, cdf, size):
     """``size`` distinct indices, each drawn with probability proportional to
     its weight among those not drawn yet (numpy's ``choice(replace=False, p=...)``).
 
-    ``cdf`` holds the cumulative weights, the last 1. Draws with replacement and
-    drops repeats, which is the same distribution in O(size log n) instead of
-    numpy's O(n) per call; where most draws repeat (the sample holds most of the
-    weight) the cumulative weights are rebuilt without the drawn ones.
+    ``cdf`` holds the cumulative weights, the last 1; ``size`` is at most the
+    number of indices with weight. Draws with replacement and drops repeats,
+    which is the same distribution in O(size log n) instead of numpy's O(n) per
+    call; where most draws repeat (the sample holds most of the weight) the
+    cumulative weights are rebuilt from the first ones without the drawn ones.
     """
-    found = np.empty(0, dtype=np.int64)
+    found, weight = np.empty(0, dtype=np.int64), None
     while len(found) < size:
         new = np.searchsorted(cdf, rng.random(size - len(found)), side="right")
         both = np.concatenate([found, new])
         first = np.sort(np.unique(both, return_index=True)[1])  # the drawn ones, then new ones in order of draw
         accepted, found = len(first) - len(found), both[first]
         if accepted < len(new) / 2:
-            weight = np.diff(cdf, prepend=0.0)
+            weight = np.diff(cdf, prepend=0.0) if weight is None else weight  # always the first weights
             weight[found] = 0
             cdf = np.cumsum(weight)
             cdf /= cdf[-1]
