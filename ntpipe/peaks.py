@@ -12,8 +12,9 @@ Two things real peak callers write are not errors:
 
 Both are counted in the notes that :func:`scan_peaks` returns (the start-up
 check shows them, :func:`read_peaks` logs them). A file none of whose peaks
-lies on the genome is an error, with a hint when its chromosomes are the
-genome's in another naming.
+lies on the genome is an error, and so is a peak on one of the genome's
+chromosomes under another naming (``chr01`` for ``Chr1``): skipped, its
+windows would be taught as unmarked.
 """
 
 import logging
@@ -60,7 +61,7 @@ def scan_peaks(path, sizes, genome=None, aliases=False):
     genome = f"the genome {genome}" if genome else "the genome"
     names = Matcher(sizes, aliases)
     peaks, elsewhere, clipped, empty, n = {}, Counter(), [], [], 0
-    first_elsewhere = None
+    first_at = {}  # line of each skipped chromosome's first peak
     for lineno, line in text_lines(path, "BED or narrowPeak text"):
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
@@ -88,7 +89,7 @@ def scan_peaks(path, sizes, genome=None, aliases=False):
                              " expected one genome name per chromosome") from None
         if chrom is None:
             elsewhere[fields[0]] += 1
-            first_elsewhere = first_elsewhere or (lineno, fields[0])
+            first_at.setdefault(fields[0], lineno)
             continue
         if end > sizes[chrom]:
             clipped.append((lineno, chrom, start, end))
@@ -99,24 +100,32 @@ def scan_peaks(path, sizes, genome=None, aliases=False):
     if n == len(empty):
         what = f"only {n} zero-length interval(s)" if n else "the file is empty"
         raise ValueError(f"{path}: no peaks ({what}); a mark needs at least one peak per cultivar")
-    if not peaks and not first_elsewhere:  # every peak past its chromosome's end
+    if not peaks and not elsewhere:  # every peak past its chromosome's end
         lineno, chrom, start, end = clipped[0]
         raise ValueError(f"{path}, line {lineno}, columns 2-3: {chrom}:{start}-{end} starts past the end of {chrom}"
                          f" ({sizes[chrom]} bp in {genome}), as does every peak of the file; peaks of another assembly?")
+    fix = "set chrom_aliases: true in the config to match it, or rename the peaks file's chromosomes to the genome's"
     if not peaks:
-        lineno, name = first_elsewhere
+        name = next(iter(elsewhere))
         raise ValueError(
-            f"{path}, line {lineno}, column 1: chromosome {name!r} is not in {genome}"
+            f"{path}, line {first_at[name]}, column 1: chromosome {name!r} is not in {genome}"
             f" (its .fai names {listed(sizes)}), nor is any other of the file's ({listed(elsewhere)})"
-            + other_naming(name, sizes, "set chrom_aliases: true in the config to match it,"
-                                        " or rename the peaks file's chromosomes to the genome's")
+            + other_naming(name, sizes, fix)
+        )
+    misnamed = [c for c in elsewhere if other_naming(c, sizes, fix)]
+    if misnamed:  # not an organelle: the genome's own chromosome, whose marks would be left out
+        name = misnamed[0]
+        raise ValueError(
+            f"{path}, line {first_at[name]}, column 1: chromosome {name!r} is not in {genome}:"
+            f" {sum(elsewhere[c] for c in misnamed)} of the file's {n} peaks lie on chromosomes of the genome named"
+            f" otherwise ({listed(misnamed)}), and skipped, their windows would be taught as unmarked"
+            + other_naming(name, sizes, fix)
         )
     notes = []
     if elsewhere:
-        lineno, name = first_elsewhere
+        name = next(iter(elsewhere))
         notes.append(f"{path}: {sum(elsewhere.values())} of {n} peak(s) skipped, on chromosomes {genome} lacks"
-                     f" ({', '.join(f'{c}: {k}' for c, k in elsewhere.most_common(8))}; first at line {lineno})"
-                     + other_naming(name, sizes, "set chrom_aliases: true in the config to match it"))
+                     f" ({', '.join(f'{c}: {k}' for c, k in elsewhere.most_common(8))}; first at line {first_at[name]})")
     if empty:
         notes.append(f"{path}: {len(empty)} zero-length peak(s) (start = end, BED's insertion points) skipped; the first"
                      f" at line {empty[0]}")

@@ -170,6 +170,14 @@ def test_other_namings_get_a_hint_and_vcfs_match_them_with_chrom_aliases(tmp_pat
     (tmp_path / "p.bed").write_text("chr01\t10\t100\n")
     with pytest.raises(ValueError, match=r"chromosome 'chr01' is not in the genome g.fa .*; it is 'Chr1' there under another naming: set chrom_aliases: true"):
         checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")
+    # one peak on the genome does not make the others organelles: the genome's chromosomes under another naming
+    (tmp_path / "p.bed").write_text("ChrC\t5\t50\nchr01\t10\t100\nchr01\t200\t300\nChr2\t10\t100\n")
+    with pytest.raises(ValueError, match=r"p.bed, line 2, column 1: chromosome 'chr01' is not in the genome g.fa: 2 of the file's 4 peaks"
+                                         r" lie on chromosomes of the genome named otherwise \(chr01\).*taught as unmarked; it is 'Chr1'"
+                                         r" there under another naming: set chrom_aliases: true"):
+        checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")
+    (tmp_path / "p.bed").write_text("ChrC\t5\t50\nChr2\t10\t100\n")  # an organelle the genome lacks: skipped
+    assert "1 of 2 peak(s) skipped" in checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")[0]
     with pytest.raises(ValueError, match=r"reference '1' is not in the genome g.fa .*; it is 'Chr1' there under another naming"):
         checks.check_bam(write_bam(tmp_path / "ens.bam", {"1": 1000}), SIZES, "g.fa")
     vcf = write_vcf(tmp_path / "ucsc.vcf.gz", ["A"], {"chr1": 1000, "chr2": 800}, records=[("chr1", 5)])
