@@ -53,7 +53,9 @@ def parse_arguments(argv=None):
     p.add_argument("--out", required=True, help="output directory; writes {mark}.bw")
     p.add_argument("--vcf", help="apply this VCF's variants to the genome (tracks on the genome's coordinates)")
     p.add_argument("--sample", help="sample of a multi-sample VCF")
-    p.add_argument("--stride", type=int, help="bin size (default: the model's)")
+    p.add_argument("--window", type=int, help="window cut around each bin, bp (default: the model's; a model from "
+                   "ntpipe train on sequences of several lengths has none)")
+    p.add_argument("--stride", type=int, help="bin size, bp (default: the model's; a model from ntpipe train has none)")
     p.add_argument("--batch-size", type=int, help="windows per batch (default: 256 on a GPU, about 64,000 bases on CPU)")
     p.add_argument("--device", default="auto")
     p.add_argument("--reverse-complement", action="store_true", help="average with the reverse strand")
@@ -87,7 +89,7 @@ def main(argv=None):
             from .predict import predict_genome
 
             predict_genome(
-                args.model, args.genome, args.out, vcf=args.vcf, sample=args.sample, stride=args.stride,
+                args.model, args.genome, args.out, vcf=args.vcf, sample=args.sample, stride=args.stride, window=args.window,
                 batch_size=args.batch_size, device=args.device, reverse_complement=args.reverse_complement,
                 cache=args.cache,
             )

@@ -26,25 +26,40 @@ __all__ = ["load_models", "predict_genome", "chromosome_windows"]
 
 
 def load_models(paths, device, window=None, stride=None):
-    """Load mark models and check they agree on the window (and the config's).
+    """Load mark models and check they agree on the window (and ``window``, the config's).
+
+    A model of the workflow knows its window and stride; one that ``ntpipe
+    train`` fitted on a table knows its window only where every sequence had
+    one length, and no stride: ``window`` and ``stride`` give them.
 
     Returns ``(names, models, size, stride)``; a model's name is its mark
     (from its metadata, else its directory name).
     """
-    from .model import load_model
+    from .model import load_model, min_length
 
     names, models, shapes = [], [], set()
     for path in paths:
-        model, _cfg, meta = load_model(path, device=device)  # in eval mode
+        model, cfg, meta = load_model(path, device=device)  # in eval mode
         meta = meta or {}
-        if not meta.get("window") or not meta.get("stride"):
-            raise ValueError(f"{path}: model has no window/stride in its metadata; train it with the ntpipe workflow or pass --stride")
-        if window is not None and int(meta["window"]) != int(window):
-            raise ValueError(f"{path}: model was trained on {meta['window']} bp windows but the config asks for {window} bp (window.size)")
+        own = int(meta["window"]) if meta.get("window") else None
+        if own is not None and window is not None and own != int(window):
+            raise ValueError(f"{path}: model was trained on {own} bp windows but the config asks for {window} bp (window.size)")
+        size = own or window
+        if size is None:
+            lengths = meta.get("lengths")
+            trained = f"sequences of {lengths[0]}-{lengths[1]} bp" if lengths else "sequences of several lengths"
+            raise ValueError(f"{path}: the model was trained on {trained}, not on windows of one size: give the window"
+                             " to cut around each bin (ntpipe predict --window BP)")
+        if not min_length(cfg) <= int(size) <= cfg.max_len:
+            raise ValueError(f"{path}: a window of {size} bp is outside what the model reads ({min_length(cfg)}-{cfg.max_len} bp)")
+        stride = stride or meta.get("stride")
+        if not stride:
+            raise ValueError(f"{path}: the model has no bin size (stride) in its metadata, as one trained on a table:"
+                             " give one (ntpipe predict --stride BP)")
         names.append(str(meta.get("mark") or Path(path).parent.name))
         models.append(model)
-        shapes.add(int(meta["window"]))
-        stride = stride or int(meta["stride"])
+        shapes.add(int(size))
+        stride = int(stride)
     if len(shapes) > 1:
         raise ValueError(f"models were trained on different window sizes {sorted(shapes)}; predict them separately")
     if len(set(names)) != len(names):
@@ -76,7 +91,8 @@ def predict_genome(models, genome, out, vcf=None, sample=None, store=None, strid
     store : instead of ``vcf``, the variants store the VCF was extracted into
         (:mod:`ntpipe.vcfstore`): the sample's variants are memory-mapped, not parsed.
     stride : bin size (default: the models').
-    window : expected window size (the config's); a model trained otherwise is an error.
+    window : window size: a model trained on windows of another size is an error (the config's);
+        needed for a model trained on a table of sequences of several lengths.
     batch_size, device, reverse_complement : inference settings.
     cache : directory of the window cache, or None.
     max_n_fraction : bins whose window has more N get no value.

@@ -679,6 +679,10 @@ def train_table(sequences, out, valid=None, folds=None, preset="small", epochs=N
     tokens = data[0] if vdata is None or data[0].shape[1] >= vdata[0].shape[1] else vdata[0]
     meta = {"preset": preset, "overrides": dict(overrides or {}), "sequences": os.fspath(sequences),
             "valid": None if valid is None else os.fspath(valid)}
+    lengths = np.concatenate([data[1]] + ([] if vdata is None else [vdata[1]]))
+    meta["lengths"] = [int(lengths.min()), int(lengths.max())]  # for ntpipe predict, which cuts windows of one size
+    if lengths.min() == lengths.max():
+        meta["window"] = int(lengths.max())
     overrides = dict(overrides or {})
     mcfg, tcfg = _configs(preset, tokens, epochs, batch_size, seed, overrides)  # a bad setting fails first
     if "rc_augment" not in overrides and tcfg.rc_augment:
@@ -748,7 +752,11 @@ def evaluate_table(model_path, sequences, device="auto", batch_size=256):
     """Metrics of a saved model on a ``sequence<TAB>label`` table (``ntpipe evaluate``)."""
     tokens, lengths, labels = read_table(sequences)
     device = resolve_device(device)
-    model, cfg, _ = load_model(model_path, device)
+    model, cfg, meta = load_model(model_path, device)
+    window = (meta or {}).get("window")
+    if window and not lengths.min() == lengths.max() == window:
+        log.warning("%s: sequences of %d-%d bp, but %s was trained on %d bp windows: its figures may not carry over",
+                    sequences, lengths.min(), lengths.max(), model_path, window)
     if tokens.shape[1] > cfg.max_len:
         raise ValueError(f"{sequences}: sequences up to {tokens.shape[1]} bp, longer than the model's max_len {cfg.max_len}")
     prob = predict_proba(model, tokens, lengths, batch_size=batch_size, device=device)

@@ -465,6 +465,44 @@ def test_cli_train_rejects_a_bad_setting_before_writing(tmp_path, tables, capsys
     assert not (tmp_path / "bad").exists()
 
 
+def test_cli_a_table_model_predicts_a_genome_given_its_window(tmp_path, tables, capsys):
+    import pyBigWig
+
+    from ntpipe.cli import main
+    from ntpipe.encoding import pad_for_bins
+    from ntpipe.genome import write_fasta
+    from ntpipe.infer import predict_windows
+
+    train, valid = tables  # sequences of 40-60 bp
+    model_path = tmp_path / "m" / "model.pt"
+    assert main(["train", "--sequences", str(train), "--valid", str(valid), "--out", str(model_path.parent), "--epochs", "1"]) == 0
+    assert load_model(model_path)[2]["lengths"] == [40, 60]
+    rng = np.random.default_rng(0)
+    seqs = {"c1": "".join(rng.choice(list("ACGT"), 500)), "c2": "".join(rng.choice(list("ACGT"), 90))}
+    fa = write_fasta(tmp_path / "g.fa", seqs)
+    capsys.readouterr()
+    assert main(["predict", "--model", str(model_path), "--genome", str(fa), "--out", str(tmp_path / "p")]) == 2
+    assert "trained on sequences of 40-60 bp, not on windows of one size: give the window" in capsys.readouterr().err
+    assert main(["predict", "--model", str(model_path), "--genome", str(fa), "--out", str(tmp_path / "p"), "--window", "60"]) == 2
+    assert "no bin size (stride) in its metadata" in capsys.readouterr().err
+    assert main(["predict", "--model", str(model_path), "--genome", str(fa), "--out", str(tmp_path / "p"), "--window", "60",
+                 "--stride", "20"]) == 0
+    model = load_model(model_path)[0]
+    expected = predict_windows([model], pad_for_bins(encode(seqs["c1"]), 60, 20), np.arange(25) * 20, 60)[0]
+    with pyBigWig.open(str(tmp_path / "p" / "m.bw")) as bw:  # named after the model's folder
+        assert bw.chroms() == {"c1": 500, "c2": 90}
+        np.testing.assert_allclose([v for _, _, v in bw.intervals("c1")], expected, rtol=1e-5)
+    # a table of one length gives the model its window; another table's lengths are worth a warning at evaluation
+    one = tmp_path / "one.tsv"
+    one.write_text("".join(f"{s[:40]}\t{y}\n" for s, y in (line.split("\t") for line in train.read_text().split("\n")[1:] if line)))
+    assert main(["train", "--sequences", str(one), "--out", str(tmp_path / "m40"), "--epochs", "1"]) == 0
+    assert load_model(tmp_path / "m40" / "model.pt")[2]["window"] == 40
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(tmp_path / "m40" / "model.pt"), "--sequences", str(valid)]) == 0
+    err = capsys.readouterr().err
+    assert "sequences of 40-60 bp, but" in err and "was trained on 40 bp windows" in err
+
+
 def test_cli_an_output_folder_that_is_a_file_is_an_error_naming_it(tmp_path, tables, capsys):
     from ntpipe.cli import main
 
