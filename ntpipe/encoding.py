@@ -55,7 +55,7 @@ def encode(seq):
     bad = np.flatnonzero(tokens == 255)
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"not a DNA sequence letter: {chr(raw[i])!r} at position {i} (expected A, C, G, T, N or an IUPAC code)")
+        raise ValueError(f"not a DNA sequence letter: {chr(raw[i])!r} at position {i + 1} (1-based; expected A, C, G, T, N or an IUPAC code)")
     return tokens
 
 

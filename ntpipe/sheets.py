@@ -92,7 +92,7 @@ def load_config(config, path="config"):
     return config
 
 
-def _read_sheet(path, kind, columns, required):
+def _read_sheet(path, kind, columns, required, may_be_empty=False):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{kind} sheet not found: {path}")
@@ -123,12 +123,12 @@ def _read_sheet(path, kind, columns, required):
     unknown = [c for c in sheet.columns if c not in columns]
     if unknown:
         raise ValueError(f"{path}: unknown column(s) {unknown}; expected {columns}")
-    if sheet.empty:
+    if sheet.empty and not may_be_empty:
         raise ValueError(f"{path}: the {kind} sheet has no rows")
     for col in columns:
         if col not in sheet.columns:
             sheet[col] = ""
-    sheet = sheet[columns].apply(lambda s: s.str.strip())
+    sheet = sheet[columns].apply(lambda s: s.str.strip()).replace('""', "")  # a spreadsheet's empty cell, quoted
     for col in FILE_COLUMNS:  # ./a/b, a//b and /workdir/a/b name the file the workflow's rules write as a/b
         if col in sheet.columns:
             sheet[col] = [workdir_path(f) if f else f for f in sheet[col]]
@@ -225,9 +225,10 @@ def thin_marks(sheet, path, fewest=3):
 def load_varieties_sheet(path, buildable_dir=None):
     """Read and validate the varieties sheet (variety, genome | vcf [, sample]).
 
+    A header without rows is a run that trains the models and predicts nothing.
     Returns a DataFrame indexed by file line number; see :func:`load_training_sheet`.
     """
-    sheet = _read_sheet(path, "varieties", VARIETY_COLUMNS, ["variety"])
+    sheet = _read_sheet(path, "varieties", VARIETY_COLUMNS, ["variety"], may_be_empty=True)
     _check_rows(sheet, path, "varieties.schema.yaml")
     for line, row in sheet.iterrows():
         _check_choice(row, path, line, f"variety {row['variety']!r}", "genome", "vcf", companion="sample")

@@ -14,7 +14,7 @@ def test_encode_bases_lowercase_n_and_iupac():
 
 
 def test_encode_rejects_non_sequence_bytes():
-    with pytest.raises(ValueError, match=r"'1' at position 2"):
+    with pytest.raises(ValueError, match=r"'1' at position 3 \(1-based"):
         encode("AC1T")
     with pytest.raises(ValueError, match="not a DNA sequence letter"):
         encode("ACG T")

@@ -128,6 +128,13 @@ def test_varieties_sheet(files):
     rows = [["variety", "genome", "vcf", "sample"], ["IRIS_313-1", "v1.fa", "", ""], ["IRIS_313-2", "", "v.vcf.gz", "S2"]]
     sheet = load_varieties_sheet(_sheet(files / "v.tsv", rows))
     assert list(sheet.variety) == ["IRIS_313-1", "IRIS_313-2"]
+    # a spreadsheet's export may quote its empty cells
+    rows = [["variety", "genome", "vcf", "sample"], ["IRIS_313-1", "v1.fa", '""', '""']]
+    assert load_varieties_sheet(_sheet(files / "v.tsv", rows)).iloc[0].tolist() == ["IRIS_313-1", "v1.fa", "", ""]
+    # a header alone: a run that trains the models and predicts no variety
+    assert load_varieties_sheet(_sheet(files / "v.tsv", rows[:1])).empty
+    with pytest.raises(ValueError, match="the training sheet has no rows"):
+        load_training_sheet(_sheet(files / "t.tsv", GOOD[:1]))
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,13 @@ def test_a_mistyped_path_under_the_demo_folder_fails_before_any_job(tmp_path):
     assert "simulate_demo" not in proc.stdout
 
 
+def test_a_varieties_sheet_without_rows_plans_the_models_alone(tmp_path):
+    (tmp_path / "v.tsv").write_text("variety\tgenome\tvcf\tsample\n")
+    out = snakemake("-n", "--forceall", "--cores", "1", "--config", f"varieties={tmp_path / 'v.tsv'}").stdout
+    assert "rule train_model:" in out
+    assert "predict_variety" not in out and "evaluate_demo" not in out and "panel_matrix" not in out
+
+
 def test_a_mark_one_cultivar_carries_is_warned_of(tmp_path):
     sheet = (REPO / "config" / "training.tsv").read_text().replace("\tH3K4me3\t", "\tH3K4me3x\t", 1)
     (tmp_path / "t.tsv").write_text(sheet)
