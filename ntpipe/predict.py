@@ -124,7 +124,9 @@ def predict_genome(models, genome, out, vcf=None, sample=None, store=None, strid
 
             variants = read_variants(vcf, sample, fasta, aliases=chrom_aliases)
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        if not out.exists():  # made here: removed again if nothing was written into it (a FASTA that fails to encode)
+            out.mkdir(parents=True)
+            stack.callback(lambda: None if any(out.iterdir()) else out.rmdir())
         paths = {m: out / f"{m}.bw" for m in marks}
         total = sum(n_bins(n, stride) for _, n in sizes)
         bar = Throughput(total, f"predict {Path(genome).name}" + (f" + {sample or Path(store or vcf).name}" if variants else ""))

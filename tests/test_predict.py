@@ -108,6 +108,14 @@ def test_model_window_must_match_config(tmp_path):
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
+def test_a_genome_that_fails_to_encode_leaves_no_output_folder(tmp_path):
+    fa = write_fasta(tmp_path / "g.fa", {"Chr1": "ACGT" * 100, "Chr2": "ACGT" * 20 + "!" + "ACGT" * 20})
+    path, _ = _model(tmp_path)
+    with pytest.raises(ValueError, match=r"g.fa, sequence 'Chr2': not a DNA sequence letter: '!' at position 81 \(1-based"):
+        predict_genome([path], fa, tmp_path / "new" / "tracks")
+    assert not (tmp_path / "new" / "tracks").exists()
+
+
 def test_a_contig_shorter_than_the_stride_gets_one_short_bin(tmp_path):
     fa = write_fasta(tmp_path / "g.fa", {"Chr1": "ACGT" * 100, "tiny": "ACGT" * 5})  # an unplaced 20 bp scaffold
     path, model = _model(tmp_path)
