@@ -43,7 +43,7 @@ def load_models(paths, device, window=None, stride=None):
         meta = meta or {}
         own = int(meta["window"]) if meta.get("window") else None
         if own is not None and window is not None and own != int(window):
-            raise ValueError(f"{path}: model was trained on {own} bp windows but the config asks for {window} bp (window.size)")
+            raise ValueError(f"{path}: model was trained on {own} bp windows but {window} bp were asked for (the config's window.size, or --window)")
         size = own or window
         if size is None:
             lengths = meta.get("lengths")

@@ -103,7 +103,7 @@ def test_predict_genome_writes_engine_values(tmp_path):
 def test_model_window_must_match_config(tmp_path):
     fa, _ = _genome(tmp_path)
     path, _ = _model(tmp_path)
-    with pytest.raises(ValueError, match="trained on 200 bp windows but the config asks for 1000"):
+    with pytest.raises(ValueError, match="trained on 200 bp windows but 1000 bp were asked for"):
         predict_genome([path], fa, tmp_path / "out", window=1000)
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
