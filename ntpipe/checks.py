@@ -24,7 +24,9 @@ training. What is read:
   reference (``chrom_aliases`` honoured, an ambiguous match an error),
   features inside their chromosome, gene features present;
 - the split chromosomes (``split.valid_chroms``, ``split.test_chroms``) are
-  in every cultivar genome and leave at least one chromosome to train on.
+  in every cultivar genome and leave at least one chromosome to train on, and
+  each mark whose labels all come from peaks files has a peak on each part (a
+  hold-out run with nothing marked there could be neither stopped nor scored).
 
 A chromosome that the genome holds under another naming gets a hint in the
 message (:mod:`ntpipe.chroms`). Files that do not exist yet are skipped when a workflow rule makes them (the
@@ -46,7 +48,8 @@ from .chroms import chrom_key, listed, match, other_naming
 from .files import header_line
 from .genome import chrom_sizes, open_fasta
 
-__all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split", "check_annotation"]
+__all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf", "check_split", "check_marked_split",
+           "check_annotation"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,32 @@ def check_peaks(path, sizes, genome, aliases=False):
     from .peaks import scan_peaks
 
     return scan_peaks(path, sizes, genome, aliases)[1]
+
+
+def _peaks_and_chroms(path, sizes, genome, aliases):
+    """:func:`check_peaks`'s notes, and the chromosomes the file's peaks lie on (for :func:`check_marked_split`)."""
+    from .peaks import scan_peaks
+
+    peaks, notes = scan_peaks(path, sizes, genome, aliases)
+    return {"notes": notes, "chroms": sorted(peaks)}
+
+
+def check_marked_split(marked, split, where, aliases=False):
+    """Each mark has a peak on the split's validation and test chromosomes.
+
+    ``marked``: ``{mark: chromosomes its peaks files put a peak on}``, None for a
+    mark with a row whose peaks are not known yet (a BAM's are called later).
+    ``where`` names the training sheet.
+    """
+    key = chrom_key(aliases)
+    for mark, chroms in sorted(marked.items()):
+        keys = {key(c) for c in chroms or ()}
+        for part, use in (("valid_chroms", "stop the hold-out run"), ("test_chroms", "score the hold-out model")):
+            if chroms is not None and not any(key(c) in keys for c in split[part]):
+                raise ValueError(
+                    f"config split.{part}: no cultivar of {where} has a {mark} peak on {', '.join(split[part])}, so"
+                    f" nothing there would {use}; expected chromosomes holding some of its peaks (they lie on"
+                    f" {listed(sorted(chroms))})")
 
 
 def _check_index_age(path, suffixes, fix):
@@ -263,9 +292,9 @@ class _Cache:
         return json.dumps([kind, stats])
 
     def run(self, kind, files, check, *args):
-        """``check(*args)``'s warnings (a list), remembered: the same when it passed before on the same files."""
+        """``check(*args)``'s result (JSON: warnings), remembered: the same when it passed before on the same files."""
         key = self.key(kind, *files)
-        self.new[key] = self.done[key] if key in self.done else list(check(*args) or [])
+        self.new[key] = self.done[key] if key in self.done else check(*args)
         return self.new[key]
 
     def save(self):
@@ -344,13 +373,19 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
     check_split({where: (g, s) for g, (where, s) in genomes.items()},
                 config["split"]["valid_chroms"], config["split"]["test_chroms"], aliases=aliases)
 
+    marked = {}  # mark -> the chromosomes its peaks lie on; None once a row's peaks are not known here
     for line, row in _rows(samples):
         genome = row.get("genome") or reference
+        if pending(genome) or not row.get("peaks") or pending(row["peaks"]):
+            marked[row["mark"]] = None
         if pending(genome):
             continue
         if row.get("peaks") and not pending(row["peaks"]):
-            warnings += store.run("peaks+aliases" if aliases else "peaks", [row["peaks"], genome], check_peaks,
-                                  row["peaks"], genome_sizes(genome), genome, aliases)
+            found = store.run("peaks and chroms" + (" aliases" if aliases else ""), [row["peaks"], genome],
+                              _peaks_and_chroms, row["peaks"], genome_sizes(genome), genome, aliases)
+            warnings += found["notes"]
+            if marked.setdefault(row["mark"], set()) is not None:
+                marked[row["mark"]].update(found["chroms"])
         for col in ("bam", "control"):
             if row.get(col) and not pending(row[col]):
                 warnings += check_bam(row[col], genome_sizes(genome), genome, aliases)
@@ -369,5 +404,6 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
         if not pending(reference):
             warnings += store.run(f"annotation aliases={aliases}", [annotation, reference], check_annotation, annotation,
                                   genome_sizes(reference), aliases)
+    check_marked_split(marked, config["split"], samples_path, aliases)
     store.save()
     return warnings

@@ -240,6 +240,25 @@ def test_split_chromosomes_in_every_genome_and_some_left_to_train():
         checks.check_split(genomes, ["chr01"], ["Chr1"], aliases=True)
 
 
+def test_a_mark_without_a_peak_on_a_held_out_part_stops_before_any_job(tmp_path, genome):
+    config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
+    peaks = tmp_path / "p.bed"
+    peaks.write_text("Chr1\t0\t100\nChr3\t0\t100\n")
+    samples, varieties = _sheets(tmp_path, genome, peaks, write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
+    with pytest.raises(ValueError, match=r"config split.test_chroms: no cultivar of t.tsv has a K4 peak on Chr2, so nothing"
+                                         r" there would score the hold-out model; .*\(they lie on Chr1, Chr3\)"):
+        checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv")
+    with pytest.raises(ValueError, match=r"split.valid_chroms: no cultivar of t.tsv has a K4 peak on Chr2, so nothing there"
+                                         r" would stop the hold-out run"):
+        checks.check_inputs({**config, "split": {"valid_chroms": ["Chr2"], "test_chroms": ["Chr3"]}}, samples, varieties, "t.tsv")
+    checks.check_inputs({**config, "split": {"valid_chroms": ["Chr3"], "test_chroms": ["Chr1"]}}, samples, varieties)
+    # the peaks of all the mark's rows count, in any naming with chrom_aliases; a BAM row's are not known before its job
+    with pytest.raises(ValueError, match=r"has a K27 peak on Chr1,"):  # each mark on its own
+        checks.check_marked_split({"K4": {"Chr1", "Chr2"}, "K27": {"Chr2"}}, {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}, "t.tsv")
+    checks.check_marked_split({"K4": {"Chr1", "Chr2"}}, {"valid_chroms": ["chr01"], "test_chroms": ["2"]}, "t.tsv", aliases=True)
+    checks.check_marked_split({"K4": None}, {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}, "t.tsv")
+
+
 def _sheets(tmp_path, genome, peaks, vcf):
     (tmp_path / "t.tsv").write_text(f"cultivar\tmark\tgenome\tpeaks\nA\tK4\t{genome}\t{peaks}\n")
     (tmp_path / "v.tsv").write_text(f"variety\tvcf\tsample\nV1\t{vcf}\tA\n")
@@ -259,26 +278,26 @@ def test_check_inputs_skips_files_a_rule_makes_and_checks_them_once_they_exist(t
     files["peaks"].write_text("Chr1\t100\t0\n")
     with pytest.raises(ValueError, match=r"p.bed, line 1, columns 2-3: start 100 and end 0 are not a valid interval"):
         checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv", buildable_dir=demo)
-    files["peaks"].write_text("Chr1\t0\t100\nChr9\t0\t100\n")
+    files["peaks"].write_text("Chr1\t0\t100\nChr2\t0\t100\nChr9\t0\t100\n")
     write_vcf(files["vcf"], ["B"], SIZES)
     with pytest.raises(ValueError, match=r"v.tsv, line 2, column 'sample': 'A' is not a sample of"):
         checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv", buildable_dir=demo)
     write_vcf(files["vcf"], ["A"], SIZES)
     warnings = checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv", buildable_dir=demo)
-    assert len(warnings) == 1 and "p.bed: 1 of 2 peak(s) skipped, on chromosomes the genome" in warnings[0]
+    assert len(warnings) == 1 and "p.bed: 1 of 3 peak(s) skipped, on chromosomes the genome" in warnings[0]
 
 
 def test_check_inputs_cache_skips_an_unchanged_peaks_file_and_rereads_a_changed_one(tmp_path, genome):
     config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
     peaks = tmp_path / "p.bed"
-    peaks.write_text("Chr1\t0\t100\n")
+    peaks.write_text("Chr1\t0\t100\nChr2\t0\t100\n")
     samples, varieties = _sheets(tmp_path, genome, peaks, write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
     cache = tmp_path / ".snakemake" / "checks.json"
     checks.check_inputs(config, samples, varieties, cache=cache)
     assert cache.is_file()
     # same size and modification time: the cached pass stands, the file is not read again
     stat = peaks.stat()
-    peaks.write_text("Chr9\t0\t100\n")
+    peaks.write_text("Chr9\t0\t100\nChr9\t0\t100\n")
     os.utime(peaks, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     checks.check_inputs(config, samples, varieties, cache=cache)
     # a check's warnings are remembered with it: a rerun (after snakemake -n) shows them again
@@ -297,7 +316,7 @@ def test_check_inputs_cache_skips_an_unchanged_peaks_file_and_rereads_a_changed_
 def test_check_inputs_cache_keeps_a_peaks_file_that_passed_with_chrom_aliases_apart(tmp_path, genome):
     config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
     peaks = tmp_path / "p.bed"
-    peaks.write_text("chr01\t0\t100\n")
+    peaks.write_text("chr01\t0\t100\nchr02\t0\t100\n")
     samples, varieties = _sheets(tmp_path, genome, peaks, write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
     cache = tmp_path / ".snakemake" / "checks.json"
     checks.check_inputs({**config, "chrom_aliases": True}, samples, varieties, cache=cache)
@@ -308,7 +327,7 @@ def test_check_inputs_cache_keeps_a_peaks_file_that_passed_with_chrom_aliases_ap
 def test_reference_mapped_rows_are_checked_against_the_reference_and_their_sample(tmp_path, genome):
     config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
     vcf = write_vcf(tmp_path / "cultivars.vcf.gz", ["CV04", "CV13"], SIZES)
-    (tmp_path / "p.bed").write_text("Chr3\t0\t600\n")
+    (tmp_path / "p.bed").write_text("Chr1\t0\t100\nChr2\t0\t100\nChr3\t0\t600\n")
     (tmp_path / "v.tsv").write_text(f"variety\tgenome\nV1\t{genome}\n")
     varieties = load_varieties_sheet(tmp_path / "v.tsv")
 
@@ -321,15 +340,15 @@ def test_reference_mapped_rows_are_checked_against_the_reference_and_their_sampl
         check("CV99")
     with pytest.raises(ValueError, match=r"t.tsv, line 2, column 'sample': empty, but .*cultivars.vcf.gz has 2 samples"):
         check("")
-    (tmp_path / "long.bed").write_text("Chr3\t0\t601\n")
-    assert re.search(r"long.bed: 1 peak\(s\) ran past a chromosome end, clipped to it \(the first, line 1: Chr3:0-601, Chr3 is"
+    (tmp_path / "long.bed").write_text("Chr1\t0\t100\nChr2\t0\t100\nChr3\t0\t601\n")
+    assert re.search(r"long.bed: 1 peak\(s\) ran past a chromosome end, clipped to it \(the first, line 3: Chr3:0-601, Chr3 is"
                      r" 600 bp", check("CV13", tmp_path / "long.bed")[0])
 
 
 def test_check_inputs_reads_the_annotation_against_the_reference(tmp_path, genome):
     config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
     peaks = tmp_path / "p.bed"
-    peaks.write_text("Chr1\t0\t100\n")
+    peaks.write_text("Chr1\t0\t100\nChr2\t0\t100\n")
     samples, varieties = _sheets(tmp_path, genome, peaks, write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
     gff = tmp_path / "genes.gff3.gz"
     gff.write_bytes(gzip.compress(b"##gff-version 3\nchr01\tt\tgene\t1\t100\t.\t+\t.\tID=g1\n"))
