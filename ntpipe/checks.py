@@ -25,8 +25,9 @@ training. What is read:
   features inside their chromosome, gene features present;
 - the split chromosomes (``split.valid_chroms``, ``split.test_chroms``) are
   in every cultivar genome and leave at least one chromosome to train on, and
-  each mark whose labels all come from peaks files has a peak on each part (a
-  hold-out run with nothing marked there could be neither stopped nor scored).
+  each mark whose labels all come from peaks files has a peak on each part and
+  on a chromosome left to train on (a hold-out run with nothing marked there
+  could be neither stopped, scored nor trained).
 
 A chromosome that the genome holds under another naming gets a hint in the
 message (:mod:`ntpipe.chroms`). Files that do not exist yet are skipped when a workflow rule makes them (the
@@ -98,21 +99,29 @@ def _peaks_and_chroms(path, sizes, genome, aliases):
 
 
 def check_marked_split(marked, split, where, aliases=False):
-    """Each mark has a peak on the split's validation and test chromosomes.
+    """Each mark has a peak on the split's validation and test chromosomes, and one on a chromosome left to train on.
 
     ``marked``: ``{mark: chromosomes its peaks files put a peak on}``, None for a
     mark with a row whose peaks are not known yet (a BAM's are called later).
     ``where`` names the training sheet.
     """
     key = chrom_key(aliases)
+    held_out = {key(c) for part in ("valid_chroms", "test_chroms") for c in split[part]}
     for mark, chroms in sorted(marked.items()):
-        keys = {key(c) for c in chroms or ()}
+        if chroms is None:
+            continue
+        keys = {key(c) for c in chroms}
         for part, use in (("valid_chroms", "stop the hold-out run"), ("test_chroms", "score the hold-out model")):
-            if chroms is not None and not any(key(c) in keys for c in split[part]):
+            if not any(key(c) in keys for c in split[part]):
                 raise ValueError(
                     f"config split.{part}: no cultivar of {where} has a {mark} peak on {', '.join(split[part])}, so"
                     f" nothing there would {use}; expected chromosomes holding some of its peaks (they lie on"
                     f" {listed(sorted(chroms))})")
+        if not keys - held_out:
+            raise ValueError(
+                f"config split: every {mark} peak of {where} lies on the held-out chromosomes ({listed(sorted(chroms))}),"
+                " so the hold-out run would have nothing marked to train on; expected a chromosome with its peaks left to"
+                " train on")
 
 
 def _check_index_age(path, suffixes, fix):

@@ -224,7 +224,12 @@ class EpochSampler(torch.utils.data.Sampler):
         # the negatives' cumulative weights, once: an epoch's draw then costs O(n_neg log n), not O(n)
         self.cdf = None
         if weights is not None and len(self.neg):
-            self.cdf = np.cumsum(np.asarray(weights, dtype=np.float64)[self.neg])
+            w = np.asarray(weights, dtype=np.float64)[self.neg]
+            if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+                raise ValueError(f"the negatives' sampling weights must be finite, at least 0 and not all 0; got"
+                                 f" {np.count_nonzero(~np.isfinite(w))} not finite, {np.count_nonzero(w < 0)} below 0"
+                                 f" and a sum of {w.sum():g} over {len(w)}")
+            self.cdf = np.cumsum(w)
             self.cdf /= self.cdf[-1]
         n_pos = len(self.pos) if epoch_size is None else min(len(self.pos), max(1, round(epoch_size / (1 + self.ratio))))
         drawable = len(self.neg) if self.cdf is None else np.count_nonzero(np.diff(self.cdf, prepend=0.0))

@@ -38,8 +38,9 @@ def load_models(paths, device, window=None, stride=None):
     from .model import load_model, min_length
 
     names, models, shapes = [], [], set()
-    for path in paths:
-        model, cfg, meta = load_model(path, device=device)  # in eval mode
+    loaded = [load_model(path, device=device) for path in paths]  # in eval mode
+    stride = stride or next((m["stride"] for _, _, m in loaded if m and m.get("stride")), None)
+    for path, (model, cfg, meta) in zip(paths, loaded):
         meta = meta or {}
         own = int(meta["window"]) if meta.get("window") else None
         if own is not None and window is not None and own != int(window):
@@ -52,19 +53,17 @@ def load_models(paths, device, window=None, stride=None):
                              " to cut around each bin (ntpipe predict --window BP)")
         if not min_length(cfg) <= int(size) <= cfg.max_len:
             raise ValueError(f"{path}: a window of {size} bp is outside what the model reads ({min_length(cfg)}-{cfg.max_len} bp)")
-        stride = stride or meta.get("stride")
         if not stride:
             raise ValueError(f"{path}: the model has no bin size (stride) in its metadata, as one trained on a table:"
                              " give one (ntpipe predict --stride BP)")
         names.append(str(meta.get("mark") or Path(path).parent.name))
         models.append(model)
         shapes.add(int(size))
-        stride = int(stride)
     if len(shapes) > 1:
         raise ValueError(f"models were trained on different window sizes {sorted(shapes)}; predict them separately")
     if len(set(names)) != len(names):
         raise ValueError(f"two models have the same mark name: {names}")
-    return names, models, shapes.pop(), stride
+    return names, models, shapes.pop(), int(stride)
 
 
 def chromosome_windows(tokens, size, stride, variants=None):

@@ -251,11 +251,20 @@ def test_a_mark_without_a_peak_on_a_held_out_part_stops_before_any_job(tmp_path,
     with pytest.raises(ValueError, match=r"split.valid_chroms: no cultivar of t.tsv has a K4 peak on Chr2, so nothing there"
                                          r" would stop the hold-out run"):
         checks.check_inputs({**config, "split": {"valid_chroms": ["Chr2"], "test_chroms": ["Chr3"]}}, samples, varieties, "t.tsv")
-    checks.check_inputs({**config, "split": {"valid_chroms": ["Chr3"], "test_chroms": ["Chr1"]}}, samples, varieties)
+    with pytest.raises(ValueError, match=r"config split: every K4 peak of t.tsv lies on the held-out chromosomes \(Chr1, Chr3\),"
+                                         r" so the hold-out run would have nothing marked to train on"):
+        checks.check_inputs({**config, "split": {"valid_chroms": ["Chr3"], "test_chroms": ["Chr1"]}}, samples, varieties, "t.tsv")
+    peaks.write_text("Chr1\t0\t9\nChr2\t0\t9\nChr3\t0\t9\n")
+    checks.check_inputs({**config, "split": {"valid_chroms": ["Chr3"], "test_chroms": ["Chr2"]}}, samples, varieties)
+    # a mark with a BAM row beside its peaks rows is left to training (its peaks are called in build_labels)
+    bam = write_bam(tmp_path / "b.bam", SIZES)
+    (tmp_path / "t2.tsv").write_text(f"cultivar\tmark\tgenome\tpeaks\tbam\nA\tK4\t{genome}\t{peaks}\t\nB\tK4\t{genome}\t\t{bam}\n")
+    peaks.write_text("Chr1\t0\t100\n")
+    checks.check_inputs(config, load_training_sheet(tmp_path / "t2.tsv"), varieties, "t2.tsv")
     # the peaks of all the mark's rows count, in any naming with chrom_aliases; a BAM row's are not known before its job
     with pytest.raises(ValueError, match=r"has a K27 peak on Chr1,"):  # each mark on its own
-        checks.check_marked_split({"K4": {"Chr1", "Chr2"}, "K27": {"Chr2"}}, {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}, "t.tsv")
-    checks.check_marked_split({"K4": {"Chr1", "Chr2"}}, {"valid_chroms": ["chr01"], "test_chroms": ["2"]}, "t.tsv", aliases=True)
+        checks.check_marked_split({"K4": {"Chr1", "Chr2", "Chr3"}, "K27": {"Chr2", "Chr3"}}, {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}, "t.tsv")
+    checks.check_marked_split({"K4": {"Chr1", "Chr2", "Chr3"}}, {"valid_chroms": ["chr01"], "test_chroms": ["2"]}, "t.tsv", aliases=True)
     checks.check_marked_split({"K4": None}, {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}, "t.tsv")
 
 
@@ -278,30 +287,30 @@ def test_check_inputs_skips_files_a_rule_makes_and_checks_them_once_they_exist(t
     files["peaks"].write_text("Chr1\t100\t0\n")
     with pytest.raises(ValueError, match=r"p.bed, line 1, columns 2-3: start 100 and end 0 are not a valid interval"):
         checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv", buildable_dir=demo)
-    files["peaks"].write_text("Chr1\t0\t100\nChr2\t0\t100\nChr9\t0\t100\n")
+    files["peaks"].write_text("Chr1\t0\t100\nChr2\t0\t100\nChr3\t0\t100\nChr9\t0\t100\n")
     write_vcf(files["vcf"], ["B"], SIZES)
     with pytest.raises(ValueError, match=r"v.tsv, line 2, column 'sample': 'A' is not a sample of"):
         checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv", buildable_dir=demo)
     write_vcf(files["vcf"], ["A"], SIZES)
     warnings = checks.check_inputs(config, samples, varieties, "t.tsv", "v.tsv", buildable_dir=demo)
-    assert len(warnings) == 1 and "p.bed: 1 of 3 peak(s) skipped, on chromosomes the genome" in warnings[0]
+    assert len(warnings) == 1 and "p.bed: 1 of 4 peak(s) skipped, on chromosomes the genome" in warnings[0]
 
 
 def test_check_inputs_cache_skips_an_unchanged_peaks_file_and_rereads_a_changed_one(tmp_path, genome):
     config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
     peaks = tmp_path / "p.bed"
-    peaks.write_text("Chr1\t0\t100\nChr2\t0\t100\n")
+    peaks.write_text("Chr1\t0\t100\nChr2\t0\t100\nChr3\t0\t100\n")
     samples, varieties = _sheets(tmp_path, genome, peaks, write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
     cache = tmp_path / ".snakemake" / "checks.json"
     checks.check_inputs(config, samples, varieties, cache=cache)
     assert cache.is_file()
     # same size and modification time: the cached pass stands, the file is not read again
     stat = peaks.stat()
-    peaks.write_text("Chr9\t0\t100\nChr9\t0\t100\n")
+    peaks.write_text("Chr9\t0\t100\nChr9\t0\t100\nChr9\t0\t100\n")
     os.utime(peaks, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     checks.check_inputs(config, samples, varieties, cache=cache)
     # a check's warnings are remembered with it: a rerun (after snakemake -n) shows them again
-    peaks.write_text("Chr1\t0\t100\nChr2\t700\t900\n")
+    peaks.write_text("Chr1\t0\t100\nChr2\t700\t900\nChr3\t0\t100\n")
     first = checks.check_inputs(config, samples, varieties, cache=cache)
     assert len(first) == 1 and "1 peak(s) ran past a chromosome end" in first[0]
     assert checks.check_inputs(config, samples, varieties, cache=cache) == first
@@ -316,7 +325,7 @@ def test_check_inputs_cache_skips_an_unchanged_peaks_file_and_rereads_a_changed_
 def test_check_inputs_cache_keeps_a_peaks_file_that_passed_with_chrom_aliases_apart(tmp_path, genome):
     config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
     peaks = tmp_path / "p.bed"
-    peaks.write_text("chr01\t0\t100\nchr02\t0\t100\n")
+    peaks.write_text("chr01\t0\t100\nchr02\t0\t100\nchr03\t0\t100\n")
     samples, varieties = _sheets(tmp_path, genome, peaks, write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
     cache = tmp_path / ".snakemake" / "checks.json"
     checks.check_inputs({**config, "chrom_aliases": True}, samples, varieties, cache=cache)
@@ -348,7 +357,7 @@ def test_reference_mapped_rows_are_checked_against_the_reference_and_their_sampl
 def test_check_inputs_reads_the_annotation_against_the_reference(tmp_path, genome):
     config = {"reference": str(genome), "split": {"valid_chroms": ["Chr1"], "test_chroms": ["Chr2"]}}
     peaks = tmp_path / "p.bed"
-    peaks.write_text("Chr1\t0\t100\nChr2\t0\t100\n")
+    peaks.write_text("Chr1\t0\t100\nChr2\t0\t100\nChr3\t0\t100\n")
     samples, varieties = _sheets(tmp_path, genome, peaks, write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
     gff = tmp_path / "genes.gff3.gz"
     gff.write_bytes(gzip.compress(b"##gff-version 3\nchr01\tt\tgene\t1\t100\t.\t+\t.\tID=g1\n"))

@@ -116,6 +116,23 @@ def test_a_genome_that_fails_to_encode_leaves_no_output_folder(tmp_path):
     assert not (tmp_path / "new" / "tracks").exists()
 
 
+def test_a_model_without_window_or_stride_takes_them_from_the_call_or_another_model(tmp_path):
+    from ntpipe.model import load_model, save_model
+
+    fa, _ = _genome(tmp_path)
+    path, _ = _model(tmp_path)
+    model, cfg, _ = load_model(path)
+    bare = tmp_path / "bare" / "model.pt"  # as ntpipe train writes a model of a table of several lengths
+    bare.parent.mkdir()
+    save_model(bare, model, cfg, {"lengths": [150, 250]})
+    with pytest.raises(ValueError, match="trained on sequences of 150-250 bp, not on windows of one size: give the window"):
+        predict_genome([bare, path], fa, tmp_path / "out")
+    for order in ([bare, path], [path, bare]):  # the stride of the model that has one, whatever the order
+        out = predict_genome(order, fa, tmp_path / "out", window=SIZE)
+        with pyBigWig.open(str(out["bare"])) as bare_bw, pyBigWig.open(str(out["H3K4me3"])) as bw:
+            assert bare_bw.intervals("Chr1") == bw.intervals("Chr1") and bw.intervals("Chr1")[1][0] == STRIDE
+
+
 def test_a_contig_shorter_than_the_stride_gets_one_short_bin(tmp_path):
     fa = write_fasta(tmp_path / "g.fa", {"Chr1": "ACGT" * 100, "tiny": "ACGT" * 5})  # an unplaced 20 bp scaffold
     path, model = _model(tmp_path)

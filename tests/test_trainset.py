@@ -280,6 +280,10 @@ def test_weighted_sample_draws_as_numpy_without_replacement():
     targets = np.array([1.0] * 4 + [0.0] * 10)
     sampler = EpochSampler(targets, 2.0, torch.Generator().manual_seed(0), weights=np.r_[np.ones(4), np.ones(5), np.zeros(5)])
     assert len(sampler) == 9 and set(list(sampler)) == set(range(9))
+    for bad, what in ((np.r_[np.ones(4), np.zeros(10)], "a sum of 0"), (np.r_[np.ones(13), np.nan], "1 not finite"),
+                      (np.r_[np.ones(13), -1.0], "1 below 0")):
+        with pytest.raises(ValueError, match=rf"sampling weights must be finite, at least 0 and not all 0; got .*{what}"):
+            EpochSampler(targets, 2.0, torch.Generator().manual_seed(0), weights=bad)
 
 
 def test_gc_match_weights_draw_negatives_like_the_positives():
