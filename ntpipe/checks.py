@@ -82,16 +82,11 @@ def fasta_sizes(path):
 def check_peaks(path, sizes, genome, aliases=False):
     """One pass over a peaks file against its genome (:func:`ntpipe.peaks.scan_peaks`).
 
-    Returns the notes of peaks clipped at a chromosome end or skipped off the
-    genome; raises ValueError naming the file, line, column and value.
+    Returns ``{"notes": peaks clipped at a chromosome end or skipped off the
+    genome, "chroms": the chromosomes its peaks lie on}`` (JSON, for the
+    check cache and :func:`check_marked_split`); raises ValueError naming the
+    file, line, column and value.
     """
-    from .peaks import scan_peaks
-
-    return scan_peaks(path, sizes, genome, aliases)[1]
-
-
-def _peaks_and_chroms(path, sizes, genome, aliases):
-    """:func:`check_peaks`'s notes, and the chromosomes the file's peaks lie on (for :func:`check_marked_split`)."""
     from .peaks import scan_peaks
 
     peaks, notes = scan_peaks(path, sizes, genome, aliases)
@@ -385,13 +380,15 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
     marked = {}  # mark -> the chromosomes its peaks lie on; None once a row's peaks are not known here
     for line, row in _rows(samples):
         genome = row.get("genome") or reference
-        if pending(genome) or not row.get("peaks") or pending(row["peaks"]):
+        peaks = row.get("peaks")
+        readable = bool(peaks) and not pending(peaks) and not pending(genome)  # a BAM row's peaks come later
+        if not readable:
             marked[row["mark"]] = None
         if pending(genome):
             continue
-        if row.get("peaks") and not pending(row["peaks"]):
-            found = store.run("peaks and chroms" + (" aliases" if aliases else ""), [row["peaks"], genome],
-                              _peaks_and_chroms, row["peaks"], genome_sizes(genome), genome, aliases)
+        if readable:
+            found = store.run("peaks and chroms" + (" aliases" if aliases else ""), [peaks, genome], check_peaks,
+                              peaks, genome_sizes(genome), genome, aliases)
             warnings += found["notes"]
             if marked.setdefault(row["mark"], set()) is not None:
                 marked[row["mark"]].update(found["chroms"])

@@ -76,7 +76,7 @@ def test_peaks_pass_and_fail_with_file_line_column_and_value(tmp_path):
     good = tmp_path / "p.narrowPeak.gz"
     with gzip.open(good, "wt") as fh:
         fh.write("track name=x\nChr1\t10\t100\tp1\nChr3\t500\t600\tp2\n")
-    assert checks.check_peaks(good, SIZES, "g.fa") == []
+    assert checks.check_peaks(good, SIZES, "g.fa") == {"notes": [], "chroms": ["Chr1", "Chr3"]}
     cases = {
         "chrC\t10\t100\nchr2\t5\t50\n": r"p.bed, line 1, column 1: chromosome 'chrC' is not in the genome g.fa \(its .fai names"
                                         r" Chr1, Chr2, Chr3\), nor is any other of the file's \(chrC, chr2\)",
@@ -94,7 +94,7 @@ def test_peaks_pass_and_fail_with_file_line_column_and_value(tmp_path):
 def test_peaks_past_a_chromosome_end_or_off_the_genome_are_warnings(tmp_path):
     """MACS2 writes peaks past a chromosome's end, and calls the organelles an aligner's index holds."""
     (tmp_path / "p.bed").write_text("Chr1\t10\t100\nChrC\t5\t50\nChr2\t700\t900\nChrC\t60\t90\nChr2\t800\t850\n")
-    notes = checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")
+    notes = checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")["notes"]
     assert len(notes) == 2
     assert re.search(r"p.bed: 2 of 5 peak\(s\) skipped, on chromosomes the genome g.fa lacks \(ChrC: 2; first at line 2\)", notes[0])
     assert re.search(r"p.bed: 2 peak\(s\) ran past a chromosome end, clipped to it \(the first, line 3: Chr2:700-900, Chr2 is"
@@ -177,7 +177,7 @@ def test_other_namings_get_a_hint_and_vcfs_match_them_with_chrom_aliases(tmp_pat
                                          r" there under another naming: set chrom_aliases: true"):
         checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")
     (tmp_path / "p.bed").write_text("ChrC\t5\t50\nChr2\t10\t100\n")  # an organelle the genome lacks: skipped
-    assert "1 of 2 peak(s) skipped" in checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")[0]
+    assert "1 of 2 peak(s) skipped" in checks.check_peaks(tmp_path / "p.bed", SIZES, "g.fa")["notes"][0]
     with pytest.raises(ValueError, match=r"reference '1' is not in the genome g.fa .*; it is 'Chr1' there under another naming"):
         checks.check_bam(write_bam(tmp_path / "ens.bam", {"1": 1000}), SIZES, "g.fa")
     vcf = write_vcf(tmp_path / "ucsc.vcf.gz", ["A"], {"chr1": 1000, "chr2": 800}, records=[("chr1", 5)])
