@@ -7,7 +7,8 @@ value and what was expected, instead of failing in a job after hours of
 training. What is read:
 
 - every FASTA's ``.fai`` (built by pyfaidx when missing or older than the
-  FASTA, as the jobs would): the FASTA is indexable and not empty;
+  FASTA, as the jobs would): the FASTA is indexable and not empty, and the
+  first bases of its first records are DNA letters;
 - every VCF's header (pysam): the samples of the varieties and of the
   reference-mapped cultivars (training rows with ``vcf``) are in it, its contigs
   are in the reference with the same lengths (with ``chrom_aliases``, under
@@ -46,6 +47,7 @@ from pathlib import Path
 
 from .alignments import check_decodes, genome_contigs, open_alignments
 from .chroms import chrom_key, listed, match, other_naming
+from .encoding import encode
 from .files import header_line
 from .genome import chrom_sizes, open_fasta
 
@@ -55,12 +57,20 @@ __all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf
 log = logging.getLogger(__name__)
 
 
+SNIFF_RECORDS, SNIFF_BASES = 50, 1000  # the FASTA letters read at start-up: the first bases of the first records
+
+
 def fasta_sizes(path):
     """``{name: length}`` of a FASTA in ``.fai`` order; builds the index when missing.
 
+    The first :data:`SNIFF_BASES` bases of its first :data:`SNIFF_RECORDS`
+    records are read: a file of another kind (protein, text) fails here, not in
+    a job after training (a stray letter deeper in fails the job that encodes it).
+
     Raises
     ------
-    ValueError naming the FASTA when it cannot be indexed or holds no sequence.
+    ValueError naming the FASTA when it cannot be indexed, holds no sequence
+    or a letter that is not a base.
     """
     try:
         fasta = open_fasta(path)
@@ -68,6 +78,11 @@ def fasta_sizes(path):
         raise ValueError(str(err)) from None
     try:
         sizes = dict(chrom_sizes(fasta))
+        for name in list(sizes)[:SNIFF_RECORDS]:
+            try:
+                encode(fasta[name][:SNIFF_BASES].seq)
+            except ValueError as err:
+                raise ValueError(f"{path}, sequence {name!r}: {err}: is it a DNA FASTA?") from None
     finally:
         fasta.close()
     if not sizes:

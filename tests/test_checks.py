@@ -70,6 +70,11 @@ def test_fasta_sizes_in_fai_order_and_empty_fasta_named(genome, tmp_path):
     hollow.write_text(">Chr1\nACGT\n>Chr0\n>Chr2\nAC\n")
     with pytest.raises(ValueError, match=r"hollow.fa: sequence 'Chr0' is empty \(a '>' header with no sequence\)"):
         checks.fasta_sizes(hollow)
+    protein = tmp_path / "protein.fa"  # a file of another kind named as a genome: stopped at start-up
+    protein.write_text(">Chr1\nACGTNRYacgt\n>LOC_Os01g01010.1\nMEEPLQRS\n")
+    with pytest.raises(ValueError, match=r"protein.fa, sequence 'LOC_Os01g01010.1': not a DNA sequence letter: 'E' at "
+                                         r"position 2 .*is it a DNA FASTA\?"):
+        checks.fasta_sizes(protein)
 
 
 def test_peaks_pass_and_fail_with_file_line_column_and_value(tmp_path):
