@@ -355,6 +355,10 @@ def planted_auc(events, tables, marks):
             keep = label | other
             scored.append(pd.DataFrame({"mark": mark, "planted": label[keep], "abs_delta": rows["delta"].abs().to_numpy()[keep],
                                         "cultivars": np.array([carriers.get(k, -1) for k in key], dtype=int)[keep]}))
+    columns = ["mark", "planted", "other", "auc_abs_delta", "median_planted", "median_other", "seen", "auc_seen",
+               "private", "auc_private"]
+    if not scored:  # no variety of the simulator's (a sheet of one's own on the demo's reference): nothing to rank
+        return pd.DataFrame(columns=columns)
     rows = []
     for mark, group in pd.concat(scored).groupby("mark", sort=True):
         y, score, cultivars = group["planted"].to_numpy(), group["abs_delta"].to_numpy(), group["cultivars"].to_numpy()
@@ -364,7 +368,7 @@ def planted_auc(events, tables, marks):
         for name, kind in (("seen", y & (cultivars > 0)), ("private", y & (cultivars == 0))):
             row[name], row[f"auc_{name}"] = int(kind.sum()), _auc(y, score, ~y | kind)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _auc(y, score, keep):

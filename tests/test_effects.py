@@ -167,3 +167,16 @@ def test_planted_variants_scored_against_the_others_seen_and_private():
     assert row.auc_abs_delta == pytest.approx(5 / 6)
     assert row.auc_seen == pytest.approx(1.0)  # 0.6 above both others
     assert row.auc_private == pytest.approx(3 / 4)  # 0.3 above both, 0.05 above 0.02 only
+
+
+def test_planted_auc_with_no_variety_of_the_demo_is_an_empty_table_not_a_crash():
+    """A sheet on the demo's reference whose varieties are none of the simulator's (a panel of one's own over
+    the demo genome): evaluate_demo leaves them all out, and the planted-variant table is then empty, with its
+    columns, instead of failing the run on pd.concat([])."""
+    from ntpipe.steps import planted_auc
+
+    events = pd.DataFrame({"variety": "V1", "chrom": "Chr1", "ref_pos": [50], "mark": "H3K4me3",
+                           "effect": "lost", "cultivars": [3]})
+    table = planted_auc(events, {}, ["H3K4me3"])
+    assert table.empty
+    assert {"mark", "planted", "other", "auc_abs_delta", "seen", "private"} <= set(table.columns)
