@@ -14,6 +14,7 @@ min_version("9.0")
 
 
 # the demo's own settings (demo.settings) apply only to the demo's reference, beneath what the config sets
+_own_mark_overrides = set(((config.get("model") or {}).get("mark_overrides") or {}))  # the marks the user names
 _config, DEMO_SETTINGS = sheets.with_demo_settings(config)
 config.update(_config)
 validate(config, schema="../schemas/config.schema.yaml")
@@ -31,6 +32,12 @@ DEMO_DIR = Path(workdir_path(config["demo"]["outdir"]))  # as the rules and the 
 samples = sheets.load_training_sheet(config["samples"], buildable_dir=DEMO_DIR)
 varieties = sheets.load_varieties_sheet(config["varieties"], buildable_dir=DEMO_DIR)
 _unknown = sorted(set(config["model"]["mark_overrides"]) - set(samples["mark"]))
+_demo_only = [m for m in _unknown if m not in _own_mark_overrides]  # demo.settings' marks: the user cannot unset them
+if _demo_only:  # a mark taken out of the demo's sheet: its demo settings have nothing to apply to
+    config["model"]["mark_overrides"] = {m: v for m, v in config["model"]["mark_overrides"].items() if m not in _demo_only}
+    logger.info(f"demo.settings: model.mark_overrides for {', '.join(_demo_only)} left out, not a mark of the"
+                f" training sheet {config['samples']}")
+    _unknown = [m for m in _unknown if m not in _demo_only]
 if _unknown:  # a misspelt mark would change nothing: say so before the (long) input checks
     raise ValueError(f"config: model.mark_overrides names {', '.join(_unknown)}: not a mark of the training sheet"
                      f" {config['samples']} (its marks: {', '.join(sorted(set(samples['mark'])))})")
