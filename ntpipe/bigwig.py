@@ -15,7 +15,7 @@ import pyBigWig
 
 from .encoding import n_bins
 
-__all__ = ["BigWigWriter", "read_bins"]
+__all__ = ["BigWigWriter", "read_bins", "open_bigwig"]
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +162,19 @@ class BigWigWriter:
                 self._bw.addEntries([chrom], [int(full_end) * stride], ends=[length], values=values[full_end:b])
 
 
+def open_bigwig(path):
+    """``pyBigWig.open(path)`` for reading, with an error that names the file: pyBigWig raises a bare
+    RuntimeError ("Unknown error during file opening") for a truncated or foreign file, which among a
+    panel's thousands of tracks does not say which one."""
+    try:
+        bw = pyBigWig.open(str(path))
+    except RuntimeError:
+        bw = None
+    if bw is None:
+        raise ValueError(f"{path}: cannot open as bigWig (truncated, or not a bigWig?); delete it and rerun its job")
+    return bw
+
+
 def read_bins(path, chrom, stride):
     """Bin values of one chromosome, NaN where the file has no data.
 
@@ -178,9 +191,7 @@ def read_bins(path, chrom, stride):
     stride = _check_stride(stride)
     if not Path(path).is_file():
         raise FileNotFoundError(f"bigWig not found: {path}")
-    bw = pyBigWig.open(str(path))
-    if bw is None:
-        raise ValueError(f"{path}: cannot open as bigWig")
+    bw = open_bigwig(path)
     try:
         chroms = bw.chroms()
         if chrom not in chroms:

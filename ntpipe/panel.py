@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyBigWig
 
+from .bigwig import open_bigwig
 from .encoding import n_bins
 from .files import atomic_path
 
@@ -66,9 +66,7 @@ def _open_tracks(tracks, chrom_sizes):
         for variety, path in tracks.items():
             if not Path(path).is_file():
                 raise FileNotFoundError(f"bigWig of {variety} not found: {path}")
-            bw = pyBigWig.open(str(path))
-            if bw is None:
-                raise ValueError(f"{path}: cannot open as bigWig")
+            bw = open_bigwig(path)
             handles.append(bw)
             chroms = bw.chroms()
             for chrom, length in chrom_sizes:

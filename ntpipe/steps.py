@@ -262,9 +262,7 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out, 
     (``demo_effects.tsv``, :func:`_score_effects`). Varieties the simulator
     made no truth for (added to the sheet by hand) are left out, with a note.
     """
-    import pyBigWig
-
-    from .bigwig import read_bins
+    from .bigwig import open_bigwig, read_bins
     from .metrics import binary_metrics
 
     def truth_bed(v, mark):
@@ -280,7 +278,7 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out, 
         for mark in marks:
             bw_path = Path(tracks_dir) / name / f"{mark}.bw"
             truth = _read_bed(truth_bed(v, mark))
-            with pyBigWig.open(str(bw_path)) as bw:
+            with open_bigwig(bw_path) as bw:
                 sizes = bw.chroms()
             y, p = [], []
             for chrom, length in sizes.items():

@@ -120,3 +120,12 @@ def test_next_writer_removes_what_a_killed_writer_left(tmp_path):
 def test_zoom_levels_required(tmp_path):
     with pytest.raises(ValueError, match="zoom"):
         BigWigWriter(tmp_path / "x.bw", SIZES, max_zooms=0)
+
+
+def test_a_damaged_bigwig_is_named_when_read(tmp_path):
+    path = tmp_path / "V1" / "H3K4me3.bw"
+    with BigWigWriter(path, [("Chr1", 1000)]) as bw:
+        bw.add_bins("Chr1", np.full(10, 0.5, dtype=np.float32), np.ones(10, dtype=bool), 100)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="V1/H3K4me3.bw: cannot open as bigWig"):
+        read_bins(path, "Chr1", 100)

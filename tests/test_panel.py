@@ -111,3 +111,14 @@ def test_bad_input(bigwigs, tmp_path):
     with pytest.raises(ValueError, match="min_spread must be within 0-1"):
         write_panel(out, tracks, SIZES, STRIDE, 2)
     assert not list(tmp_path.glob("p.bed.gz*"))
+
+
+def test_a_damaged_bigwig_is_named(bigwigs, tmp_path):
+    """A truncated track among thousands (a copy cut short, a full disk outside the workflow): the error names
+    the file, not pyBigWig's bare 'error during file opening'."""
+    tracks, _ = bigwigs
+    damaged = tracks[VARIETIES[1]]
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    with pytest.raises(ValueError, match=f"{VARIETIES[1]}/H3K4me3.bw: cannot open as bigWig"):
+        write_panel(tmp_path / "p.bed.gz", tracks, SIZES, STRIDE, 0.1)
+    assert not list(tmp_path.glob("p.bed.gz*"))
