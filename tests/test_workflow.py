@@ -415,3 +415,23 @@ def test_the_demo_without_one_of_its_marks_runs(tmp_path):
     assert proc.returncode == 0, out
     assert "rule train_model:" in out and "mark=H3K27me3" not in out
     assert "demo.settings" in out and "H3K27me3" in out  # the note says what was left out
+
+
+def _gpu_of(out, rule):
+    """The gpu resource of each job of ``rule`` in a dry run's output."""
+    return [int(block.split("\n\n")[0].split("gpu=")[1].split(",")[0]) if "gpu=" in block.split("\n\n")[0] else 0
+            for block in out.split(f"rule {rule}:")[1:]]
+
+
+@pytest.mark.parametrize("device, expected", [("auto", 0), ("cpu", 0), ("cuda", 1)])
+def test_prediction_jobs_hold_the_gpu_only_where_they_use_one(tmp_path, monkeypatch, device, expected):
+    """On a machine without a GPU the prediction and effects jobs run on the CPU: against the workstation
+    profile's --resources gpu=1 they must not ask for the one GPU, or a 32-core server predicts one variety
+    at a time on 2 threads (as training, test_marks_train_side_by_side_on_the_cpu_and_one_at_a_time_on_a_gpu)."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # "auto" finds no GPU, even on a GPU machine
+    extra = tmp_path / "device.yaml"
+    extra.write_text(f"prediction:\n  device: {device}\n")
+    out = snakemake("-n", "--forceall", "--cores", "8", "--configfile", "config/config.yaml", str(extra)).stdout
+    for rule in ("predict_variety", "predict_reference", "variant_effects"):
+        gpus = _gpu_of(out, rule)
+        assert gpus and set(gpus) == {expected}, (rule, gpus)

@@ -106,16 +106,23 @@ EFFECT_VARIETIES = ON_REFERENCE if config["effects"]["enabled"] else []
 PREDICTION_PARAMS = {"reverse_complement": config["prediction"]["reverse_complement"]}
 
 
-def _trains_on_this_cpu():
-    """True where a local run trains on this machine's CPU (training.device cpu, or auto and no NVIDIA GPU here).
+def _runs_on_this_cpu(device):
+    """True where a local run's jobs of this ``device`` setting run on this machine's CPU (cpu, or auto and no
+    NVIDIA GPU here).
 
     A cluster executor's jobs, and the jobs it spawns, keep the GPU layout: its profile sets their resources.
-    Called as jobs are built (train_gpus, train_threads): the executor is not known yet while the Snakefile is read.
+    Called as jobs are built (train_gpus, train_threads, predict_gpus): the executor is not known yet while the
+    Snakefile is read.
     """
-    device = str(config["training"]["device"]).strip().lower()
+    device = str(device).strip().lower()
     if not (workflow.is_main_process and workflow.local_exec) or device.startswith("cuda"):
         return False
     return device.split(":")[0] == "cpu" or not nvidia_gpu_visible()
+
+
+def _trains_on_this_cpu():
+    """True where a local run trains on this machine's CPU (training.device cpu, or auto and no NVIDIA GPU here)."""
+    return _runs_on_this_cpu(config["training"]["device"])
 
 
 def _cores():
@@ -135,6 +142,13 @@ def train_gpus(wildcards):
 
 def train_threads(wildcards):
     return max(1, min(2, _cores() // len(MARKS))) if _trains_on_this_cpu() else 2
+
+
+# The prediction jobs (predict_variety, predict_reference, variant_effects, evaluate_demo) likewise: on a GPU one
+# at a time against --resources gpu=1; on a machine without one they hold no GPU and run side by side within
+# --cores (each its rule's threads), instead of one variety at a time on 2 of the machine's cores.
+def predict_gpus(wildcards):
+    return 0 if _runs_on_this_cpu(config["prediction"]["device"]) else 1
 
 
 def _choice(names):

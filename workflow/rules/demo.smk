@@ -51,7 +51,7 @@ rule evaluate_demo:
         ),
     threads: 2
     resources:
-        gpu=1,
+        gpu=predict_gpus,
         mem_mb=16000,
         runtime=60,
     conda:

@@ -20,7 +20,7 @@ rule predict_reference:
         prediction=PREDICTION_PARAMS,
     threads: 2
     resources:
-        gpu=1,
+        gpu=predict_gpus,
         mem_mb=16000,
         runtime=240,
     conda:
@@ -47,7 +47,7 @@ rule variant_effects:
         prediction=PREDICTION_PARAMS,
     threads: 2
     resources:
-        gpu=1,
+        gpu=predict_gpus,
         mem_mb=16000,
         runtime=120,
     conda:

@@ -38,7 +38,7 @@ rule predict_variety:
         prediction=PREDICTION_PARAMS,
     threads: 2
     resources:
-        gpu=1,
+        gpu=predict_gpus,
         mem_mb=16000,
         runtime=240,
     conda:
