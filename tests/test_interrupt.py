@@ -161,3 +161,29 @@ def test_prediction_killed_midway_leaves_no_track_and_reruns_to_the_same_track(t
     assert _cache_stats(caplog)["model_windows"] == 0
     for chrom, values in _tracks(tmp_path / "again" / "H3K4me3.bw").items():
         np.testing.assert_allclose(values, straight[chrom], rtol=0, atol=1e-6, equal_nan=True)
+
+
+def test_sigterm_runs_the_cleanup_of_a_job_and_leaves_no_temporary_file(tmp_path):
+    """SLURM ends a job at its time limit or on scancel with SIGTERM (SIGKILL only KillWait seconds later), and
+    Snakemake stops its local jobs the same way. Python's default SIGTERM ends the process without running
+    ``finally`` blocks, so an effects table, panel matrix or metrics file being written was left as
+    ``NAME.<uuid>.tmp`` beside its target for good (only bigWigs are swept by their next writer). A job set up
+    by setup_logging (every workflow script, the command line) turns SIGTERM into SystemExit: the temporary
+    file is removed and the job still fails."""
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import sys, time\n"
+        "from ntpipe.files import atomic_path\n"
+        "from ntpipe.logs import setup_logging\n"
+        f"setup_logging({str(tmp_path / 'job.log')!r})\n"
+        f"with atomic_path({str(tmp_path / 'effects.tsv')!r}) as tmp:\n"
+        "    tmp.write_text('partial')\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) != 0  # still a failed job
+    proc.stdout.close()
+    assert not list(tmp_path.glob("effects.tsv*"))  # neither the target nor its temporary file
