@@ -139,6 +139,7 @@ class Throughput:
         self.bar = tqdm(total=total, desc=desc, unit="win", unit_scale=True, mininterval=2, leave=False, disable=None)
         self.start = time.perf_counter()
         self.desc = desc
+        self.total = total
         self.n = 0
 
     def update(self, n):
@@ -148,5 +149,8 @@ class Throughput:
     def close(self):
         n, elapsed = self.n, time.perf_counter() - self.start
         self.bar.close()
-        log.info("%s: %d windows in %.1f s (%.0f windows/s)", self.desc, n, elapsed, n / max(elapsed, 1e-9))
+        if self.total is not None and n < self.total:  # closed by an error or a signal on the way out
+            log.info("%s: stopped after %d of %d windows, %.1f s", self.desc, n, self.total, elapsed)
+        else:
+            log.info("%s: %d windows in %.1f s (%.0f windows/s)", self.desc, n, elapsed, n / max(elapsed, 1e-9))
         return n / max(elapsed, 1e-9)

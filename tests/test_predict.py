@@ -65,6 +65,16 @@ def test_throughput_counts_without_a_terminal(caplog):
     assert "demo windows: 10 windows in" in caplog.text
 
 
+def test_throughput_of_a_stopped_run_says_it_stopped(caplog):
+    """A job stopped midway (SIGTERM, an error) closes its bar too: its log line must not read as a
+    finished pass over the genome."""
+    bar = Throughput(10, "predict reference.fa + P009")
+    bar.update(4)
+    with caplog.at_level("INFO", logger="ntpipe.infer"):
+        bar.close()
+    assert "predict reference.fa + P009: stopped after 4 of 10 windows" in caplog.text
+
+
 def test_reverse_complement_averaging(tmp_path):
     _, model = _model(tmp_path)
     padded = pad_for_bins(encode("ACGTTGCAAC" * 50), SIZE, STRIDE)
