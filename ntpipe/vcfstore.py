@@ -102,16 +102,19 @@ CHUNK_RECORDS = 8192
 
 def store_names(vcfs):
     """A short file-name-safe name for each VCF path: its file name without
-    ``.vcf.gz``/``.bcf``, plus a hash of the path where two share one.
+    ``.vcf.gz``/``.bcf`` and a hash of its (normalised) path.
+
+    A VCF's name never depends on the others named beside it: a second
+    ``panel.vcf.gz`` from another folder must not rename the first one's store
+    (which would re-extract it and re-predict every variety it holds).
 
     Returns ``{vcf: name}``.
     """
-    vcfs = sorted({str(v) for v in vcfs})
-    base = {v: re.sub(r"[^A-Za-z0-9._-]", "_", re.sub(r"\.(vcf|bcf)(\.b?gz)?$", "", Path(v).name)) for v in vcfs}
-    counts = {}
-    for name in base.values():
-        counts[name] = counts.get(name, 0) + 1
-    return {v: name if counts[name] == 1 else f"{name}-{hashlib.sha1(v.encode()).hexdigest()[:8]}" for v, name in base.items()}
+    names = {}
+    for v in sorted({str(v) for v in vcfs}):
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", re.sub(r"\.(vcf|bcf)(\.b?gz)?$", "", Path(v).name))
+        names[v] = f"{stem}-{hashlib.sha1(os.path.normpath(v).encode()).hexdigest()[:8]}"
+    return names
 
 
 # --------------------------------------------------------------------------- extraction

@@ -278,12 +278,14 @@ def test_a_killed_extraction_leaves_nothing_that_loads(tmp_path, reference):
     assert_same(load_variants(store, "IRIS1", reference), read_variants(vcf, "IRIS1", reference))
 
 
-def test_store_names_are_file_names_unique_per_vcf():
+def test_store_names_are_file_names_unique_per_vcf_and_stable():
     names = store_names(["a/panel.vcf.gz", "b/panel.vcf.gz", "c/3K rice.bcf", "a/panel.vcf.gz"])
-    assert names["c/3K rice.bcf"] == "3K_rice"
+    assert names["c/3K rice.bcf"].startswith("3K_rice-")
     assert len(set(names.values())) == len(names) == 3
     assert names["a/panel.vcf.gz"].startswith("panel-") and names["a/panel.vcf.gz"] != names["b/panel.vcf.gz"]
-    assert store_names(["x/panel.vcf.gz"]) == {"x/panel.vcf.gz": "panel"}
+    # a VCF keeps its name whatever else the sheets name: a second panel.vcf.gz re-extracts nothing
+    assert store_names(["a/panel.vcf.gz"]) == {"a/panel.vcf.gz": names["a/panel.vcf.gz"]}
+    assert store_names(["./a//panel.vcf.gz"])["./a//panel.vcf.gz"] == names["a/panel.vcf.gz"]
 
 
 def test_predict_genome_from_the_store_equals_from_the_vcf(tmp_path):
