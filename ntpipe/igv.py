@@ -61,7 +61,8 @@ def _relative(target, start):
     target = Path(target)
     if not target.exists():
         raise FileNotFoundError(f"file for the IGV session not found: {target}")
-    return Path(os.path.relpath(target.resolve(), start.resolve())).as_posix()
+    # absolute, not resolved: a symlinked reference stays the link the user named, inside the run folder
+    return Path(os.path.relpath(os.path.abspath(target), os.path.abspath(start))).as_posix()
 
 
 def _first_sequence(genome):

@@ -122,3 +122,19 @@ def test_panel_session_groups_varieties_by_mark(tmp_path):
     mark_color = [",".join(map(str, c)) for c in PALETTE[:2]]
     assert [t.get("color") for t in data] == [mark_color[0]] * 2 + [mark_color[1]] * 2
     assert session.find("Panel[@name='FeaturePanel']/Track[@name='genes']").get("id") == "../annotation/genes.gff3.gz"
+
+
+def test_session_names_a_symlinked_genome_by_its_link(tmp_path):
+    """A reference linked into the run folder (a shared genome) stays the link the sheet names, so that the
+    session opens wherever the run folder is copied with its link, not a path into the shared folder."""
+    (tmp_path / "shared").mkdir()
+    shared = write_fasta(tmp_path / "shared" / "nipponbare.fa", {"Chr1": "ACGT" * 10})
+    run = tmp_path / "run"
+    (run / "ref").mkdir(parents=True)
+    for suffix in ("", ".fai"):
+        (run / "ref" / f"reference.fa{suffix}").symlink_to(f"{shared}{suffix}")
+    bw = run / "results" / "tracks" / "IRIS_313" / "H3K4me3.bw"
+    bw.parent.mkdir(parents=True)
+    bw.write_bytes(b"")
+    session = ET.parse(write_session(bw.parent / "igv_session.xml", run / "ref" / "reference.fa", {"H3K4me3": bw})).getroot()
+    assert session.get("genome") == "../../../ref/reference.fa"
