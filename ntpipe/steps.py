@@ -289,7 +289,9 @@ def evaluate_demo(varieties, marks, truth_dir, events, tracks_dir, stride, out, 
                 p.append(values[called])
             m = binary_metrics(np.concatenate(y), np.concatenate(p))
             rows.append({"variety": name, "mark": mark, "coordinates": "reference" if v.get("vcf") else "own", **m})
-    table = pd.DataFrame(rows)
+    # its columns also where no variety was scored: a header, not an empty file
+    table = pd.DataFrame(rows, columns=["variety", "mark", "coordinates", "auc", "auprc", "acc", "mcc", "sens", "spec",
+                                        "n_pos", "n_neg"])
     out = Path(out)
     _write_table(out, table)
     if events and Path(events).exists():

@@ -180,3 +180,14 @@ def test_planted_auc_with_no_variety_of_the_demo_is_an_empty_table_not_a_crash()
     table = planted_auc(events, {}, ["H3K4me3"])
     assert table.empty
     assert {"mark", "planted", "other", "auc_abs_delta", "seen", "private"} <= set(table.columns)
+
+
+def test_demo_evaluation_of_no_demo_variety_is_a_header_not_an_empty_file(tmp_path):
+    """evaluate_demo on a sheet of none of the simulator's varieties writes demo_evaluation.tsv with its columns."""
+    from ntpipe.steps import evaluate_demo
+
+    out = tmp_path / "demo_evaluation.tsv"
+    evaluate_demo([{"variety": "MINE_1", "genome": "mine.fa"}], ["H3K4me3"], tmp_path / "truth", None,
+                  tmp_path / "tracks", 100, out)
+    table = pd.read_csv(out, sep="\t")
+    assert table.empty and list(table.columns[:4]) == ["variety", "mark", "coordinates", "auc"]
