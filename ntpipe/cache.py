@@ -388,8 +388,9 @@ class WindowCache:
         return self._stores[key]
 
     def predict(self, padded, starts, size, batch_size=None, device=torch.device("cpu"), reverse_complement=False,
-                progress=None):
-        """Like :func:`ntpipe.infer.predict_windows`, through the cache.
+                progress=None, label=None):
+        """Like :func:`ntpipe.infer.predict_windows`, through the cache; ``label`` names the
+        windows in the log line (a chromosome; else the call's number).
 
         Hashes every window, looks the keys up, predicts the distinct missing
         windows once (all models that miss them, in one
@@ -432,8 +433,8 @@ class WindowCache:
         for k, v in call.items():
             self.stats[k] += v
         self._calls += 1
-        log.info("window cache, chromosome %d: %d windows, %d cache hits, %d misses (%d distinct) -> %.1f%% reached the model",
-                 self._calls, n, call["hits"], call["misses"], len(todo), 100 * len(todo) / n, extra={"cache_stats": call})
+        log.info("window cache, %s: %d windows, %d cache hits, %d misses (%d distinct) -> %.1f%% reached the model",
+                 label or f"call {self._calls}", n, call["hits"], call["misses"], len(todo), 100 * len(todo) / n, extra={"cache_stats": call})
         return out
 
     @property

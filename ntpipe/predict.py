@@ -134,10 +134,9 @@ def predict_genome(models, genome, out, vcf=None, sample=None, store=None, strid
         if cache:
             from .cache import WindowCache
 
-            predict = stack.enter_context(WindowCache(cache, nets, marks)).predict
-        else:
-            predict = partial(predict_windows, nets)
+            cached = stack.enter_context(WindowCache(cache, nets, marks))
         for chrom, _length in sizes:
+            predict = partial(cached.predict, label=chrom) if cache else partial(predict_windows, nets)
             chrom_variants = variants.get(chrom) if variants is not None else None
             tokens = encode_chrom(fasta, chrom)
             padded, starts = chromosome_windows(tokens, size, stride, chrom_variants)

@@ -118,7 +118,7 @@ def _cache_stats(caplog):
 
 
 @pytest.mark.parametrize("pause_at, shards", [
-    ("window cache, chromosome 3:", 1),  # b's new entries are still in memory: lost, recomputed by the rerun
+    ("window cache, Chr3:", 1),  # b's new entries are still in memory: lost, recomputed by the rerun
     ("window cache, genome:", 2),  # b's entries are in their shard; the tracks are complete but not renamed
 ], ids=["between-chromosomes", "cache-flushed-before-rename"])
 def test_prediction_killed_midway_leaves_no_track_and_reruns_to_the_same_track(tmp_path, caplog, pause_at, shards):
