@@ -13,7 +13,7 @@ import pyfaidx
 from .files import atomic_path, is_gzip
 from .encoding import encode
 
-__all__ = ["open_fasta", "chrom_sizes", "fetch", "encode_chrom", "write_fasta"]
+__all__ = ["open_fasta", "chrom_sizes", "fetch", "encode_chrom", "write_fasta", "write_chrom_sizes"]
 
 
 def _check_header_lines(path):
@@ -93,6 +93,19 @@ def encode_chrom(fasta, chrom):
         return encode(seq)
     except ValueError as err:
         raise ValueError(f"{fasta.filename}, sequence {chrom!r}: {err}") from None
+
+
+def write_chrom_sizes(fasta_path, out):
+    """Write ``NAME<TAB>LENGTH`` lines of a FASTA's sequences in ``.fai`` order to ``out``
+    (atomically): a ``.chrom.sizes`` file, which IGV opens as a genome without sequence."""
+    fasta = open_fasta(fasta_path)
+    try:
+        lines = "".join(f"{name}\t{length}\n" for name, length in chrom_sizes(fasta))
+    finally:
+        fasta.close()
+    with atomic_path(out) as tmp:
+        Path(tmp).write_text(lines)
+    return Path(out)
 
 
 def write_fasta(path, records, width=60):

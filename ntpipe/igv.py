@@ -66,8 +66,9 @@ def _relative(target, start):
 
 
 def _first_sequence(genome):
-    """Name of the genome's first sequence from its ``.fai``, or None."""
-    fai = Path(str(genome) + ".fai")
+    """Name of the genome's first sequence from its ``.fai`` (or from the file itself, a
+    ``.chrom.sizes``), or None."""
+    fai = Path(genome) if str(genome).endswith(".chrom.sizes") else Path(str(genome) + ".fai")
     if not fai.is_file():
         return None
     with open(fai) as fh:
@@ -85,7 +86,9 @@ def write_session(path, genome, tracks, colors=None, locus=None, annotation=None
     Parameters
     ----------
     path : session file to write (atomically).
-    genome : indexed FASTA path (IGV loads ``genome.fai`` next to it).
+    genome : indexed FASTA path (IGV loads ``genome.fai`` next to it), or a
+        ``NAME.chrom.sizes`` file (:func:`ntpipe.genome.write_chrom_sizes`): IGV
+        then shows the chromosomes without their sequence.
     tracks : ``{name: bigWig path}``, in display order.
     colors : optional ``{name: 'r,g,b' or (r, g, b)}``.
     locus : optional start locus; default the first sequence of ``genome.fai``
@@ -118,7 +121,7 @@ def write_session(path, genome, tracks, colors=None, locus=None, annotation=None
         "Session",
         genome=_relative(genome, base),
         hasGeneTrack="false",
-        hasSequenceTrack="true",
+        hasSequenceTrack="false" if str(genome).endswith(".chrom.sizes") else "true",
         locus=locus,
         version="8",
     )

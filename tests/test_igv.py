@@ -138,3 +138,15 @@ def test_session_names_a_symlinked_genome_by_its_link(tmp_path):
     bw.write_bytes(b"")
     session = ET.parse(write_session(bw.parent / "igv_session.xml", run / "ref" / "reference.fa", {"H3K4me3": bw})).getroot()
     assert session.get("genome") == "../../../ref/reference.fa"
+
+
+def test_session_on_chrom_sizes_opens_the_chromosomes_without_sequence(tmp_path):
+    from ntpipe.genome import write_chrom_sizes
+
+    fasta = write_fasta(tmp_path / "v.fa", {"Chr2": "ACGT" * 5, "Chr1": "AC"})
+    sizes = write_chrom_sizes(fasta, tmp_path / "v.chrom.sizes")
+    assert sizes.read_text() == "Chr2\t20\nChr1\t2\n"  # .fai order
+    bw = tmp_path / "H3K4me3.bw"
+    bw.write_bytes(b"")
+    session = ET.parse(write_session(tmp_path / "igv_session.xml", sizes, {"H3K4me3": bw})).getroot()
+    assert (session.get("genome"), session.get("hasSequenceTrack"), session.get("locus")) == ("v.chrom.sizes", "false", "Chr2")

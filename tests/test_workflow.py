@@ -403,6 +403,32 @@ def test_adding_a_variety_predicts_only_the_new_one(finished, test_panel, tmp_pa
     assert planned and all("NEW_variety-1" in w for w in planned), planned
 
 
+@pytest.mark.slow
+def test_a_temporary_consensus_leaves_a_session_that_opens(finished, test_panel, tmp_path):
+    """With prediction.temp_consensus a VCF variety's consensus FASTA (its tracks' genome, with coordinates:
+    variety) is deleted once used: its session opens the chromosome sizes kept beside it, not the FASTA."""
+    import xml.etree.ElementTree as ET
+
+    sheet = pd.read_csv(test_panel / "varieties.tsv", sep="\t", dtype=str, keep_default_na=False)
+    extra = sheet[sheet.vcf != ""].iloc[[0]].copy()
+    extra["variety"] = "OWN_coords-1"
+    bigger = tmp_path / "varieties.tsv"
+    pd.concat([sheet, extra]).to_csv(bigger, sep="\t", index=False)
+    (tmp_path / "more.yaml").write_text(yaml.safe_dump({"prediction": {"coordinates": "variety", "temp_consensus": True}}))
+    target = "results/tracks/OWN_coords-1/igv_session.xml"
+    snakemake(target, "-s", str(REPO / "Snakefile"), "--directory", str(finished), "--configfile", str(finished / "config.yaml"),
+              str(tmp_path / "more.yaml"), "--config", f"varieties={bigger}", "--cores", "2", "--resources", "gpu=1")
+    assert not (finished / "results" / "genomes" / "OWN_coords-1.fa").exists()  # temporary: gone
+    session_path = finished / target
+    session = ET.parse(session_path).getroot()
+    assert session.get("genome") == "../../genomes/OWN_coords-1.chrom.sizes" and session.get("hasSequenceTrack") == "false"
+    sizes = [line.split("\t") for line in (session_path.parent / session.get("genome")).read_text().splitlines()]
+    for resource in session.findall("Resources/Resource"):
+        with pyBigWig.open(str(session_path.parent / resource.get("path"))) as bw:
+            assert [(c, str(n)) for c, n in bw.chroms().items()] == [tuple(row) for row in sizes]
+    assert session.get("locus") == sizes[0][0]
+
+
 def test_the_demo_without_one_of_its_marks_runs(tmp_path):
     """A mark taken out of the demo's training sheet: the demo's own per-mark settings (demo.settings'
     model.mark_overrides for H3K27me3, which the user never set and cannot unset from --config or

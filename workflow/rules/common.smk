@@ -261,6 +261,15 @@ def get_track_genome(wildcards):
     return config["reference"]
 
 
+def get_session_genome(wildcards):
+    """The genome a variety's IGV session opens: its tracks' FASTA, or, where that is a consensus deleted once
+    its tracks are written (prediction.temp_consensus), its chromosome sizes (IGV shows no sequence then)."""
+    genome = get_track_genome(wildcards)
+    if config["prediction"]["temp_consensus"] and genome == f"results/genomes/{wildcards.variety}.fa":
+        return f"results/genomes/{wildcards.variety}.chrom.sizes"
+    return genome
+
+
 def store_path(vcf):
     """The variants store of a VCF (rule extract_variants)."""
     return f"results/variants/{VCF_STORES[vcf]}"

@@ -9,8 +9,12 @@ rule consensus_genome:
         reference=config["reference"],
     output:
         (temp if config["prediction"]["temp_consensus"] else lambda f: f)("results/genomes/{variety}.fa"),
+        # kept: the variety's session opens it as its genome when the FASTA is temporary
+        sizes="results/genomes/{variety}.chrom.sizes",
     log:
         "logs/consensus_genome/{variety}.log",
+    benchmark:
+        "results/benchmarks/consensus_genome/{variety}.tsv"
     params:
         sample=lambda wildcards: get_variety(wildcards)["sample"] or None,
     resources:
@@ -51,11 +55,13 @@ rule igv_session:
     input:
         unpack(get_session_annotation),
         tracks=expand("results/tracks/{{variety}}/{mark}.bw", mark=MARKS),
-        genome=get_track_genome,
+        genome=get_session_genome,
     output:
         "results/tracks/{variety}/igv_session.xml",
     log:
         "logs/igv_session/{variety}.log",
+    benchmark:
+        "results/benchmarks/igv_session/{variety}.tsv"
     params:
         marks=MARKS,
     resources:
