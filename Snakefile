@@ -13,6 +13,12 @@ include: "workflow/rules/effects.smk"
 include: "workflow/rules/panel.smk"
 
 
+# seconds of writing XML: on a cluster they run where snakemake runs, not as one queued job per variety
+localrules:
+    igv_session,
+    panel_igv_session,
+
+
 rule all:
     input:
         get_final_output(),

@@ -8,6 +8,8 @@ rule simulate_demo:
         sheet=DEMO_DIR / "training.tsv",
     log:
         "logs/simulate_demo.log",
+    benchmark:
+        "results/benchmarks/simulate_demo.tsv"
     params:
         outdir=lambda wildcards, output: Path(output.sheet).parent,
         seed=config["demo"]["seed"],
@@ -32,6 +34,8 @@ rule evaluate_demo:
         "results/demo_evaluation.tsv",
     log:
         "logs/evaluate_demo.log",
+    benchmark:
+        "results/benchmarks/evaluate_demo.tsv"
     params:
         truth=str(DEMO_DIR / "truth"),
         events=str(DEMO_DIR / "events.tsv"),

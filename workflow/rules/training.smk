@@ -16,6 +16,8 @@ rule cultivar_genome:
         "results/genomes/cultivars/{cultivar}.fa.fai",
     log:
         "logs/cultivar_genome/{cultivar}.log",
+    benchmark:
+        "results/benchmarks/cultivar_genome/{cultivar}.tsv"
     params:
         sample=lambda wildcards: get_cultivar_vcf(wildcards)["sample"],
     resources:
