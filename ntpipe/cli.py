@@ -60,6 +60,10 @@ def parse_arguments(argv=None):
     p.add_argument("--device", default="auto")
     p.add_argument("--reverse-complement", action="store_true", help="average with the reverse strand")
     p.add_argument("--cache", help="window cache directory (predict each distinct window once)")
+
+    p = sub.add_parser("compact-cache", help="merge a window cache's shards (one per prediction job) into one per model, "
+                       "so that each later job opens few files; safe while jobs run")
+    p.add_argument("cache", help="the cache directory (the workflow's: results/cache)")
     return parser.parse_args(argv)
 
 
@@ -93,6 +97,11 @@ def main(argv=None):
                 batch_size=args.batch_size, device=args.device, reverse_complement=args.reverse_complement,
                 cache=args.cache,
             )
+        elif args.command == "compact-cache":
+            from .cache import compact
+
+            merged = compact(args.cache)
+            log.info("window cache %s: %s", args.cache, f"{len(merged)} model(s) merged" if merged else "nothing to merge")
     except (ValueError, OSError) as err:  # bad input, or a path that cannot be read or written: the message names it
         log.error("%s", err)
         return 2

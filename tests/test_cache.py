@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import tiny_model
 
+from ntpipe.cli import main
 from ntpipe.bigwig import read_bins
 from ntpipe.cache import ENTRY_DTYPE, WindowCache, _unique_rows, compact, model_id, window_keys
 from ntpipe.encoding import encode, pad_for_bins
@@ -178,6 +179,17 @@ def test_compact_merges_shards(tmp_path, caplog):
         predict_genome([path], b, tmp_path / "b2", device="cpu", cache=cache)
     assert _genome_stats(caplog)["model_windows"] == 0
     _assert_same_tracks(_tracks(tmp_path / "b2", b), _tracks(tmp_path / "b", b))
+
+
+def test_compact_cache_command(tmp_path):
+    path, _ = _model(tmp_path)
+    cache = tmp_path / "cache"
+    for name, genome in zip("ab", _genomes(tmp_path)):
+        predict_genome([path], genome, tmp_path / name, device="cpu", cache=cache)
+    assert len(list(cache.glob("*/*.npy"))) == 2
+    assert main(["compact-cache", str(tmp_path / "no-cache")]) == 2  # named in the error, not a traceback
+    assert main(["compact-cache", str(cache)]) == 0
+    assert len(list(cache.glob("*/*.npy"))) == 1
 
 
 def test_concurrent_jobs_share_one_cache_dir(tmp_path, caplog):
