@@ -502,8 +502,7 @@ def test_workflow_matches_a_vcf_in_another_naming_only_with_chrom_aliases(test_p
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     proc = _snakemake(tmp_path)
     out = proc.stdout + proc.stderr
-    made = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / "results").rglob("*") if p.is_file()}
-    assert proc.returncode != 0 and made == {"results/benchmarks/simulate_demo.tsv"}, out[-3000:]  # the job before
+    assert proc.returncode != 0 and not (tmp_path / "results").exists(), out[-3000:]
     assert re.search(r"calls.vcf.gz, header line \d+: contig 'chr01' is not in the reference .*reference.fa .*"
                      r"it is 'Chr1' there under another naming: set chrom_aliases: true", out), out[-3000:]
     proc = _snakemake(tmp_path, "-n", "--config", "chrom_aliases=True")  # Snakemake reads True, not true
