@@ -100,13 +100,16 @@ _SYMBOLIC, _SEQUENCE, _STAR = 0, 1, 2  # kinds of allele
 CHUNK_RECORDS = 8192
 
 
-def store_names(vcfs):
+def store_names(vcfs, stores=None):
     """A short file-name-safe name for each VCF path: its file name without
     ``.vcf.gz``/``.bcf`` and a hash of its (normalised) path.
 
     A VCF's name never depends on the others named beside it: a second
     ``panel.vcf.gz`` from another folder must not rename the first one's store
-    (which would re-extract it and re-predict every variety it holds).
+    (which would re-extract it and re-predict every variety it holds). Under
+    ``stores`` (the workflow's ``results/variants``), a store of the file name
+    alone that an earlier version made for this VCF (its ``meta.json`` names
+    it) keeps that name, so that an upgrade reruns nothing for it.
 
     Returns ``{vcf: name}``.
     """
@@ -114,7 +117,18 @@ def store_names(vcfs):
     for v in sorted({str(v) for v in vcfs}):
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", re.sub(r"\.(vcf|bcf)(\.b?gz)?$", "", Path(v).name))
         names[v] = f"{stem}-{hashlib.sha1(os.path.normpath(v).encode()).hexdigest()[:8]}"
+        if stores is not None and _made_for(Path(stores) / stem, v):
+            names[v] = stem
     return names
+
+
+def _made_for(store, vcf):
+    """Whether ``store`` is a complete store extracted from ``vcf`` (the path its meta.json records)."""
+    try:
+        recorded = json.loads((Path(store) / "meta.json").read_text()).get("vcf")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(recorded, str) and os.path.normpath(recorded) == os.path.normpath(vcf)
 
 
 # --------------------------------------------------------------------------- extraction

@@ -1,6 +1,7 @@
 """Tests for ntpipe.vcfstore: a VCF's calls extracted once, one sample loaded
 as read_variants reads it, the same errors, and predictions equal to the VCF's."""
 
+import json
 import os
 import re
 import signal
@@ -286,6 +287,17 @@ def test_store_names_are_file_names_unique_per_vcf_and_stable():
     # a VCF keeps its name whatever else the sheets name: a second panel.vcf.gz re-extracts nothing
     assert store_names(["a/panel.vcf.gz"]) == {"a/panel.vcf.gz": names["a/panel.vcf.gz"]}
     assert store_names(["./a//panel.vcf.gz"])["./a//panel.vcf.gz"] == names["a/panel.vcf.gz"]
+
+
+def test_a_store_of_the_file_name_alone_keeps_its_name_for_its_own_vcf(tmp_path):
+    """Stores an earlier version named by the file name alone keep it (an upgrade re-extracts nothing),
+    for the VCF their meta.json names only."""
+    (tmp_path / "panel").mkdir()
+    (tmp_path / "panel" / "meta.json").write_text(json.dumps({"format": "ntpipe variants store", "vcf": "./a/panel.vcf.gz"}))
+    names = store_names(["a/panel.vcf.gz", "b/panel.vcf.gz"], stores=tmp_path)
+    assert names["a/panel.vcf.gz"] == "panel" and names["b/panel.vcf.gz"] == store_names(["b/panel.vcf.gz"])["b/panel.vcf.gz"]
+    (tmp_path / "panel" / "meta.json").write_text("{half a file")
+    assert store_names(["a/panel.vcf.gz"], stores=tmp_path)["a/panel.vcf.gz"].startswith("panel-")
 
 
 def test_predict_genome_from_the_store_equals_from_the_vcf(tmp_path):

@@ -65,7 +65,7 @@ if workflow.is_main_process:
                     f"(demo.settings: {', '.join(config['demo']['settings'])}) apply beneath the config")
 varieties = varieties.set_index("variety", drop=False)
 # {VCF: name of its store}, for the varieties' VCFs and the reference-mapped cultivars'
-VCF_STORES = vcfstore.store_names(f for f in [*varieties["vcf"], *samples["vcf"]] if f)
+VCF_STORES = vcfstore.store_names((f for f in [*varieties["vcf"], *samples["vcf"]] if f), stores="results/variants")
 
 
 def _demo_files():
