@@ -57,7 +57,7 @@ __all__ = ["check_inputs", "fasta_sizes", "check_peaks", "check_bam", "check_vcf
 log = logging.getLogger(__name__)
 
 
-SNIFF_RECORDS, SNIFF_BASES = 50, 1000  # the FASTA letters read at start-up: the first bases of the first records
+SNIFF_RECORDS, SNIFF_BASES = 5, 1000  # the FASTA letters read at start-up: the first bases of the first records
 
 
 def fasta_sizes(path):
@@ -80,7 +80,7 @@ def fasta_sizes(path):
         sizes = dict(chrom_sizes(fasta))
         for name in list(sizes)[:SNIFF_RECORDS]:
             try:
-                encode(fasta[name][:SNIFF_BASES].seq)
+                encode(fasta[name][: min(SNIFF_BASES, sizes[name])].seq)  # no slice past the end: bgzip refuses it
             except ValueError as err:
                 raise ValueError(f"{path}, sequence {name!r}: {err}: is it a DNA FASTA?") from None
     finally:

@@ -75,6 +75,9 @@ def test_fasta_sizes_in_fai_order_and_empty_fasta_named(genome, tmp_path):
     with pytest.raises(ValueError, match=r"protein.fa, sequence 'LOC_Os01g01010.1': not a DNA sequence letter: 'E' at "
                                          r"position 2 .*is it a DNA FASTA\?"):
         checks.fasta_sizes(protein)
+    short = write_fasta(tmp_path / "short.fa", {"Chr1": "ACGT" * 300, "scaffold_2": "acgtn", "scaffold_3": "A"})
+    pysam.tabix_compress(str(short), str(tmp_path / "short.fa.gz"))  # bgzip: no slice past a record's end
+    assert checks.fasta_sizes(tmp_path / "short.fa.gz") == {"Chr1": 1200, "scaffold_2": 5, "scaffold_3": 1}
 
 
 def test_peaks_pass_and_fail_with_file_line_column_and_value(tmp_path):
