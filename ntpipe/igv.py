@@ -61,8 +61,9 @@ def _relative(target, start):
     target = Path(target)
     if not target.exists():
         raise FileNotFoundError(f"file for the IGV session not found: {target}")
-    # absolute, not resolved: a symlinked reference stays the link the user named, inside the run folder
-    return Path(os.path.relpath(os.path.abspath(target), os.path.abspath(start))).as_posix()
+    # the folders resolved, as IGV and the OS follow '..' (a results/ linked to scratch space), the file itself
+    # not: a symlinked reference stays the link the user named, inside the run folder
+    return Path(os.path.relpath(target.absolute().parent.resolve() / target.name, start.resolve())).as_posix()
 
 
 def _first_sequence(genome):

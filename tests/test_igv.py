@@ -150,3 +150,17 @@ def test_session_on_chrom_sizes_opens_the_chromosomes_without_sequence(tmp_path)
     bw.write_bytes(b"")
     session = ET.parse(write_session(tmp_path / "igv_session.xml", sizes, {"H3K4me3": bw})).getroot()
     assert (session.get("genome"), session.get("hasSequenceTrack"), session.get("locus")) == ("v.chrom.sizes", "false", "Chr2")
+
+
+def test_session_paths_hold_through_a_symlinked_results_folder(tmp_path):
+    """results/ linked to scratch space: '..' from the session climbs the real folders, so the paths must too."""
+    (tmp_path / "run").mkdir()
+    genome = write_fasta(tmp_path / "run" / "reference.fa", {"Chr1": "ACGT" * 10})
+    (tmp_path / "scratch" / "tracks" / "V1").mkdir(parents=True)
+    (tmp_path / "run" / "results").symlink_to(tmp_path / "scratch")
+    bw = tmp_path / "run" / "results" / "tracks" / "V1" / "H3K4me3.bw"
+    bw.write_bytes(b"")
+    path = write_session(bw.parent / "igv_session.xml", genome, {"H3K4me3": bw})
+    session = ET.parse(path).getroot()
+    assert (path.parent / session.get("genome")).resolve() == genome.resolve()
+    assert (path.parent / session.find("Resources/Resource").get("path")).resolve() == bw.resolve()
