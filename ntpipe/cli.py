@@ -6,7 +6,9 @@ The command line parses and wires only; the work lives in the modules.
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 
 from .logs import setup_logging
 
@@ -69,7 +71,8 @@ def parse_arguments(argv=None):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    setup_logging(verbose=args.verbose)
+    on_sigterm = signal.getsignal(signal.SIGTERM)
+    setup_logging(verbose=args.verbose)  # SIGTERM ends the command through its cleanups: until it returns
     try:
         if args.command == "simulate":
             from .simulate import simulate
@@ -105,6 +108,9 @@ def main(argv=None):
     except (ValueError, OSError) as err:  # bad input, or a path that cannot be read or written: the message names it
         log.error("%s", err)
         return 2
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_sigterm)  # a caller's (a test's) own again
     return 0
 
 

@@ -3,6 +3,7 @@ model-scoped entries, and shards that are safe with concurrent jobs."""
 
 import logging
 import multiprocessing
+import signal
 
 import numpy as np
 import pytest
@@ -187,9 +188,11 @@ def test_compact_cache_command(tmp_path):
     for name, genome in zip("ab", _genomes(tmp_path)):
         predict_genome([path], genome, tmp_path / name, device="cpu", cache=cache)
     assert len(list(cache.glob("*/*.npy"))) == 2
+    before = signal.getsignal(signal.SIGTERM)
     assert main(["compact-cache", str(tmp_path / "no-cache")]) == 2  # named in the error, not a traceback
     assert main(["compact-cache", str(cache)]) == 0
     assert len(list(cache.glob("*/*.npy"))) == 1
+    assert signal.getsignal(signal.SIGTERM) is before  # the command's SIGTERM handler is gone with it
 
 
 def test_concurrent_jobs_share_one_cache_dir(tmp_path, caplog):
