@@ -392,7 +392,8 @@ def _score_events(events, varieties, tracks, stride, out):
         rows.append({"variety": ev.variety, "mark": ev.mark, "chrom": ev.chrom, "ref_start": ev.ref_start, "ref_end": ev.ref_end,
                      "effect": ev.effect, "carrier_mean": mean.get(ev.variety, np.nan),
                      "others_mean": float(np.mean(others)) if others else np.nan})
-    _write_table(out, pd.DataFrame(rows))
+    _write_table(out, pd.DataFrame(rows, columns=["variety", "mark", "chrom", "ref_start", "ref_end", "effect",
+                                                  "carrier_mean", "others_mean"]))  # a header also without a row
 
 
 def variety_effects(store, sample, reference, tracks, reference_tracks, models, marks, size, stride, out,

@@ -187,7 +187,12 @@ def test_demo_evaluation_of_no_demo_variety_is_a_header_not_an_empty_file(tmp_pa
     from ntpipe.steps import evaluate_demo
 
     out = tmp_path / "demo_evaluation.tsv"
-    evaluate_demo([{"variety": "MINE_1", "genome": "mine.fa"}], ["H3K4me3"], tmp_path / "truth", None,
+    events = tmp_path / "events.tsv"
+    events.write_text("variety\tchrom\tref_pos\tmark\teffect\tref_start\tref_end\tcultivars\n"
+                      "IRIS_313-10003\tChr1\t50\tH3K4me3\tlost\t0\t100\t2\n")
+    evaluate_demo([{"variety": "MINE_1", "genome": "mine.fa"}], ["H3K4me3"], tmp_path / "truth", events,
                   tmp_path / "tracks", 100, out)
     table = pd.read_csv(out, sep="\t")
     assert table.empty and list(table.columns[:4]) == ["variety", "mark", "coordinates", "auc"]
+    events_table = pd.read_csv(tmp_path / "demo_events.tsv", sep="\t")
+    assert events_table.empty and list(events_table.columns[:3]) == ["variety", "mark", "chrom"]
