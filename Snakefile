@@ -13,8 +13,9 @@ include: "workflow/rules/effects.smk"
 include: "workflow/rules/panel.smk"
 
 
-# seconds of writing XML: on a cluster they run where snakemake runs, not as one queued job per variety
+# seconds of writing a small file: on a cluster they run where snakemake runs, not as a queued job per variety
 localrules:
+    chrom_sizes,
     igv_session,
     panel_igv_session,
 

@@ -9,8 +9,6 @@ rule consensus_genome:
         reference=config["reference"],
     output:
         (temp if config["prediction"]["temp_consensus"] else lambda f: f)("results/genomes/{variety}.fa"),
-        # kept: the variety's session opens it as its genome when the FASTA is temporary
-        sizes="results/genomes/{variety}.chrom.sizes",
     log:
         "logs/consensus_genome/{variety}.log",
     benchmark:
@@ -24,6 +22,25 @@ rule consensus_genome:
         "../../envs/ntpipe.yaml"
     script:
         "../scripts/consensus_genome.py"
+
+
+# kept where the consensus FASTA is not (prediction.temp_consensus): the variety's session opens it as its genome
+rule chrom_sizes:
+    input:
+        "results/genomes/{variety}.fa",
+    output:
+        "results/genomes/{variety}.chrom.sizes",
+    log:
+        "logs/chrom_sizes/{variety}.log",
+    benchmark:
+        "results/benchmarks/chrom_sizes/{variety}.tsv"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../../envs/ntpipe.yaml"
+    script:
+        "../scripts/chrom_sizes.py"
 
 
 rule predict_variety:

@@ -1,6 +1,5 @@
 """Snakemake adapter: the consensus FASTA of a VCF variety or cultivar (ntpipe.variants.write_consensus)."""
 
-from ntpipe.genome import write_chrom_sizes
 from ntpipe.logs import setup_logging
 from ntpipe.variants import write_consensus
 from ntpipe.vcfstore import load_variants
@@ -9,5 +8,3 @@ setup_logging(snakemake.log[0])
 reference = snakemake.input.reference
 variants = load_variants(snakemake.input.variants, snakemake.params.sample, reference)
 write_consensus(reference, variants, snakemake.output[0])
-if "sizes" in snakemake.output.keys():  # a variety's (rule consensus_genome), not a cultivar's
-    write_chrom_sizes(snakemake.output[0], snakemake.output.sizes)
