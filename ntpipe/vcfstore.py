@@ -116,17 +116,16 @@ def store_names(vcfs, stores=None):
     names = {}
     for v in sorted({str(v) for v in vcfs}):
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", re.sub(r"\.(vcf|bcf)(\.b?gz)?$", "", Path(v).name))
-        names[v] = f"{stem}-{hashlib.sha1(os.path.normpath(v).encode()).hexdigest()[:8]}"
-        if stores is not None and _made_for(Path(stores) / stem, v):
-            names[v] = stem
+        kept = stores is not None and _made_for(Path(stores) / stem, v)
+        names[v] = stem if kept else f"{stem}-{hashlib.sha1(os.path.normpath(v).encode()).hexdigest()[:8]}"
     return names
 
 
 def _made_for(store, vcf):
-    """Whether ``store`` is a complete store extracted from ``vcf`` (the path its meta.json records)."""
+    """Whether ``store`` is a complete store of this version extracted from ``vcf`` (the path its meta.json records)."""
     try:
-        recorded = json.loads((Path(store) / "meta.json").read_text()).get("vcf")
-    except (OSError, ValueError, AttributeError):
+        recorded = read_meta(store).get("vcf")
+    except (ValueError, AttributeError):  # none, half a file, another version; not a JSON object
         return False
     return isinstance(recorded, str) and os.path.normpath(recorded) == os.path.normpath(vcf)
 

@@ -19,7 +19,7 @@ from ntpipe.bigwig import read_bins
 from ntpipe.genome import write_fasta
 from ntpipe.encoding import encode
 from ntpipe.variants import apply_variants, read_variants
-from ntpipe.vcfstore import extract_variants, load_variants, store_names
+from ntpipe.vcfstore import VERSION, extract_variants, load_variants, store_names
 
 SAMPLES = ("IRIS1", "IRIS2", "IRIS3", "IRIS4")
 # every rule of the genotype rule, indels, a record without GT, one on a chromosome of its own; Chr10 has none
@@ -293,7 +293,8 @@ def test_a_store_of_the_file_name_alone_keeps_its_name_for_its_own_vcf(tmp_path)
     """Stores an earlier version named by the file name alone keep it (an upgrade re-extracts nothing),
     for the VCF their meta.json names only."""
     (tmp_path / "panel").mkdir()
-    (tmp_path / "panel" / "meta.json").write_text(json.dumps({"format": "ntpipe variants store", "vcf": "./a/panel.vcf.gz"}))
+    (tmp_path / "panel" / "meta.json").write_text(json.dumps({"format": "ntpipe variants store", "version": VERSION,
+                                                              "vcf": "./a/panel.vcf.gz"}))
     names = store_names(["a/panel.vcf.gz", "b/panel.vcf.gz"], stores=tmp_path)
     assert names["a/panel.vcf.gz"] == "panel" and names["b/panel.vcf.gz"] == store_names(["b/panel.vcf.gz"])["b/panel.vcf.gz"]
     (tmp_path / "panel" / "meta.json").write_text("{half a file")
