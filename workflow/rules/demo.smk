@@ -32,6 +32,8 @@ rule evaluate_demo:
         effects=expand("results/effects/{variety}.tsv", variety=EFFECT_VARIETIES),
     output:
         "results/demo_evaluation.tsv",
+        *(["results/demo_effects.tsv"] if EFFECT_VARIETIES else []),
+        events="results/demo_events.tsv",
     log:
         "logs/evaluate_demo.log",
     benchmark:

@@ -1,6 +1,8 @@
-# Every VCF of the varieties sheet read once, on the CPU: each sample's applied
-# variants, memory-mapped by the jobs that predict one variety, so no GPU job
-# parses a VCF (ntpipe/vcfstore.py). Kept: rerunning a variety reads its store.
+# Every VCF of the two sheets (the varieties' and the reference-mapped
+# cultivars') read once, on the CPU: each sample's applied variants,
+# memory-mapped by the jobs that predict one variety or build one cultivar's
+# consensus, so no GPU job parses a VCF (ntpipe/vcfstore.py). Kept: rerunning
+# a variety reads its store.
 
 
 rule extract_variants:
