@@ -35,7 +35,7 @@ from .files import atomic_path
 from .genome import encode_chrom
 from .variants import Variants, _within, allele_offsets, anchors, trim_calls
 
-__all__ = ["COLUMNS", "variant_effects", "single_variant_windows", "write_effects"]
+__all__ = ["COLUMNS", "variant_effects", "merge_effects", "single_variant_windows", "write_effects"]
 
 COLUMNS = ["chrom", "pos", "ref", "alt", "mark", "ref_prob", "var_prob", "delta", "haplotype_delta", "n_variants",
            "others", "gene", "gene_distance"]
@@ -180,6 +180,18 @@ def variant_effects(variants, reference, predict, ref_tracks, var_tracks, size, 
     _add_genes(table, genes)
     table["_strength"] = table["delta"].abs()
     table = table.sort_values(["_strength", "_rank", "_start", "mark"], ascending=[False, True, True, True], kind="stable")
+    return table[COLUMNS].reset_index(drop=True)
+
+
+def merge_effects(tables, chroms):
+    """One table from :func:`variant_effects`' tables of different marks (models of different window sizes),
+    in its order: ``|delta|`` (largest first), then chromosome (``chroms``, the reference's order), position
+    and mark."""
+    if len(tables) == 1:
+        return tables[0]
+    table = pd.concat(tables, ignore_index=True)
+    table["_strength"], table["_rank"] = table["delta"].abs(), table["chrom"].map({c: i for i, c in enumerate(chroms)})
+    table = table.sort_values(["_strength", "_rank", "pos", "mark"], ascending=[False, True, True, True], kind="stable")
     return table[COLUMNS].reset_index(drop=True)
 
 

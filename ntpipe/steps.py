@@ -33,12 +33,12 @@ def _write_table(path, table):
         table.to_csv(tmp, sep="\t", index=False, float_format="%.4f")
 
 
-def model_settings(model, training, window=None):
+def model_settings(model, training, window=None, key="window.size"):
     """(preset, ModelConfig, TrainConfig) from the config's ``model`` and ``training`` sections.
 
     Raises ValueError naming an unknown, mistyped or out-of-range field, or a
-    ``window`` (bp) the model cannot read, so that the workflow can check them
-    before any job starts.
+    ``window`` (bp; the config's ``key``) the model cannot read, so that the
+    workflow can check them before any job starts.
     """
     from .config import check_together, model_config, train_config
 
@@ -47,7 +47,7 @@ def model_settings(model, training, window=None):
     train_cfg = train_config(preset, **{k: v for k, v in training.items() if k != "device"})
     check_together(model_cfg, train_cfg)
     if window is not None and window > model_cfg.max_len:
-        raise ValueError(f"window.size {window} is longer than the model reads: its max_len is {model_cfg.max_len} bp "
+        raise ValueError(f"{key} {window} is longer than the model reads: its max_len is {model_cfg.max_len} bp "
                          f"(model.overrides.max_len raises it)")
     return preset, model_cfg, train_cfg
 
@@ -62,13 +62,23 @@ def mark_model(model, mark):
     return section
 
 
+def mark_window(window, mark):
+    """The config's ``window`` section for one mark: its ``mark_sizes`` entry, if any, as ``size``
+    (the section less ``mark_sizes``, its keys in their order)."""
+    section = {k: v for k, v in window.items() if k != "mark_sizes"}
+    section["size"] = window.get("mark_sizes", {}).get(mark, window["size"])
+    return section
+
+
 def check_settings(config):
     """Check what the config's schema cannot alone, before any job starts: the model and training
     settings (:func:`model_settings`) and the window's geometry. Raises ValueError naming the key."""
     size, stride = config["window"]["size"], config["window"]["stride"]
-    if stride > size:
-        raise ValueError(f"window.stride {stride} is longer than window.size {size}: each bin's value comes from "
-                         f"the window centred on it, so the window must hold the bin")
+    mark_sizes = config["window"].get("mark_sizes", {})
+    for key, length in [("window.size", size)] + [(f"window.mark_sizes.{m}", n) for m, n in mark_sizes.items()]:
+        if stride > length:
+            raise ValueError(f"window.stride {stride} is longer than {key} {length}: each bin's value comes from "
+                             f"the window centred on it, so the window must hold the bin")
     read_span, control_span = config["labels"]["read_span"], config["labels"]["control_span"]
     if read_span < stride:
         raise ValueError(f"labels.read_span {read_span} is shorter than the bin (window.stride {stride} bp): "
@@ -77,11 +87,13 @@ def check_settings(config):
         raise ValueError(f"labels.control_span {control_span} is shorter than labels.read_span {read_span}: "
                          f"the control's wide span (MACS2's local lambda) must hold the read span")
     model_settings(config["model"], config["training"], size)
-    for mark in config["model"].get("mark_overrides", {}):
+    overrides = config["model"].get("mark_overrides", {})
+    for mark in dict.fromkeys([*overrides, *mark_sizes]):
+        key = f"window.mark_sizes.{mark}" if mark in mark_sizes else "window.size"
         try:
-            model_settings(mark_model(config["model"], mark), config["training"], size)
+            model_settings(mark_model(config["model"], mark), config["training"], mark_sizes.get(mark, size), key)
         except ValueError as err:
-            raise ValueError(f"model.mark_overrides.{mark}: {err}") from None
+            raise ValueError(f"model.mark_overrides.{mark}: {err}" if mark in overrides else str(err)) from None
 
 
 def train_mark(labels_path, out_dir, mark, window, split, model, training, chrom_aliases=False):
@@ -312,20 +324,24 @@ def _score_effects(events, varieties, marks, tracks_dir, stride, out, reference,
 
 def effects_tables(varieties, marks, tracks_dir, stride, reference, reference_tracks, size, models, prediction=None,
                    cache=None):
-    """``{variety: effects table}`` of every VCF variety (``varieties``: sheet records) at ``min_delta`` 0."""
-    from .effects import variant_effects
-    from .genome import open_fasta
+    """``{variety: effects table}`` of every VCF variety (``varieties``: sheet records) at ``min_delta`` 0
+    (``size``: the window in bp, or bp by mark)."""
+    from .effects import merge_effects, variant_effects
+    from .genome import chrom_sizes, open_fasta
     from .variants import read_variants
 
     fasta = open_fasta(reference)
-    ref_tracks = {m: str(Path(reference_tracks) / f"{m}.bw") for m in marks}
+    chroms = [c for c, _ in chrom_sizes(fasta)]
     tables = {}
-    with single_variant_predictor(models, marks, size, prediction or {}, cache) as predict:
+    with single_variant_predictor(models, marks, size, prediction or {}, cache) as predictors:
         for v in varieties:
             if v.get("vcf"):
                 variants = read_variants(v["vcf"], v.get("sample") or None, fasta)
-                var_tracks = {m: str(Path(tracks_dir) / v["variety"] / f"{m}.bw") for m in marks}
-                tables[v["variety"]] = variant_effects(variants, fasta, predict, ref_tracks, var_tracks, size, stride)
+                tables[v["variety"]] = merge_effects([
+                    variant_effects(variants, fasta, predict, {m: str(Path(reference_tracks) / f"{m}.bw") for m in group},
+                                    {m: str(Path(tracks_dir) / v["variety"] / f"{m}.bw") for m in group}, window, stride)
+                    for window, (group, predict) in predictors.items()
+                ], chroms)
     return tables
 
 
@@ -401,8 +417,9 @@ def variety_effects(store, sample, reference, tracks, reference_tracks, models, 
     """Write ``results/effects/{variety}.tsv`` for one VCF variety (:mod:`ntpipe.effects`).
 
     ``store`` is its VCF's variants store (:mod:`ntpipe.vcfstore`); ``tracks``
-    and ``reference_tracks`` are bigWig paths named ``{mark}.bw``; ``models``
-    the marks' model.pt files, run on each variant alone with the
+    and ``reference_tracks`` are bigWig paths named ``{mark}.bw``; ``size`` the
+    window in bp, or bp by mark; ``models`` the marks' model.pt files, run on
+    each variant alone with the
     ``prediction`` settings (``batch_size``, ``device``,
     ``reverse_complement``: the config's) through the window ``cache``
     directory (or None); ``annotation`` an optional GFF3 on the reference's
@@ -410,7 +427,7 @@ def variety_effects(store, sample, reference, tracks, reference_tracks, models, 
     """
     import time
 
-    from .effects import variant_effects, write_effects
+    from .effects import merge_effects, variant_effects, write_effects
     from .genome import chrom_sizes, open_fasta
     from .vcfstore import load_variants
 
@@ -429,9 +446,12 @@ def variety_effects(store, sample, reference, tracks, reference_tracks, models, 
 
         genes = read_genes(annotation, chrom_names=sizes, aliases=chrom_aliases)
     t1 = time.perf_counter()
-    with single_variant_predictor(models, marks, size, prediction or {}, cache) as predict:
-        table = variant_effects(variants, fasta, predict, {m: ref_tracks[m] for m in marks},
-                                {m: var_tracks[m] for m in marks}, size, stride, min_delta=min_delta, genes=genes)
+    with single_variant_predictor(models, marks, size, prediction or {}, cache) as predictors:
+        table = merge_effects([
+            variant_effects(variants, fasta, predict, {m: ref_tracks[m] for m in group},
+                            {m: var_tracks[m] for m in group}, window, stride, min_delta=min_delta, genes=genes)
+            for window, (group, predict) in predictors.items()
+        ], list(sizes))
     write_effects(table, out)
     n = sum(len(v) for v in variants.values())
     log.info("%s: %d variants x %d marks -> %d rows with |delta| >= %g; variants read in %.1f s, effects in %.1f s",
@@ -441,32 +461,36 @@ def variety_effects(store, sample, reference, tracks, reference_tracks, models, 
 
 @contextmanager
 def single_variant_predictor(models, marks, size, prediction, cache=None):
-    """``predict(padded, starts)``: the marks' models (sorted by mark) on windows, through the window cache.
+    """``{window: (marks, predict)}``: the marks whose models read windows of that size (sorted), and
+    ``predict(padded, starts)``, their models on such windows through the window cache.
 
-    ``models`` are model.pt paths, ``prediction`` the config's prediction
-    settings (``batch_size``, ``device``, ``reverse_complement``); logs the
-    windows predicted and their rate when done.
+    ``models`` are model.pt paths, ``size`` the window in bp or bp by mark,
+    ``prediction`` the config's prediction settings (``batch_size``,
+    ``device``, ``reverse_complement``); logs the windows predicted and their
+    rate when done.
     """
     from functools import partial
 
     from .cache import WindowCache
     from .device import resolve_device
     from .infer import Throughput, predict_windows
-    from .predict import load_models
+    from .predict import by_window, load_models
 
     device = resolve_device(prediction.get("device", "auto"))
-    names, nets, _, _ = load_models(models, device, window=size)
+    names, nets, windows, _ = load_models(models, device, window=size)
     if sorted(names) != sorted(marks):
         raise ValueError(f"models are for marks {names}, expected {sorted(marks)}")
-    nets = [nets[names.index(m)] for m in sorted(marks)]
+    order = sorted(range(len(names)), key=names.__getitem__)  # by mark
     with ExitStack() as stack:
-        run = (stack.enter_context(WindowCache(cache, nets, sorted(marks))).predict if cache
-               else partial(predict_windows, nets))
         bar = Throughput(None, "variants alone")
         stack.callback(bar.close)
 
-        def predict(padded, starts):
-            return run(padded, starts, size, prediction.get("batch_size"), device,
-                       prediction.get("reverse_complement", False), bar)
+        def predictor(window, group):
+            group_nets, group_marks = [nets[i] for i in group], [names[i] for i in group]
+            run = (stack.enter_context(WindowCache(cache, group_nets, group_marks)).predict if cache
+                   else partial(predict_windows, group_nets))
+            return group_marks, lambda padded, starts: run(padded, starts, window, prediction.get("batch_size"), device,
+                                                           prediction.get("reverse_complement", False), bar)
 
-        yield predict
+        yield {window: predictor(window, [order[i] for i in group])
+               for window, group in by_window([windows[i] for i in order]).items()}

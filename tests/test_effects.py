@@ -196,3 +196,53 @@ def test_demo_evaluation_of_no_demo_variety_is_a_header_not_an_empty_file(tmp_pa
     assert table.empty and list(table.columns[:4]) == ["variety", "mark", "coordinates", "auc"]
     events_table = pd.read_csv(tmp_path / "demo_events.tsv", sep="\t")
     assert events_table.empty and list(events_table.columns[:3]) == ["variety", "mark", "chrom"]
+
+
+def test_marks_of_different_windows_are_scored_each_on_its_own_and_merged_in_order(panel, tmp_path):
+    """window.mark_sizes: each mark's variants scored on its own window size, one table in variant_effects' order."""
+    from ntpipe.effects import merge_effects
+
+    fasta, variants, model, ref_tracks, var_tracks, ref, var = panel
+    wide = 140  # a second mark read through 140 bp windows around the same bins
+    tracks = {}
+    for name in ("ref", "var"):
+        values = {}
+        for chrom in SIZES:
+            tokens = encode_chrom(fasta, chrom)
+            called = called_bins(tokens, wide, STRIDE, 0.5)
+            windows = ((pad_for_bins(tokens, wide, STRIDE), np.arange(len(called)) * STRIDE) if name == "ref"
+                       else variety_windows(tokens, variants[chrom], wide, STRIDE))
+            values[chrom] = np.where(called, predict_windows([model], *windows, wide)[0], np.nan)
+        tracks[name] = {"H3K27me3": write_track(tmp_path / f"{name}_wide.bw", values)}
+    narrow = variant_effects(variants, fasta, predictor(model), ref_tracks, var_tracks, SIZE, STRIDE)
+    broad = variant_effects(variants, fasta, lambda padded, starts: predict_windows([model], padded, starts, wide),
+                            tracks["ref"], tracks["var"], wide, STRIDE)
+    merged = merge_effects([narrow, broad], list(SIZES))
+    assert list(merged.columns) == COLUMNS and len(merged) == len(narrow) + len(broad)
+    assert sorted(merged["mark"].unique()) == ["H3K27me3", "H3K4me3"]
+    assert np.all(np.diff(merged["delta"].abs().to_numpy()) <= 0)
+    for mark, table in (("H3K4me3", narrow), ("H3K27me3", broad)):
+        pd.testing.assert_frame_equal(merged[merged.mark == mark].reset_index(drop=True), table)
+    assert not narrow.set_index(["chrom", "pos"])["delta"].equals(broad.set_index(["chrom", "pos"])["delta"])
+    assert merge_effects([narrow], list(SIZES)) is narrow
+
+
+def test_single_variant_predictor_groups_the_models_by_their_window(tmp_path):
+    from conftest import tiny_model
+
+    from ntpipe.steps import single_variant_predictor
+
+    narrow, narrow_model = tiny_model(tmp_path, mark="H3K4me3", size=200, stride=50)
+    wide, wide_model = tiny_model(tmp_path, mark="H3K27me3", seed=1, size=400, stride=50)
+    narrow2, narrow2_model = tiny_model(tmp_path, mark="H3K9ac", seed=2, size=200, stride=50)
+    padded = np.random.default_rng(3).integers(0, 4, 2000).astype(np.uint8)
+    starts = np.arange(0, 1500, 50)
+    sizes = {"H3K4me3": 200, "H3K27me3": 400, "H3K9ac": 200}
+    with single_variant_predictor([wide, narrow2, narrow], list(sizes), sizes, {}) as predictors:
+        assert {w: marks for w, (marks, _) in predictors.items()} == {200: ["H3K4me3", "H3K9ac"], 400: ["H3K27me3"]}
+        np.testing.assert_array_equal(predictors[200][1](padded, starts),
+                                      predict_windows([narrow_model, narrow2_model], padded, starts, 200))
+        np.testing.assert_array_equal(predictors[400][1](padded, starts), predict_windows([wide_model], padded, starts, 400))
+    with pytest.raises(ValueError, match="trained on 400 bp windows but 200 bp were asked for"):
+        with single_variant_predictor([wide, narrow], ["H3K4me3", "H3K27me3"], 200, {}):
+            pass

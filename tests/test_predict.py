@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from ntpipe.encoding import encode, pad_for_bins, sliding_windows
+from ntpipe.encoding import called_bins, encode, pad_for_bins, sliding_windows
 from ntpipe.genome import write_fasta
 from ntpipe.infer import Throughput, predict_windows
 from ntpipe.predict import predict_genome
@@ -108,6 +108,32 @@ def test_predict_genome_writes_engine_values(tmp_path):
         # a contig shorter than a window is predicted on its padded window
         assert len(bw.intervals("Chr10")) == 3
     assert not list((tmp_path / "tracks").glob("*.tmp*"))
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_marks_of_different_windows_get_each_its_own_around_the_same_bins(tmp_path, cache):
+    """window.mark_sizes: a 400 bp model beside a 200 bp one writes the track it writes alone, bin for bin."""
+    fa, seqs = _genome(tmp_path)
+    path, _ = _model(tmp_path)
+    wide, wide_model = tiny_model(tmp_path, mark="H3K27me3", seed=1, size=400, stride=STRIDE)
+    kw = {"batch_size": 16, "cache": tmp_path / "cache" if cache else None}
+    both = predict_genome([path, wide], fa, tmp_path / "both", window={"H3K4me3": SIZE, "H3K27me3": 400}, **kw)
+    alone = {**predict_genome([path], fa, tmp_path / "a", **kw), **predict_genome([wide], fa, tmp_path / "b", **kw)}
+    for mark in ("H3K4me3", "H3K27me3"):
+        with pyBigWig.open(str(both[mark])) as bw, pyBigWig.open(str(alone[mark])) as one:
+            for chrom in ("Chr1", "Chr2", "Chr10"):
+                assert bw.intervals(chrom) == one.intervals(chrom)
+    chrom1 = pad_for_bins(encode(seqs["Chr1"]), 400, STRIDE)  # the wide model's windows, centred on the same bins
+    expected = predict_windows([wide_model], chrom1, np.arange(21) * STRIDE, 400)[0]
+    with pyBigWig.open(str(both["H3K27me3"])) as bw:
+        assert [s for s, _, _ in bw.intervals("Chr1")] == list(range(0, 1030, STRIDE))
+        np.testing.assert_allclose([v for _, _, v in bw.intervals("Chr1")], expected, rtol=1e-6)
+        # the bins left without a value (windows mostly N: Chr2's gap) are the wide window's
+        called = called_bins(encode(seqs["Chr2"]), 400, STRIDE, 0.5)
+        assert [s for s, _, _ in bw.intervals("Chr2")] == list(np.flatnonzero(called) * STRIDE)
+        assert not called.all()
+    with pytest.raises(ValueError, match="trained on 400 bp windows but 200 bp were asked for"):
+        predict_genome([path, wide], fa, tmp_path / "bad", window={"H3K4me3": SIZE, "H3K27me3": SIZE})
 
 
 def test_model_window_must_match_config(tmp_path):

@@ -99,6 +99,9 @@ def test_plain_snakemake_uses_the_workstation_profile(tmp_path):
     ("labels:\n  control_span: 400\n", "labels.control_span 400 is shorter than labels.read_span 500"),
     ("model:\n  mark_overrides:\n    H3K4me3: {word_gates: 1}\n", "model.mark_overrides.H3K4me3: ModelConfig.word_gates"),
     ("model:\n  mark_overrides:\n    H3K9me2: {pool: 8}\n", "model.mark_overrides names H3K9me2: not a mark of the training sheet"),
+    ("window:\n  mark_sizes:\n    H3K27me3: 50\n", "window.stride 100 is longer than window.mark_sizes.H3K27me3 50"),
+    ("window:\n  mark_sizes:\n    H3K27me3: 5000\n", "window.mark_sizes.H3K27me3 5000 is longer than the model reads"),
+    ("window:\n  mark_sizes:\n    H3K9me2: 4000\n", "window.mark_sizes names H3K9me2: not a mark of the training sheet"),
 ])
 def test_bad_model_settings_fail_before_any_job(tmp_path, text, expected):
     bad = tmp_path / "bad.yaml"
@@ -368,6 +371,33 @@ def test_a_marks_own_model_settings_change_that_marks_params_alone(finished, tmp
     assert "Params have changed" in reasons["H3K27me3"] and "'dropout': 0.2" in reasons["H3K27me3"]
     assert "H3K4me3" not in reasons
     assert "rule encode_genome:" not in out and "rule cultivar_genome:" not in out
+
+
+@pytest.mark.slow
+def test_a_mark_with_a_window_of_its_own_retrains_alone_and_predicts_on_it(finished, tmp_path):
+    """window.mark_sizes: one mark's labels, model and tracks on a wider window around the same bins; the other
+    mark is not retrained and its tracks keep their values."""
+    work = tmp_path / "work"
+    shutil.copytree(finished, work, symlinks=True)
+    (work / "wide.yaml").write_text(yaml.safe_dump({"window": {"mark_sizes": {"H3K27me3": 3000}}}))
+    args = ("-s", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(work / "config.yaml"),
+            str(work / "wide.yaml"), "--cores", "2")
+    planned = snakemake("-n", *args).stdout
+    trained = [block.split("wildcards: mark=")[1].split()[0] for block in planned.split("rule train_model:")[1:]]
+    assert trained == ["H3K27me3"] and "rule encode_genome_sized:" in planned and "rule encode_genome:" not in planned
+    before = {p.relative_to(work): p.read_bytes() for p in (work / "results" / "tracks").glob("*/H3K4me3.bw")}
+    snakemake(*args, "--resources", "gpu=1")
+    meta = torch.load(work / "results" / "models" / "H3K27me3" / "model.pt", weights_only=True)["meta"]
+    assert meta["window"] == 3000 and len(list((work / "results" / "encoded" / "3000bp").glob("*.npy"))) > 0
+    for path, data in before.items():  # re-predicted (the job writes every mark), the same model's values
+        with pyBigWig.open(str(work / path)) as new, pyBigWig.open(str(finished / path)) as old:
+            assert all(new.intervals(c) == old.intervals(c) for c in old.chroms())
+        with pyBigWig.open(str(work / path.with_name("H3K27me3.bw"))) as k27:  # the same 100 bp bins
+            for chrom, length in k27.chroms().items():
+                assert all(s % 100 == 0 and e == min(s + 100, length) for s, e, _ in k27.intervals(chrom) or [])
+    effects = pd.concat(pd.read_csv(p, sep="\t") for p in (work / "results" / "effects").glob("*.tsv"))
+    assert set(effects["mark"]) == {"H3K4me3", "H3K27me3"}
+    assert "Nothing to be done" in snakemake("-n", *args).stdout
 
 
 @pytest.mark.slow

@@ -25,6 +25,9 @@ try:  # model, training and window settings fail here, not in a job
     steps.check_settings(config)
 except ValueError as err:
     raise ValueError(f"config: {err}") from None
+# a mark's own window (window.mark_sizes): kept apart, so that the rules' window params stay as they were
+# for every mark without one (a params change reruns a job: an upgrade must not retrain or re-predict)
+MARK_SIZES = config["window"].pop("mark_sizes")
 
 DEMO_DIR = Path(workdir_path(config["demo"]["outdir"]))  # as the rules and the sheets name it
 
@@ -38,9 +41,10 @@ if _demo_only:  # a mark taken out of the demo's sheet: its demo settings have n
     logger.info(f"demo.settings: model.mark_overrides for {', '.join(_demo_only)} left out, not a mark of the"
                 f" training sheet {config['samples']}")
     _unknown = [m for m in _unknown if m not in _demo_only]
-if _unknown:  # a misspelt mark would change nothing: say so before the (long) input checks
-    raise ValueError(f"config: model.mark_overrides names {', '.join(_unknown)}: not a mark of the training sheet"
-                     f" {config['samples']} (its marks: {', '.join(sorted(set(samples['mark'])))})")
+for _key, _unknown in [("model.mark_overrides", _unknown), ("window.mark_sizes", sorted(set(MARK_SIZES) - set(samples["mark"])))]:
+    if _unknown:  # a misspelt mark would change nothing: say so before the (long) input checks
+        raise ValueError(f"config: {_key} names {', '.join(_unknown)}: not a mark of the training sheet"
+                         f" {config['samples']} (its marks: {', '.join(sorted(set(samples['mark'])))})")
 validate(samples, schema="../schemas/training.schema.yaml")
 validate(varieties, schema="../schemas/varieties.schema.yaml")
 # FASTA, VCF, BAM and peaks files fail here, before any job (files the demo rule makes are skipped);
@@ -104,6 +108,18 @@ EFFECT_VARIETIES = ON_REFERENCE if config["effects"]["enabled"] else []
 # batch_size, cache and device change how it is made (device: float32 on a CPU, bf16 on a GPU, the same model), so
 # the jobs read them from the config and a change of them re-predicts nothing (on the 3K panel, 3,000 GPU jobs).
 PREDICTION_PARAMS = {"reverse_complement": config["prediction"]["reverse_complement"]}
+
+
+def mark_window(mark):
+    """The window settings of one mark's labels and model: ``window`` with its ``mark_sizes`` entry as ``size``."""
+    return steps.mark_window({**config["window"], "mark_sizes": MARK_SIZES}, mark)
+
+
+# The window settings of the jobs that predict every mark: ``window`` as it is where no mark has a size of its
+# own (their params unchanged), else with ``size`` by mark (ntpipe.predict.load_models takes either).
+PREDICTION_WINDOW = (
+    {**config["window"], "size": {m: mark_window(m)["size"] for m in MARKS}} if MARK_SIZES else config["window"]
+)
 
 
 def _runs_on_this_cpu(device):
@@ -216,9 +232,17 @@ def get_label_input(wildcards):
     return {"files": sorted(set(files)), "encoded": list(get_encoded_genomes(wildcards).values())}
 
 
+def encoded_genome(cultivar, size):
+    """A cultivar's genome encoded for windows of ``size`` bp: ``results/encoded/`` for the config's
+    ``window.size``, a folder of its own for a mark's (``window.mark_sizes``)."""
+    folder = "results/encoded" if size == config["window"]["size"] else f"results/encoded/{size}bp"
+    return f"{folder}/{cultivar}.npy"
+
+
 def get_encoded_genomes(wildcards):
-    """The encoded genome of every cultivar of one mark, in sheet order."""
-    return {c: f"results/encoded/{c}.npy" for c in samples.loc[samples["mark"] == wildcards.mark, "cultivar"]}
+    """The encoded genome of every cultivar of one mark, in sheet order, for the mark's window."""
+    size = mark_window(wildcards.mark)["size"]
+    return {c: encoded_genome(c, size) for c in samples.loc[samples["mark"] == wildcards.mark, "cultivar"]}
 
 
 def cultivar_genome(cultivar):

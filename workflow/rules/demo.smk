@@ -48,7 +48,7 @@ rule evaluate_demo:
             {
                 "reference": config["reference"],
                 "reference_tracks": "results/reference",
-                "size": config["window"]["size"],
+                "size": PREDICTION_WINDOW["size"],
                 "models": expand("results/models/{mark}/model.pt", mark=MARKS),
                 "prediction": PREDICTION_PARAMS,  # the job adds batch_size, device and cache
             }

@@ -16,7 +16,7 @@ rule predict_reference:
     params:
         variants={"store": None, "sample": None},  # the reference as it is
         marks=MARKS,
-        window=config["window"],
+        window=PREDICTION_WINDOW,
         prediction=PREDICTION_PARAMS,
     threads: 2
     resources:
@@ -41,7 +41,7 @@ rule variant_effects:
     params:
         marks=MARKS,
         sample=lambda wildcards: get_variety(wildcards)["sample"] or None,
-        window=config["window"],
+        window=PREDICTION_WINDOW,
         min_delta=config["effects"]["min_delta"],
         chrom_aliases=config["chrom_aliases"],
         prediction=PREDICTION_PARAMS,

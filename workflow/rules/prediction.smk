@@ -55,7 +55,7 @@ rule predict_variety:
     params:
         variants=get_predict_variants,
         marks=MARKS,
-        window=config["window"],
+        window=PREDICTION_WINDOW,
         prediction=PREDICTION_PARAMS,
     threads: 2
     resources:

@@ -50,6 +50,19 @@ rule encode_genome:
         "../scripts/encode_genome.py"
 
 
+use rule encode_genome as encode_genome_sized with:  # for a mark with a window of its own (window.mark_sizes)
+    output:
+        "results/encoded/{size}bp/{cultivar}.npy",
+    log:
+        "logs/encode_genome/{size}bp/{cultivar}.log",
+    benchmark:
+        "results/benchmarks/encode_genome/{size}bp/{cultivar}.tsv"
+    params:
+        window=lambda wildcards: {**config["window"], "size": int(wildcards.size)},
+    wildcard_constraints:
+        size=r"\d+",
+
+
 rule build_labels:
     input:
         unpack(get_label_input),
@@ -61,7 +74,7 @@ rule build_labels:
         "results/benchmarks/build_labels/{mark}.tsv"
     params:
         rows=lambda wildcards: get_mark_rows(wildcards.mark),
-        window=config["window"],
+        window=lambda wildcards: mark_window(wildcards.mark),
         labels=config["labels"],
         encoded=get_encoded_genomes,
         reference=config["reference"],
@@ -107,7 +120,7 @@ rule train_model:
     benchmark:
         "results/benchmarks/train_model/{mark}.tsv"
     params:
-        window=config["window"],
+        window=lambda wildcards: mark_window(wildcards.mark),
         split=config["split"],
         model=lambda wildcards: steps.mark_model(config["model"], wildcards.mark),
         training=config["training"],
