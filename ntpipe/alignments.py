@@ -35,8 +35,8 @@ def open_alignments(path, fasta=None):
 
     Raises
     ------
-    FileNotFoundError; ValueError naming the file when it is not BAM or CRAM
-    or has no index.
+    FileNotFoundError; ValueError naming the file when it is not BAM or CRAM,
+    not sorted by coordinate (its ``@HD`` line says otherwise) or has no index.
     """
     import pysam
 
@@ -49,6 +49,12 @@ def open_alignments(path, fasta=None):
     if not (aln.is_bam or aln.is_cram):
         aln.close()
         raise ValueError(f"{path}: not BAM or CRAM (a SAM file? convert and index it: samtools sort -o x.bam {path})")
+    order = aln.header.to_dict().get("HD", {}).get("SO", "unknown")  # @HD SO: the sort order it declares
+    if order in ("unsorted", "queryname") or (order != "coordinate" and not aln.has_index()):
+        aln.close()
+        said = f"its header says SO:{order}" if order != "unknown" else "its header does not say how it is sorted"
+        raise ValueError(f"{path}: {said}, and a file read by region must be sorted by coordinate and indexed"
+                         f" (samtools sort -o sorted.bam {path} && samtools index sorted.bam)")
     if not aln.has_index():
         index = ".crai" if aln.is_cram else ".bai"
         aln.close()
@@ -133,7 +139,8 @@ def check_decodes(path, aln, references):
     try:
         any(next(aln.fetch(ref), None) is not None for ref in references)
     except (OSError, ValueError) as err:
-        what = " (a CRAM decodes only against the FASTA it was aligned to: the row's genome)" if aln.is_cram else ""
+        what = (" (a CRAM decodes only against the FASTA it was aligned to: the row's genome)" if aln.is_cram else
+                f" (a truncated file, or an index made for another file? samtools quickcheck {path}; samtools index {path})")
         raise ValueError(f"{path}: cannot read its records: {err}{what}") from None
 
 

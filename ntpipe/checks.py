@@ -40,6 +40,7 @@ small cache (``cache``: path, size and modification time) and not read again
 until it changes.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -155,16 +156,23 @@ def check_bam(path, sizes, genome, aliases=False):
 
     Returns the notes of references skipped (the genome lacks them); raises
     ValueError naming the file, its ``@SQ`` header line, the name or length,
-    and the genome's (:func:`ntpipe.alignments.genome_contigs`).
+    and the genome's (:func:`ntpipe.alignments.genome_contigs`), and for a
+    BAM whose index counts no mapped read on the genome's chromosomes.
     """
     try:
         aln = open_alignments(path, genome)
     except FileNotFoundError as err:
         raise ValueError(str(err)) from None
-    with aln:
+    try:
         contigs, notes = genome_contigs(path, aln, sizes, genome, aliases)
         check_decodes(path, aln, contigs.values())
+        if not aln.is_cram and not sum(s.mapped for s in aln.get_index_statistics() if s.contig in contigs.values()):
+            raise ValueError(f"{path}: no mapped read on the genome's chromosomes (its index counts none); expected"
+                             " the ChIP-seq or control reads aligned to the row's genome")
         index = (".crai",) if aln.is_cram else (".bai", ".csi")
+    finally:
+        with contextlib.suppress(OSError):  # htslib may fail again closing a file it failed to read
+            aln.close()
     _check_index_age(path, index, "samtools index")
     return notes
 
@@ -393,6 +401,7 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
                 config["split"]["valid_chroms"], config["split"]["test_chroms"], aliases=aliases)
 
     marked = {}  # mark -> the chromosomes its peaks lie on; None once a row's peaks are not known here
+    alignments = {}  # (BAM, genome) -> notes: a control of several marks' rows is checked once
     for line, row in _rows(samples):
         genome = row.get("genome") or reference
         peaks = row.get("peaks")
@@ -408,8 +417,11 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
             if marked.setdefault(row["mark"], set()) is not None:
                 marked[row["mark"]].update(found["chroms"])
         for col in ("bam", "control"):
-            if row.get(col) and not pending(row[col]):
-                warnings += check_bam(row[col], genome_sizes(genome), genome, aliases)
+            if row.get(col) and not pending(row[col]) and (row[col], genome) not in alignments:
+                alignments[row[col], genome] = check_bam(row[col], genome_sizes(genome), genome, aliases)
+    skipped = [note for notes in alignments.values() for note in notes]  # organelles, as a rule: one line for many
+    warnings += skipped if len(skipped) <= 3 else [f"{len(skipped)} BAM/CRAM files hold references their genome lacks,"
+                                                   f" skipped, their reads not counted; the first: {skipped[0]}"]
 
     by_vcf = {}
     for sheet, line, row in vcf_rows:

@@ -41,7 +41,7 @@ import numpy as np
 
 from .alignments import genome_contigs, open_alignments, read_starts
 from .chroms import listed, log_renamed
-from .encoding import window_bounds
+from .encoding import n_bins, window_bounds
 from .intervals import covered_before, merge_intervals
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,9 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None)
 
     Returns ``{chrom: int8 labels}`` (see module doc for the rule), keyed by
     the genome's names. Contigs the genome lacks are skipped with a warning
-    (:func:`ntpipe.alignments.genome_contigs`).
+    (:func:`ntpipe.alignments.genome_contigs`); a chromosome where no ChIP
+    read counts has no evidence either way: all its bins are ambiguous (with
+    a warning where reads were to be expected).
     """
     if cfg.read_span < cfg.stride:
         raise ValueError(f"labels.read_span {cfg.read_span} is shorter than the bin ({cfg.stride} bp)")
@@ -153,9 +155,17 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None)
                 s[c] = lift.positions(c, s[c])
     if control:
         _warn_empty(control, starts)
-    chip_rate = totals[0] / sum(sizes.values())
+    silent = [c for c in sizes if len(starts[0][c]) == 0]
+    chip_rate = totals[0] / sum(n for c, n in sizes.items() if c not in silent)  # reads per bp where it has any
+    if [c for c in silent if chip_rate * sizes[c] >= 10]:  # not a contig too short to expect a read
+        log.warning("%s: no read counts on %s (of the genome's %d chromosomes): left out of training, not taught as"
+                    " unmarked (a BAM filtered to some chromosomes, or one whose reads there are all multi-mappers"
+                    " under labels.min_mapq %d?)", chip, listed(silent), len(sizes), cfg.min_mapq)
     out = {}
     for chrom, length in sizes.items():
+        if chrom in silent:  # no evidence either way
+            out[chrom] = np.full(n_bins(length, cfg.stride), AMBIGUOUS, np.int8)
+            continue
         chip_n = _span_counts(starts[0][chrom], length, cfg.stride, cfg.read_span)
         control_pos, scale = (starts[1][chrom], totals[0] / totals[1]) if control else (None, None)
         expected = _expected(control_pos, scale, chip_rate, length, cfg)

@@ -28,10 +28,17 @@ def genome(tmp_path):
     return write_fasta(tmp_path / "g.fa", {name: "ACGT" * (n // 4) for name, n in SIZES.items()})
 
 
-def write_bam(path, refs, index=True):
-    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": n, "LN": ln} for n, ln in refs.items()]}
-    with pysam.AlignmentFile(str(path), "wb", header=header):
-        pass
+def write_bam(path, refs, index=True, reads=1, order="coordinate", comments=0):
+    """A BAM of ``reads`` 50 bp reads at the start of its first reference (none: the header alone), and
+    ``comments`` @CO header lines."""
+    header = {"HD": {"VN": "1.6", "SO": order}, "SQ": [{"SN": n, "LN": ln} for n, ln in refs.items()],
+              "CO": [f"comment {i} {'x' * 50}" for i in range(comments)]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as bam:
+        for i in range(reads):
+            r = pysam.AlignedSegment(bam.header)
+            r.query_name, r.reference_id, r.reference_start, r.cigarstring = f"r{i}", 0, i * 900 // max(reads, 1), "50M"
+            r.query_sequence, r.mapping_quality = "A" * 50, 60
+            bam.write(r)
     if index:
         pysam.index(str(path))
     return path
@@ -119,6 +126,22 @@ def test_bam_references_lengths_and_index(tmp_path):
         checks.check_bam(write_bam(tmp_path / "long.bam", {"Chr1": 1001}), SIZES, "g.fa")
     with pytest.raises(ValueError, match=r"noindex.bam: BAM has no index; expected .*noindex.bam.bai"):
         checks.check_bam(write_bam(tmp_path / "noindex.bam", {"Chr1": 1000}, index=False), SIZES, "g.fa")
+
+
+def test_a_bam_without_a_read_unsorted_or_with_another_files_index_fails_at_start_up(tmp_path):
+    with pytest.raises(ValueError, match=r"empty.bam: no mapped read on the genome's chromosomes \(its index counts none\)"):
+        checks.check_bam(write_bam(tmp_path / "empty.bam", {"Chr1": 1000}, reads=0), SIZES, "g.fa")
+    with pytest.raises(ValueError, match=r"organelle.bam: no mapped read on the genome's chromosomes"):
+        checks.check_bam(write_bam(tmp_path / "organelle.bam", {"ChrC": 134_525, "Chr1": 1000}), SIZES, "g.fa")
+    for order, said in (("unsorted", "its header says SO:unsorted"), ("unknown", "its header does not say how")):
+        with pytest.raises(ValueError, match=rf"{order}.bam: {said}.*\(samtools sort -o sorted.bam .*{order}.bam && samtools index"):
+            checks.check_bam(write_bam(tmp_path / f"{order}.bam", {"Chr1": 1000}, index=False, order=order), SIZES, "g.fa")
+    # a BAM given the index of another file (copied beside it, newer): an error naming it, not htslib's crash on close
+    other = write_bam(tmp_path / "other.bam", {"Chr1": 1000}, reads=2000)
+    shuffled = write_bam(tmp_path / "shuffled.bam", {"Chr1": 1000}, index=False, reads=2000, comments=2000)
+    shutil.copy(f"{other}.bai", f"{shuffled}.bai")
+    with pytest.raises(ValueError, match=r"shuffled.bam: cannot read its records: .*an index made for another file\?"):
+        checks.check_bam(shuffled, SIZES, "g.fa")
 
 
 def test_bam_contigs_the_genome_lacks_are_skipped_with_a_warning(tmp_path):

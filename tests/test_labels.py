@@ -155,6 +155,21 @@ def test_a_control_without_reads_on_a_chromosome_is_floored_and_named(tmp_path, 
         bam_labels(chip_bam, ctrl_bam, sizes, LabelConfig(size=SIZE, stride=STRIDE, control_span=400))
 
 
+def test_a_chromosome_without_a_chip_read_is_left_out_not_taught_as_unmarked(tmp_path, caplog):
+    # a ChIP BAM filtered to some chromosomes, or all multi-mappers on one: no evidence either way there
+    sizes, cfg = {"Chr1": 15_000, "Chr2": 15_000, "Chr3": 15_000}, LabelConfig(size=SIZE, stride=STRIDE)
+    rng = np.random.default_rng(6)
+    chip = [("Chr1", int(p)) for p in rng.integers(0, 14_950, 300)] + [("Chr1", int(p)) for p in rng.integers(5000, 5950, 300)]
+    chip += [("Chr2", int(p), {"mapping_quality": 0}) for p in rng.integers(0, 14_950, 300)]
+    chip_bam = _bam(tmp_path / "chip.bam", sizes, chip)
+    with caplog.at_level("WARNING", logger="ntpipe.labels"):
+        labels = bam_labels(chip_bam, None, sizes, cfg)
+    assert (labels["Chr1"][52:58] == 1).all() and (labels["Chr1"] == 0).sum() > 100
+    assert (labels["Chr2"] == -1).all() and (labels["Chr3"] == -1).all() and len(labels["Chr3"]) == 150
+    assert ("chip.bam: no read counts on Chr2, Chr3 (of the genome's 3 chromosomes): left out of training, not taught"
+            " as unmarked") in caplog.text
+
+
 def test_a_shallow_control_makes_no_marks_from_noise(tmp_path):
     # no signal, a control of a quarter of the ChIP's reads: its span counts of 0-5 scaled 4x made
     # 450 of 2,000 bins marks; floored by its counts over labels.control_span and the ChIP's mean

@@ -164,7 +164,7 @@ def test_bad_varieties_sheet(files, rows, message):
 
 def test_config_defaults_and_errors():
     cfg = load_config({"samples": "t.tsv", "varieties": "v.tsv", "reference": "r.fa"})
-    assert cfg["window"] == {"size": 1000, "stride": 100, "max_n_fraction": 0.5}
+    assert cfg["window"] == {"size": 1000, "stride": 100, "max_n_fraction": 0.5, "mark_sizes": {}}
     assert cfg["prediction"]["coordinates"] == "reference"
     assert cfg["model"]["preset"] == "small"
     with pytest.raises(ValueError, match="window.stride"):
