@@ -28,6 +28,7 @@ from .files import header_line
 __all__ = ["open_alignments", "genome_contigs", "check_decodes", "read_starts"]
 
 _SKIP = 0x4 | 0x100 | 0x200 | 0x400 | 0x800  # unmapped, secondary, QC-fail, duplicate, supplementary
+SKIPPED = "skipped, their reads not counted"  # what a note of references the genome lacks says
 
 
 def open_alignments(path, fasta=None):
@@ -129,7 +130,7 @@ def genome_contigs(path, aln, sizes, genome, aliases=False):
     if skipped:
         mapped = _mapped(aln, skipped)
         reads = f" ({sum(mapped.values()):,} mapped reads)" if mapped else ""
-        notes.append(f"{path}: references not in {the_genome} skipped, their reads not counted{reads}: {listed(skipped)}")
+        notes.append(f"{path}: references not in {the_genome} {SKIPPED}{reads}: {listed(skipped)}")
     return pairs, notes
 
 

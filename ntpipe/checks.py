@@ -46,7 +46,7 @@ import logging
 import os
 from pathlib import Path
 
-from .alignments import check_decodes, genome_contigs, open_alignments
+from .alignments import SKIPPED, check_decodes, genome_contigs, open_alignments
 from .chroms import chrom_key, listed, match, other_naming
 from .encoding import encode
 from .files import header_line
@@ -166,15 +166,31 @@ def check_bam(path, sizes, genome, aliases=False):
     try:
         contigs, notes = genome_contigs(path, aln, sizes, genome, aliases)
         check_decodes(path, aln, contigs.values())
-        if not aln.is_cram and not sum(s.mapped for s in aln.get_index_statistics() if s.contig in contigs.values()):
-            raise ValueError(f"{path}: no mapped read on the genome's chromosomes (its index counts none); expected"
-                             " the ChIP-seq or control reads aligned to the row's genome")
+        if not aln.is_cram:
+            notes += _unread_chromosomes(path, aln, contigs, sizes)
         index = (".crai",) if aln.is_cram else (".bai", ".csi")
     finally:
         with contextlib.suppress(OSError):  # htslib may fail again closing a file it failed to read
             aln.close()
     _check_index_age(path, index, "samtools index")
     return notes
+
+
+def _unread_chromosomes(path, aln, contigs, sizes):
+    """A note naming the genome's chromosomes where a BAM's index counts no mapped read (where some were to be
+    expected: a BAM filtered to part of the genome); ValueError where it counts none at all."""
+    mapped = {s.contig: s.mapped for s in aln.get_index_statistics()}
+    reads = {chrom: mapped.get(ref, 0) for chrom, ref in contigs.items()}
+    total = sum(reads.values())
+    if not total:
+        raise ValueError(f"{path}: no mapped read on the genome's chromosomes (its index counts none); expected"
+                         " the ChIP-seq or control reads aligned to the row's genome")
+    length = sum(sizes[c] for c in contigs)
+    unread = [c for c in sizes if not reads.get(c) and total * sizes[c] / length >= 10]
+    if not unread:
+        return []
+    return [f"{path}: no mapped read on {listed(unread)} (its index): a ChIP file's chromosomes without reads are"
+            " left out of its mark's training, a control's get the ChIP's genome-wide rate"]
 
 
 def check_vcf(path, reference_sizes, reference, wanted, aliases=False):
@@ -419,9 +435,11 @@ def check_inputs(config, samples, varieties, samples_path="samples", varieties_p
         for col in ("bam", "control"):
             if row.get(col) and not pending(row[col]) and (row[col], genome) not in alignments:
                 alignments[row[col], genome] = check_bam(row[col], genome_sizes(genome), genome, aliases)
-    skipped = [note for notes in alignments.values() for note in notes]  # organelles, as a rule: one line for many
+    notes = [note for notes in alignments.values() for note in notes]
+    skipped = [note for note in notes if SKIPPED in note]  # organelles, as a rule: one line for many files
+    warnings += [note for note in notes if SKIPPED not in note]
     warnings += skipped if len(skipped) <= 3 else [f"{len(skipped)} BAM/CRAM files hold references their genome lacks,"
-                                                   f" skipped, their reads not counted; the first: {skipped[0]}"]
+                                                   f" {SKIPPED}; the first: {skipped[0]}"]
 
     by_vcf = {}
     for sheet, line, row in vcf_rows:

@@ -133,6 +133,10 @@ def test_a_bam_without_a_read_unsorted_or_with_another_files_index_fails_at_star
         checks.check_bam(write_bam(tmp_path / "empty.bam", {"Chr1": 1000}, reads=0), SIZES, "g.fa")
     with pytest.raises(ValueError, match=r"organelle.bam: no mapped read on the genome's chromosomes"):
         checks.check_bam(write_bam(tmp_path / "organelle.bam", {"ChrC": 134_525, "Chr1": 1000}), SIZES, "g.fa")
+    # reads on Chr1 alone (a BAM filtered to part of the genome): the others named, left out of training
+    notes = checks.check_bam(write_bam(tmp_path / "part.bam", {"Chr1": 1000, "Chr2": 800, "Chr3": 600}, reads=100), SIZES, "g.fa")
+    assert notes == [f"{tmp_path / 'part.bam'}: no mapped read on Chr2, Chr3 (its index): a ChIP file's chromosomes"
+                     " without reads are left out of its mark's training, a control's get the ChIP's genome-wide rate"]
     for order, said in (("unsorted", "its header says SO:unsorted"), ("unknown", "its header does not say how")):
         with pytest.raises(ValueError, match=rf"{order}.bam: {said}.*\(samtools sort -o sorted.bam .*{order}.bam && samtools index"):
             checks.check_bam(write_bam(tmp_path / f"{order}.bam", {"Chr1": 1000}, index=False, order=order), SIZES, "g.fa")
@@ -613,3 +617,27 @@ def test_demo_files_are_skipped_until_the_rule_makes_them_then_checked(tmp_path)
     assert proc.returncode != 0 and made == {"results/benchmarks/simulate_demo.tsv"}, out[-3000:]  # the job before
     assert re.search(rf"CV03.H3K4me3.narrowPeak, line 1, columns 2-3: start {end} and end {start} are not a valid"
                      r" interval", out), out[-3000:]
+
+
+def test_bam_rows_warn_once_per_file_and_organelles_in_one_line(tmp_path, genome):
+    """20 cultivars' ChIP BAMs with ChrC and ChrM and one control per cultivar read by two marks: one line for the
+    organelles, not one per file and row; a BAM without reads on a chromosome still named on its own."""
+    config = {"reference": str(genome), "split": {"valid_chroms": ["Chr2"], "test_chroms": ["Chr3"]}}
+    (tmp_path / "p.bed").write_text("Chr1\t0\t100\n")
+    _, varieties = _sheets(tmp_path, genome, tmp_path / "p.bed", write_vcf(tmp_path / "v.vcf.gz", ["A"], SIZES))
+    refs = {**SIZES, "ChrC": 134_525, "ChrM": 490_520}
+    rows = ["cultivar\tmark\tgenome\tbam\tcontrol"]
+    for i in range(4):
+        control = write_bam(tmp_path / f"in{i}.bam", refs)
+        for mark in ("K4", "K27"):
+            rows.append(f"C{i}\t{mark}\t{genome}\t{write_bam(tmp_path / f'{mark}{i}.bam', refs)}\t{control}")
+    part = write_bam(tmp_path / "part.bam", {"Chr1": 1000, "Chr2": 800, "Chr3": 600}, reads=100)
+    rows.append(f"C9\tK4\t{genome}\t{part}\t")
+    (tmp_path / "bams.tsv").write_text("\n".join(rows) + "\n")
+    warnings = checks.check_inputs(config, load_training_sheet(tmp_path / "bams.tsv"), varieties, "bams.tsv", "v.tsv")
+    assert warnings == [
+        f"{part}: no mapped read on Chr2, Chr3 (its index): a ChIP file's chromosomes without reads are left out of its"
+        " mark's training, a control's get the ChIP's genome-wide rate",
+        f"12 BAM/CRAM files hold references their genome lacks, skipped, their reads not counted; the first: {tmp_path / 'K40.bam'}:"
+        f" references not in the genome {genome} skipped, their reads not counted (0 mapped reads): ChrC, ChrM",
+    ]
