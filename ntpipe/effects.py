@@ -32,10 +32,10 @@ import pandas as pd
 from .bigwig import read_bins
 from .encoding import N_TOKEN, bin_layout, encode
 from .files import atomic_path
-from .genome import encode_chrom
+from .genome import chrom_sizes, encode_chrom
 from .variants import Variants, _within, allele_offsets, anchors, trim_calls
 
-__all__ = ["COLUMNS", "variant_effects", "merge_effects", "single_variant_windows", "write_effects"]
+__all__ = ["COLUMNS", "variant_effects", "effects_by_window", "single_variant_windows", "write_effects"]
 
 COLUMNS = ["chrom", "pos", "ref", "alt", "mark", "ref_prob", "var_prob", "delta", "haplotype_delta", "n_variants",
            "others", "gene", "gene_distance"]
@@ -183,14 +183,21 @@ def variant_effects(variants, reference, predict, ref_tracks, var_tracks, size, 
     return table[COLUMNS].reset_index(drop=True)
 
 
-def merge_effects(tables, chroms):
-    """One table from :func:`variant_effects`' tables of different marks (models of different window sizes),
-    in its order: ``|delta|`` (largest first), then chromosome (``chroms``, the reference's order), position
-    and mark."""
+def effects_by_window(variants, reference, predictors, ref_tracks, var_tracks, stride, **options):
+    """:func:`variant_effects` where the marks' models read windows of different sizes, one table in its order.
+
+    ``predictors`` is ``{window: (marks, predict)}`` (:func:`ntpipe.steps.single_variant_predictor`); each
+    window's marks are scored on windows of that size, and their tables merged by ``|delta|`` (largest first),
+    then chromosome (the reference's order), position and mark. ``options``: :func:`variant_effects`'.
+    """
+    tables = [variant_effects(variants, reference, predict, {m: ref_tracks[m] for m in marks},
+                              {m: var_tracks[m] for m in marks}, window, stride, **options)
+              for window, (marks, predict) in predictors.items()]
     if len(tables) == 1:
         return tables[0]
     table = pd.concat(tables, ignore_index=True)
-    table["_strength"], table["_rank"] = table["delta"].abs(), table["chrom"].map({c: i for i, c in enumerate(chroms)})
+    chroms = {c: i for i, (c, _) in enumerate(chrom_sizes(reference))}
+    table["_strength"], table["_rank"] = table["delta"].abs(), table["chrom"].map(chroms)
     table = table.sort_values(["_strength", "_rank", "pos", "mark"], ascending=[False, True, True, True], kind="stable")
     return table[COLUMNS].reset_index(drop=True)
 

@@ -157,7 +157,7 @@ def bam_labels(chip, control, sizes, cfg, aliases=False, genome=None, lift=None)
         _warn_empty(control, starts)
     silent = [c for c in sizes if len(starts[0][c]) == 0]
     chip_rate = totals[0] / sum(n for c, n in sizes.items() if c not in silent)  # reads per bp where it has any
-    if [c for c in silent if chip_rate * sizes[c] >= 10]:  # not a contig too short to expect a read
+    if any(chip_rate * sizes[c] >= 10 for c in silent):  # not a contig too short to expect a read
         log.warning("%s: no read counts on %s (of the genome's %d chromosomes): left out of training, not taught as"
                     " unmarked (a BAM filtered to some chromosomes, or one whose reads there are all multi-mappers"
                     " under labels.min_mapq %d?)", chip, listed(silent), len(sizes), cfg.min_mapq)

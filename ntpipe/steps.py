@@ -62,14 +62,6 @@ def mark_model(model, mark):
     return section
 
 
-def mark_window(window, mark):
-    """The config's ``window`` section for one mark: its ``mark_sizes`` entry, if any, as ``size``
-    (the section less ``mark_sizes``, its keys in their order)."""
-    section = {k: v for k, v in window.items() if k != "mark_sizes"}
-    section["size"] = window.get("mark_sizes", {}).get(mark, window["size"])
-    return section
-
-
 def check_settings(config):
     """Check what the config's schema cannot alone, before any job starts: the model and training
     settings (:func:`model_settings`) and the window's geometry. Raises ValueError naming the key."""
@@ -326,22 +318,19 @@ def effects_tables(varieties, marks, tracks_dir, stride, reference, reference_tr
                    cache=None):
     """``{variety: effects table}`` of every VCF variety (``varieties``: sheet records) at ``min_delta`` 0
     (``size``: the window in bp, or bp by mark)."""
-    from .effects import merge_effects, variant_effects
-    from .genome import chrom_sizes, open_fasta
+    from .effects import effects_by_window
+    from .genome import open_fasta
     from .variants import read_variants
 
     fasta = open_fasta(reference)
-    chroms = [c for c, _ in chrom_sizes(fasta)]
+    ref_tracks = {m: str(Path(reference_tracks) / f"{m}.bw") for m in marks}
     tables = {}
     with single_variant_predictor(models, marks, size, prediction or {}, cache) as predictors:
         for v in varieties:
             if v.get("vcf"):
                 variants = read_variants(v["vcf"], v.get("sample") or None, fasta)
-                tables[v["variety"]] = merge_effects([
-                    variant_effects(variants, fasta, predict, {m: str(Path(reference_tracks) / f"{m}.bw") for m in group},
-                                    {m: str(Path(tracks_dir) / v["variety"] / f"{m}.bw") for m in group}, window, stride)
-                    for window, (group, predict) in predictors.items()
-                ], chroms)
+                var_tracks = {m: str(Path(tracks_dir) / v["variety"] / f"{m}.bw") for m in marks}
+                tables[v["variety"]] = effects_by_window(variants, fasta, predictors, ref_tracks, var_tracks, stride)
     return tables
 
 
@@ -427,7 +416,7 @@ def variety_effects(store, sample, reference, tracks, reference_tracks, models, 
     """
     import time
 
-    from .effects import merge_effects, variant_effects, write_effects
+    from .effects import effects_by_window, write_effects
     from .genome import chrom_sizes, open_fasta
     from .vcfstore import load_variants
 
@@ -447,11 +436,8 @@ def variety_effects(store, sample, reference, tracks, reference_tracks, models, 
         genes = read_genes(annotation, chrom_names=sizes, aliases=chrom_aliases)
     t1 = time.perf_counter()
     with single_variant_predictor(models, marks, size, prediction or {}, cache) as predictors:
-        table = merge_effects([
-            variant_effects(variants, fasta, predict, {m: ref_tracks[m] for m in group},
-                            {m: var_tracks[m] for m in group}, window, stride, min_delta=min_delta, genes=genes)
-            for window, (group, predict) in predictors.items()
-        ], list(sizes))
+        table = effects_by_window(variants, fasta, predictors, ref_tracks, var_tracks, stride, min_delta=min_delta,
+                                  genes=genes)
     write_effects(table, out)
     n = sum(len(v) for v in variants.values())
     log.info("%s: %d variants x %d marks -> %d rows with |delta| >= %g; variants read in %.1f s, effects in %.1f s",
@@ -480,7 +466,6 @@ def single_variant_predictor(models, marks, size, prediction, cache=None):
     names, nets, windows, _ = load_models(models, device, window=size)
     if sorted(names) != sorted(marks):
         raise ValueError(f"models are for marks {names}, expected {sorted(marks)}")
-    order = sorted(range(len(names)), key=names.__getitem__)  # by mark
     with ExitStack() as stack:
         bar = Throughput(None, "variants alone")
         stack.callback(bar.close)
@@ -492,5 +477,5 @@ def single_variant_predictor(models, marks, size, prediction, cache=None):
             return group_marks, lambda padded, starts: run(padded, starts, window, prediction.get("batch_size"), device,
                                                            prediction.get("reverse_complement", False), bar)
 
-        yield {window: predictor(window, [order[i] for i in group])
-               for window, group in by_window([windows[i] for i in order]).items()}
+        yield {window: predictor(window, sorted(group, key=names.__getitem__))  # each window's marks sorted
+               for window, group in by_window(windows).items()}

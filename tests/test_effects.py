@@ -200,7 +200,7 @@ def test_demo_evaluation_of_no_demo_variety_is_a_header_not_an_empty_file(tmp_pa
 
 def test_marks_of_different_windows_are_scored_each_on_its_own_and_merged_in_order(panel, tmp_path):
     """window.mark_sizes: each mark's variants scored on its own window size, one table in variant_effects' order."""
-    from ntpipe.effects import merge_effects
+    from ntpipe.effects import effects_by_window
 
     fasta, variants, model, ref_tracks, var_tracks, ref, var = panel
     wide = 140  # a second mark read through 140 bp windows around the same bins
@@ -214,17 +214,20 @@ def test_marks_of_different_windows_are_scored_each_on_its_own_and_merged_in_ord
                        else variety_windows(tokens, variants[chrom], wide, STRIDE))
             values[chrom] = np.where(called, predict_windows([model], *windows, wide)[0], np.nan)
         tracks[name] = {"H3K27me3": write_track(tmp_path / f"{name}_wide.bw", values)}
+    wide_predict = lambda padded, starts: predict_windows([model], padded, starts, wide)  # noqa: E731
     narrow = variant_effects(variants, fasta, predictor(model), ref_tracks, var_tracks, SIZE, STRIDE)
-    broad = variant_effects(variants, fasta, lambda padded, starts: predict_windows([model], padded, starts, wide),
-                            tracks["ref"], tracks["var"], wide, STRIDE)
-    merged = merge_effects([narrow, broad], list(SIZES))
+    broad = variant_effects(variants, fasta, wide_predict, tracks["ref"], tracks["var"], wide, STRIDE)
+    predictors = {SIZE: (["H3K4me3"], predictor(model)), wide: (["H3K27me3"], wide_predict)}
+    merged = effects_by_window(variants, fasta, predictors, {**ref_tracks, **tracks["ref"]}, {**var_tracks, **tracks["var"]},
+                               STRIDE)
     assert list(merged.columns) == COLUMNS and len(merged) == len(narrow) + len(broad)
     assert sorted(merged["mark"].unique()) == ["H3K27me3", "H3K4me3"]
     assert np.all(np.diff(merged["delta"].abs().to_numpy()) <= 0)
     for mark, table in (("H3K4me3", narrow), ("H3K27me3", broad)):
         pd.testing.assert_frame_equal(merged[merged.mark == mark].reset_index(drop=True), table)
     assert not narrow.set_index(["chrom", "pos"])["delta"].equals(broad.set_index(["chrom", "pos"])["delta"])
-    assert merge_effects([narrow], list(SIZES)) is narrow
+    alone = effects_by_window(variants, fasta, {SIZE: (["H3K4me3"], predictor(model))}, ref_tracks, var_tracks, STRIDE)
+    pd.testing.assert_frame_equal(alone, narrow)
 
 
 def test_single_variant_predictor_groups_the_models_by_their_window(tmp_path):

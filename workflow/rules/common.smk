@@ -112,7 +112,7 @@ PREDICTION_PARAMS = {"reverse_complement": config["prediction"]["reverse_complem
 
 def mark_window(mark):
     """The window settings of one mark's labels and model: ``window`` with its ``mark_sizes`` entry as ``size``."""
-    return steps.mark_window({**config["window"], "mark_sizes": MARK_SIZES}, mark)
+    return {**config["window"], "size": MARK_SIZES.get(mark, config["window"]["size"])}  # the keys in their order
 
 
 # The window settings of the jobs that predict every mark: ``window`` as it is where no mark has a size of its
